@@ -1,0 +1,181 @@
+"""The lab config: a TOML file read with ``tomllib`` and validated by pydantic models.
+
+Paths inside the config are relative to the config file. Every model forbids unknown keys,
+so a typo is reported with its dotted location (``regions.2.files.firms.colums``) instead of
+being silently ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+from .schema import TABLES
+
+Outcome = Literal["exporter", "log_exports", "exports_eur", "n_export_markets"]
+OUTCOME_LABELS: dict[str, str] = {
+    "exporter": "Export propensity (share of firms exporting, 0/1)",
+    "log_exports": "log(1 + exports in EUR)",
+    "exports_eur": "Exports, EUR",
+    "n_export_markets": "Number of export markets",
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FileSpec(_Model):
+    """How one input file is read and mapped into a canonical table."""
+
+    path: Path
+    columns: dict[str, str] = Field(description="canonical column -> column name in the file")
+    delimiter: str | None = Field(None, description="CSV delimiter; detected when omitted")
+    decimal: Literal[".", ","] = "."
+    thousands: Literal["", ".", ",", " ", "'"] = ""
+    encoding: str = "utf-8"
+    sheet: str | None = Field(None, description="Excel sheet name; the first sheet when omitted")
+    header_row: Annotated[int, Field(ge=1)] = Field(1, description="1-based line of the header")
+    scale: Annotated[float, Field(gt=0)] = Field(1.0, description="multiply money columns (1000 = file in thousands)")
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_char(cls, v: str | None) -> str | None:
+        if v is not None and len(v) != 1:
+            raise ValueError("delimiter must be a single character")
+        return v
+
+
+class RegionFiles(_Model):
+    firms: FileSpec
+    membership: FileSpec
+    clusters: FileSpec | None = None
+    cluster_finance: FileSpec | None = None
+    orders: FileSpec | None = None
+
+    @model_validator(mode="after")
+    def _columns_known(self) -> "RegionFiles":
+        for table_name in TABLES:
+            spec = getattr(self, table_name)
+            if spec is None:
+                continue
+            table = TABLES[table_name]
+            unknown = sorted(set(spec.columns) - set(table.column_names))
+            if unknown:
+                raise ValueError(
+                    f"{table_name}.columns: unknown canonical column(s) {unknown}; "
+                    f"expected some of {list(table.column_names)}"
+                )
+            missing = [c for c in table.required_columns if c not in spec.columns]
+            if missing:
+                raise ValueError(f"{table_name}.columns: required canonical column(s) {missing} not mapped")
+        return self
+
+
+class Region(_Model):
+    """One region of the lab: its identity, programme, currency and files."""
+
+    key: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+    name: str
+    nuts2: Annotated[str, Field(pattern=r"^[A-Z]{2}[A-Z0-9]{1,3}$")]
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    programme: str = ""
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "EUR"
+    fx: dict[int, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict, description="local currency units per EUR, by calendar year"
+    )
+    files: RegionFiles
+
+    @model_validator(mode="after")
+    def _fx_given(self) -> "Region":
+        if self.currency != "EUR" and not self.fx:
+            raise ValueError(f"currency {self.currency} needs yearly rates in 'fx' (units per EUR)")
+        return self
+
+
+class Estimation(_Model):
+    """What is estimated for every region."""
+
+    outcomes: list[Outcome] = Field(default_factory=lambda: ["exporter", "log_exports"], min_length=1)
+    leads: Annotated[int, Field(ge=1, le=10)] = 4
+    lags: Annotated[int, Field(ge=0, le=15)] = 5
+    cluster: Literal["consortium", "firm"] = "consortium"
+    alpha: Annotated[float, Field(gt=0, lt=1)] = 0.05
+
+
+class Lab(_Model):
+    name: str
+    description: str = ""
+    output_dir: Path = Path("reports")
+    min_cell_firms: Annotated[int, Field(ge=1)] = 5
+    first_year: int | None = None
+    last_year: int | None = None
+
+
+class LabConfig(_Model):
+    """A whole lab config. ``base_dir`` is the folder paths are resolved against."""
+
+    lab: Lab
+    estimation: Estimation = Estimation()
+    regions: list[Region] = Field(min_length=1)
+    base_dir: Path = Field(Path("."), exclude=True)
+    sha256: str = Field("", exclude=True, description="hash of the config file's bytes")
+
+    @model_validator(mode="after")
+    def _unique_regions(self) -> "LabConfig":
+        keys = [r.key for r in self.regions]
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if dupes:
+            raise ValueError(f"region keys must be unique; repeated: {dupes}")
+        return self
+
+    def resolve(self, path: Path) -> Path:
+        """An input or output path as given in the config, resolved against the config's folder."""
+        return path if path.is_absolute() else (self.base_dir / path)
+
+    @property
+    def output_dir(self) -> Path:
+        return self.resolve(self.lab.output_dir)
+
+
+def _format_location(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def parse_config(text: str, *, source: str = "<config>", base_dir: Path = Path(".")) -> LabConfig:
+    """Validate config text; raise :class:`ConfigError` naming every bad key by dotted location."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        cfg = LabConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (check the spelling)"
+            lines.append(f"{source}: {_format_location(err['loc'])}: {msg}")
+        raise ConfigError("; ".join(lines)) from None
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return cfg.model_copy(update={"base_dir": base_dir, "sha256": digest})
+
+
+def load_config(path: str | Path) -> LabConfig:
+    """Read and validate a lab config file."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, expected a .toml config file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; a config must be a UTF-8 TOML file") from None
+    return parse_config(text, source=str(path), base_dir=path.parent)

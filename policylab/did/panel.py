@@ -1,0 +1,52 @@
+"""From canonical tables to the firm-year panel the estimators use.
+
+Treatment is derived, never typed by hand: a firm's cohort is the first year it joined any
+consortium (0 = never a member, the comparison pool). Leavers stay treated after they exit
+(intention to treat). Standard errors cluster where treatment is assigned: members by their
+first consortium, each never-member as its own cluster.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+OUTCOME_COLUMNS = ("exporter", "log_exports", "exports_eur", "n_export_markets")
+
+
+def cohorts(membership: pd.DataFrame) -> pd.DataFrame:
+    """One row per ever-member firm: ``firm_id, cohort, consortium`` (first consortium joined).
+
+    Ties in the first join year are broken by the consortium id, so the result does not
+    depend on row order.
+    """
+    m = membership.dropna(subset=["firm_id", "join_year"]).sort_values(["firm_id", "join_year", "cluster_id"])
+    first = m.drop_duplicates("firm_id", keep="first")
+    return pd.DataFrame(
+        {
+            "firm_id": first["firm_id"].astype("string").to_numpy(),
+            "cohort": first["join_year"].astype("int64").to_numpy(),
+            "consortium": first["cluster_id"].astype("string").to_numpy(),
+        }
+    )
+
+
+def firm_panel(firms: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame:
+    """Firm-year panel with ``cohort``, ``consortium``, ``treated_now`` and the outcomes.
+
+    Outcomes: ``exporter`` = 1[exports_eur > 0] (missing when exports are unknown),
+    ``log_exports`` = log(1 + exports_eur), ``exports_eur`` and, when present,
+    ``n_export_markets``. Rows are sorted by firm and year.
+    """
+    panel = firms[[c for c in ("firm_id", "year", "exports_eur", "turnover_eur", "n_export_markets") if c in firms]]
+    panel = panel.astype({"firm_id": "string"}).copy()
+    panel["year"] = panel["year"].astype("int64")
+    coh = cohorts(membership)
+    panel = panel.merge(coh, on="firm_id", how="left")
+    panel["cohort"] = panel["cohort"].fillna(0).astype("int64")
+    panel["consortium"] = panel["consortium"].fillna("firm:" + panel["firm_id"])
+    exports = panel["exports_eur"].astype("float64")
+    panel["exporter"] = np.where(exports.isna(), np.nan, (exports > 0).astype("float64"))
+    panel["log_exports"] = np.log1p(exports)
+    panel["treated_now"] = ((panel["cohort"] > 0) & (panel["year"] >= panel["cohort"])).astype("int64")
+    return panel.sort_values(["firm_id", "year"]).reset_index(drop=True)

@@ -1,0 +1,121 @@
+"""The frozen result of one lab evaluation: what the report, JSON and CSV are written from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from .did.results import DiDResult
+
+SCHEMA_VERSION = 1
+
+INDICATOR_COLUMNS = [
+    "region",
+    "nuts2",
+    "indicator_id",
+    "indicator",
+    "level",
+    "unit",
+    "period",
+    "group",
+    "value",
+    "n_firms",
+    "flag",
+]
+
+
+@dataclass(frozen=True)
+class RegionInfo:
+    key: str
+    name: str
+    nuts2: str
+    country: str
+    programme: str
+    currency: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class RegionEffect:
+    """One estimation for one region and outcome."""
+
+    region: str  # RegionInfo.key
+    outcome: str
+    result: DiDResult
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"region": self.region, "outcome": self.outcome, **self.result.to_dict()}
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """Everything one run of the lab produced.
+
+    ``indicators`` is the tidy long table (columns :data:`INDICATOR_COLUMNS`), already through
+    disclosure control: a suppressed cell has ``value`` NaN and ``flag == "suppressed"``.
+    ``data_quality`` has one row per region. ``provenance`` names versions and hashes.
+    """
+
+    lab_name: str
+    lab_description: str
+    regions: tuple[RegionInfo, ...]
+    indicators: pd.DataFrame
+    effects: tuple[RegionEffect, ...]
+    data_quality: pd.DataFrame
+    provenance: dict[str, Any]
+    settings: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    def region(self, key: str) -> RegionInfo:
+        for r in self.regions:
+            if r.key == key:
+                return r
+        raise KeyError(key)
+
+    def effects_tidy(self) -> pd.DataFrame:
+        """Headline effect per region and outcome, one row each."""
+        rows = []
+        for eff in self.effects:
+            res, h = eff.result, eff.result.headline
+            info = self.region(eff.region)
+            rows.append(
+                {
+                    "region": info.name,
+                    "nuts2": info.nuts2,
+                    "outcome": eff.outcome,
+                    "method": res.method,
+                    "term": h.term,
+                    "estimate": h.estimate,
+                    "std_error": h.std_error,
+                    "conf_low": h.conf_low,
+                    "conf_high": h.conf_high,
+                    "p_value": h.p_value,
+                    "n_obs": res.n_obs,
+                    "n_firms": res.n_units,
+                    "n_treated": res.n_treated,
+                    "n_clusters": res.n_clusters,
+                    "vcov_type": res.vcov_type,
+                    "warnings": "; ".join(res.warnings),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """JSON-ready record: ``schema_version``, settings, regions, indicators, effects."""
+        ind = self.indicators.astype(object).where(self.indicators.notna(), None)
+        dq = self.data_quality.astype(object).where(self.data_quality.notna(), None)
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "lab": {"name": self.lab_name, "description": self.lab_description},
+            "settings": self.settings,
+            "regions": [r.to_dict() for r in self.regions],
+            "indicators": ind.to_dict(orient="records"),
+            "effects": [e.to_dict() for e in self.effects],
+            "data_quality": dq.to_dict(orient="records"),
+            "warnings": list(self.warnings),
+            "provenance": self.provenance,
+        }

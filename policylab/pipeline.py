@@ -1,0 +1,156 @@
+"""``evaluate(config)``: ingest -> indicators -> estimation -> report, the one module that knows
+every stage. Each stage is a plain function of plain data; only ``ingest`` reads user files
+and only ``report`` writes them.
+"""
+
+from __future__ import annotations
+
+import platform
+import warnings
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from ._version import __version__
+from .config import OUTCOME_LABELS, LabConfig, load_config
+from .errors import DesignError
+from .evaluation import EvaluationResult, RegionEffect
+from .ingest import LabData, RegionData, ingest
+from .indicators import compute_indicators
+
+Progress = Callable[[str], None]
+
+PROVENANCE_PACKAGES = (
+    "numpy", "pandas", "scipy", "statsmodels", "pyarrow", "pydantic", "jinja2", "altair",
+    "vl-convert-python", "great_tables",
+)
+
+
+def _noop(_: str) -> None:
+    pass
+
+
+def estimate_region(region: RegionData, cfg: LabConfig) -> tuple[list[RegionEffect], list[str]]:
+    """The event study of each configured outcome for one region (members vs never-members)."""
+    from .did import event_study
+    from .did.panel import firm_panel
+
+    est = cfg.estimation
+    panel = firm_panel(region.tables["firms"], region.tables["membership"])
+    cluster = "consortium" if est.cluster == "consortium" else "firm_id"
+    effects, notes = [], []
+    for outcome in est.outcomes:
+        if outcome not in panel or panel[outcome].notna().sum() == 0:
+            notes.append(f"{region.info.name}: outcome '{outcome}' not available in the data; not estimated")
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # carried on the result's own warnings
+                res = event_study(panel, outcome=outcome, unit="firm_id", time="year", cohort="cohort",
+                                  leads=est.leads, lags=est.lags, cluster=cluster, alpha=est.alpha)
+        except DesignError as exc:
+            notes.append(f"{region.info.name}, {outcome}: not estimated: {exc}")
+            continue
+        effects.append(RegionEffect(region.info.key, outcome, res))
+    return effects, notes
+
+
+def data_quality(region: RegionData) -> dict:
+    """One row of the report's data-quality table for a region."""
+    firms, mem = region.tables["firms"], region.tables["membership"]
+    members = set(mem["firm_id"])
+    firm_ids = set(firms["firm_id"])
+    firms_src = next((s for s in region.sources if s.table == "firms"), None)
+    return {
+        "region": region.info.name,
+        "nuts2": region.info.nuts2,
+        "firm_rows_read": firms_src.rows_read if firms_src else len(firms),
+        "firm_years_kept": len(firms),
+        "firms": len(firm_ids),
+        "first_year": int(firms["year"].min()),
+        "last_year": int(firms["year"].max()),
+        "members": len(firm_ids & members),
+        "never_members": len(firm_ids - members),
+        "missing_exports": int(firms["exports_eur"].isna().sum()),
+        "warnings": len(region.warnings),
+        "conversions": "; ".join(region.conversions),
+    }
+
+
+def provenance(cfg: LabConfig, data: LabData) -> dict:
+    versions = {}
+    for name in PROVENANCE_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return {
+        "policylab_version": __version__,
+        "python": platform.python_version(),
+        "packages": versions,
+        "config_sha256": cfg.sha256,
+        "inputs": [
+            {"region": s.region, "table": s.table, "path": s.path, "sha256": s.sha256, "rows": s.rows_read}
+            for r in data.regions for s in r.sources
+        ],
+    }
+
+
+def run(cfg: LabConfig, data: LabData | None = None, *, progress: Progress = _noop) -> EvaluationResult:
+    """Indicators and estimates for every region of an ingested lab (ingests if ``data`` is None)."""
+    if data is None:
+        progress("Reading and validating inputs")
+        data = ingest(cfg)
+    progress("Computing indicators")
+    indicators = compute_indicators(((r.info, r.tables) for r in data.regions),
+                                    min_cell_firms=cfg.lab.min_cell_firms)
+    effects: list[RegionEffect] = []
+    notes: list[str] = []
+    for region in data.regions:
+        progress(f"Estimating effects: {region.info.name}")
+        found, msgs = estimate_region(region, cfg)
+        effects += found
+        notes += msgs
+    notes += [f"{p}" for p in data.warnings]
+    est = cfg.estimation
+    settings = {
+        "min_cell_firms": cfg.lab.min_cell_firms,
+        "outcomes": list(est.outcomes),
+        "outcome_labels": {o: OUTCOME_LABELS[o] for o in est.outcomes},
+        "leads": est.leads,
+        "lags": est.lags,
+        "cluster": est.cluster,
+        "alpha": est.alpha,
+        "comparison_group": "never members",
+        "headline_estimator": "event_study",
+    }
+    return EvaluationResult(
+        lab_name=cfg.lab.name,
+        lab_description=cfg.lab.description,
+        regions=tuple(r.info for r in data.regions),
+        indicators=indicators,
+        effects=tuple(effects),
+        data_quality=pd.DataFrame([data_quality(r) for r in data.regions]),
+        provenance=provenance(cfg, data),
+        settings=settings,
+        warnings=tuple(notes),
+    )
+
+
+def evaluate(config: str | Path | LabConfig, *, out_dir: str | Path | None = None, write: bool = True,
+             progress: Progress = _noop) -> EvaluationResult:
+    """Run the whole lab: ingest, indicators, estimation, and (``write=True``) the report.
+
+    Outputs go to ``out_dir`` or the config's ``lab.output_dir`` (relative to the config file):
+    ``index.html``, ``results.json``, ``indicators.csv``, written atomically.
+    """
+    cfg = config if isinstance(config, LabConfig) else load_config(config)
+    result = run(cfg, progress=progress)
+    if write:
+        from .report import write_report
+
+        progress("Writing the report")
+        write_report(result, Path(out_dir) if out_dir is not None else cfg.output_dir)
+    return result

@@ -1,0 +1,120 @@
+"""The canonical tables every region's files are mapped into.
+
+Money is in EUR (``*_eur`` columns), converted at the fixed yearly rates stated in the config.
+Years are calendar years (int). Identifiers are strings, so leading zeros survive.
+Only ``firms`` and ``membership`` are required; the other tables switch on the indicators
+that need them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["id", "text", "year", "money", "number", "date", "country"]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+    required: bool = True
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    grain: str
+    key: tuple[str, ...]
+    columns: tuple[Column, ...]
+    required: bool = False
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+FIRMS = Table(
+    "firms",
+    "firm x year",
+    ("firm_id", "year"),
+    (
+        Column("firm_id", "id", description="the region's firm identifier"),
+        Column("year", "year", description="calendar year"),
+        Column("exports_eur", "money", description="export turnover, EUR; 0 = no exports, blank = unknown"),
+        Column("turnover_eur", "money", description="total turnover, EUR"),
+        Column("employees", "number", required=False, description="headcount"),
+        Column("sector", "text", required=False, description="NACE Rev.2 code"),
+        Column("n_export_markets", "number", required=False, description="destination countries served"),
+        Column("firm_name", "text", required=False, description="display name (never published)"),
+    ),
+    required=True,
+)
+
+MEMBERSHIP = Table(
+    "membership",
+    "firm x cluster",
+    ("firm_id", "cluster_id"),
+    (
+        Column("firm_id", "id"),
+        Column("cluster_id", "id"),
+        Column("join_year", "year", description="first year of membership"),
+        Column("exit_year", "year", required=False, description="year the firm left; blank = still a member"),
+    ),
+    required=True,
+)
+
+CLUSTERS = Table(
+    "clusters",
+    "cluster",
+    ("cluster_id",),
+    (
+        Column("cluster_id", "id"),
+        Column("cluster_name", "text", required=False),
+        Column("sector", "text", required=False),
+        Column("founded_year", "year"),
+        Column("seed_end_year", "year", required=False, description="last year of seed funding"),
+        Column("seed_grant_eur", "money", required=False),
+        Column("closed_year", "year", required=False, description="blank = still active"),
+    ),
+)
+
+CLUSTER_FINANCE = Table(
+    "cluster_finance",
+    "cluster x year",
+    ("cluster_id", "year"),
+    (
+        Column("cluster_id", "id"),
+        Column("year", "year"),
+        Column("running_costs_eur", "money"),
+        Column("member_fees_eur", "money"),
+        Column("public_funding_eur", "money"),
+    ),
+)
+
+ORDERS = Table(
+    "orders",
+    "export order",
+    ("order_id",),
+    (
+        Column("order_id", "id"),
+        Column("cluster_id", "id", required=False, description="blank = not won via a cluster"),
+        Column("firm_id", "id", required=False),
+        Column("order_date", "date", description="signature date, ISO YYYY-MM-DD"),
+        Column("value_eur", "money"),
+        Column("destination_country", "country", description="ISO 3166-1 alpha-2"),
+    ),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (FIRMS, MEMBERSHIP, CLUSTERS, CLUSTER_FINANCE, ORDERS)}

@@ -22,7 +22,11 @@ def suppress_small_cells(table: pd.DataFrame, min_cell_firms: int) -> pd.DataFra
     firm and stay visible.
     """
     out = table.copy()
-    small = (out["n_firms"] < min_cell_firms) & ~((out["n_firms"] == 0) & (out["value"] == 0))
+    small = (
+        (out["n_firms"] < min_cell_firms)
+        & ~((out["n_firms"] == 0) & (out["value"] == 0))
+        & (out["flag"] != "not_available")
+    )
     out.loc[small, "value"] = np.nan
     out.loc[small, "flag"] = "suppressed"
     return out

@@ -100,6 +100,7 @@ def _read_csv(path: Path, spec: FileSpec, label: str) -> RawTable:
         df = pd.read_csv(
             io.StringIO(body),
             sep=delimiter,
+            header=None,
             dtype=str,
             keep_default_na=False,
             skip_blank_lines=True,
@@ -109,8 +110,9 @@ def _read_csv(path: Path, spec: FileSpec, label: str) -> RawTable:
         raise ReadError(Problem(label, f"cannot be parsed as CSV with delimiter {delimiter!r}: {exc}")) from None
     except pd.errors.EmptyDataError:
         raise ReadError(Problem(label, "file has no header line")) from None
-    columns = [str(c).strip() for c in df.columns]
+    columns = [str(c).strip() for c in df.iloc[0]]
     _check_header(columns, label, spec.header_row)
+    df = df.iloc[1:].reset_index(drop=True)
     df.columns = columns
     # Line numbers: header line + 1 + position, skipping blank lines as pandas does.
     data_lines = [i for i, ln in enumerate(lines[header_idx + 1 :], start=spec.header_row + 1) if ln.strip()]
@@ -131,7 +133,7 @@ def _read_excel(path: Path, spec: FileSpec, label: str) -> RawTable:
         raise ReadError(
             Problem(label, f"has no sheet {sheet!r}; sheets are {book.sheet_names}", column=None)
         )
-    df = book.parse(sheet, header=None, dtype=object)
+    df = pd.read_excel(book, sheet_name=sheet, header=None, dtype=object)
     header_idx = spec.header_row - 1
     if header_idx >= len(df):
         raise ReadError(Problem(label, f"sheet {sheet!r} has no header on row {spec.header_row}"))

@@ -1,0 +1,84 @@
+"""The command line: exit codes, one-line user errors, stdout for results only."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from labfiles import TINY_FIRMS, write_tiny_lab
+from policylab import __version__
+from policylab.cli import app
+
+runner = CliRunner()
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"policylab {__version__}"
+
+
+def test_a_config_with_a_typo_exits_2_naming_the_key(tmp_path):
+    cfg = write_tiny_lab(tmp_path)
+    cfg.write_text(cfg.read_text().replace("leads = 1", "lead = 1"))
+    result = runner.invoke(app, ["evaluate", str(cfg)])
+    assert result.exit_code == 2
+    assert "estimation.lead: unknown key" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stdout == ""
+
+
+def test_a_missing_config_exits_2(tmp_path):
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "nope.toml")])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {tmp_path / 'nope.toml'}: config file not found"
+
+
+def test_bad_data_exits_2_with_one_line_per_problem_and_leaves_the_old_report(tmp_path):
+    cfg = write_tiny_lab(tmp_path)
+    out = tmp_path / "out"
+    first = runner.invoke(app, ["evaluate", str(cfg), "--quiet"])
+    assert first.exit_code == 0, first.output
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    (tmp_path / "firms.csv").write_text(TINY_FIRMS.replace("002;2019;2;55;4", "002;2019;two;55;4"))
+    result = runner.invoke(app, ["evaluate", str(cfg)])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == ["error: firms.csv, row 6, column 'export': expected a number (with a decimal comma) (got 'two')"]
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_validate_lists_every_problem_as_json_and_exits_2(tmp_path):
+    cfg = write_tiny_lab(tmp_path, firms=TINY_FIRMS.replace("002;2019;2;55;4", "002;2019;-2;55;4")
+                         .replace("003;2018", "003;20x8"))
+    result = runner.invoke(app, ["validate", str(cfg), "--format", "json"])
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
+    assert report["valid"] is False
+    assert {(p["row"], p["column"]) for p in report["problems"]} == {(6, "export"), (8, "anyo")}
+
+
+def test_validate_passes_a_clean_lab(tiny_lab):
+    result = runner.invoke(app, ["validate", str(tiny_lab)])
+    assert result.exit_code == 0
+    assert "1 region(s) checked: 0 error(s), 0 warning(s)" in result.stdout
+
+
+def test_validate_strict_turns_warnings_into_errors(tmp_path):
+    cfg = write_tiny_lab(tmp_path, firms=TINY_FIRMS.replace("002;2018;1;50;4", "002;2018;70;50;4"))
+    assert runner.invoke(app, ["validate", str(cfg)]).exit_code == 0
+    assert runner.invoke(app, ["validate", str(cfg), "--strict"]).exit_code == 2
+
+
+def test_evaluate_writes_the_three_outputs_and_json_equals_the_api(tiny_lab):
+    import policylab
+    from policylab.report import results_json
+
+    out = tiny_lab.parent / "elsewhere"
+    result = runner.invoke(app, ["evaluate", str(tiny_lab), "--out", str(out), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["index.html", "indicators.csv", "results.json"]
+    api = policylab.evaluate(tiny_lab, write=False)
+    assert result.stdout == results_json(api)
+    assert json.loads(result.stdout)["schema_version"] == 1

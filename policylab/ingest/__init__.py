@@ -8,6 +8,7 @@ warnings travel with the data to the report's data-quality section.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
@@ -57,12 +58,25 @@ def region_info(region: Region) -> RegionInfo:
                       programme=region.programme, currency=region.currency)
 
 
+def _describe_conversions(applied: list[tuple[str, str]]) -> list[str]:
+    """One readable line per kind of conversion, naming the files it was applied to."""
+    lines = []
+    for kind in sorted({c for _, c in applied}):
+        files = ", ".join(dict.fromkeys(Path(f).name for f, c in applied if c == kind))
+        what, arg = kind.split(":", 1)
+        if what == "scale":
+            lines.append(f"money multiplied by {arg} in {files}")
+        else:
+            lines.append(f"{arg} converted to EUR at the config's yearly rates (units per EUR) in {files}")
+    return lines
+
+
 def _ingest_region(cfg: LabConfig, region: Region) -> tuple[RegionData | None, list[Problem]]:
     problems: list[Problem] = []
     tables: dict[str, pd.DataFrame] = {}
     labels: dict[str, str] = {}
     sources: list[SourceFile] = []
-    conversions: list[str] = []
+    conversions_by_file: list[tuple[str, str]] = []
     for name, table in TABLES.items():
         spec = getattr(region.files, name)
         if spec is None:
@@ -78,7 +92,7 @@ def _ingest_region(cfg: LabConfig, region: Region) -> tuple[RegionData | None, l
         sources.append(SourceFile(region.key, name, label, sha256_file(path), len(raw.frame)))
         mapped = map_table(raw, spec, table, fx=region.fx, currency=region.currency)
         problems += mapped.problems
-        conversions += mapped.conversions
+        conversions_by_file += [(label, c) for c in mapped.conversions]
         if mapped.frame.empty and mapped.problems:
             continue
         problems += check_table(mapped.frame, table, raw.label, spec.columns, cfg.lab.first_year, cfg.lab.last_year)
@@ -89,6 +103,7 @@ def _ingest_region(cfg: LabConfig, region: Region) -> tuple[RegionData | None, l
     if any(p.severity == "error" for p in problems):
         return None, problems
     clean = {n: t.drop(columns="_row").reset_index(drop=True) for n, t in tables.items()}
+    conversions = _describe_conversions(conversions_by_file)
     warnings = tuple(p for p in problems if p.severity == "warning")
     return RegionData(region_info(region), clean, tuple(sources), tuple(conversions), warnings), problems
 

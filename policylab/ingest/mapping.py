@@ -24,7 +24,7 @@ MAX_PROBLEMS_PER_COLUMN = 20
 class Mapped:
     frame: pd.DataFrame  # canonical columns (+ "_row": user-visible row number)
     problems: list[Problem]
-    conversions: list[str]
+    conversions: list[str]  # "scale:<factor>" and/or "fx:<currency>" applied to money columns
 
 
 def _problems_for(mask: np.ndarray, raw: RawTable, source_col: str, values: pd.Series, message: str,
@@ -113,7 +113,7 @@ def map_table(raw: RawTable, spec: FileSpec, table: Table, *, fx: dict[int, floa
     if money and spec.scale != 1.0:
         for c in money:
             frame[c] = frame[c] * spec.scale
-        conversions.append(f"{raw.label}: money columns {money} multiplied by {spec.scale:g}")
+        conversions.append(f"scale:{spec.scale:g}")
     if money and currency != "EUR":
         year = _conversion_year(frame, table)
         rate = year.map(fx).astype("float64")
@@ -123,7 +123,7 @@ def map_table(raw: RawTable, spec: FileSpec, table: Table, *, fx: dict[int, floa
             problems.append(Problem(raw.label, f"no {currency} rate in 'fx' for year(s) {years}", column=None))
         for c in money:
             frame[c] = frame[c] / rate
-        conversions.append(f"{raw.label}: {currency} converted to EUR at the config's yearly rates (units per EUR)")
+        conversions.append(f"fx:{currency}")
     return Mapped(frame, problems, conversions)
 
 

@@ -1,0 +1,150 @@
+"""The indicator table in its canonical order, and ``indicators.csv``.
+
+One ordering is used everywhere (CSV and dashboard): regions in the order of
+``EvaluationResult.regions``, then indicator id, group and period (years in numeric order,
+other periods after them, ``cumulative`` last). It does not depend on the row order the
+indicator stage happened to produce, so two runs on the same data diff cleanly.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..evaluation import INDICATOR_COLUMNS, EvaluationResult
+
+__all__ = [
+    "CUMULATIVE",
+    "SUPPRESSED",
+    "indicators_csv",
+    "neutralise_cell",
+    "period_sort_key",
+    "region_rows",
+    "sorted_indicators",
+]
+
+CUMULATIVE = "cumulative"
+SUPPRESSED = "suppressed"
+
+_YEAR = re.compile(r"^\d{4}$")
+_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
+# Spreadsheets treat a text cell starting with one of these as a formula (OWASP "CSV
+# injection"); the brief names = + - @, tab and carriage return are OWASP's additions.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def period_sort_key(period: Any) -> tuple[int, int, str]:
+    """Years first in numeric order, then other period labels, then ``cumulative``."""
+    text = "" if period is None else str(period)
+    if _YEAR.match(text):
+        return (0, int(text), "")
+    if text == CUMULATIVE:
+        return (2, 0, "")
+    return (1, 0, text)
+
+
+def _region_rank(result: EvaluationResult) -> dict[str, int]:
+    """Indicator rows name a region by ``RegionInfo.name`` (or key); both map to its position."""
+    rank: dict[str, int] = {}
+    for i, info in enumerate(result.regions):
+        rank.setdefault(info.key, i)
+        rank.setdefault(info.name, i)
+    return rank
+
+
+def sorted_indicators(result: EvaluationResult) -> pd.DataFrame:
+    """The indicator table with exactly :data:`INDICATOR_COLUMNS`, in the canonical order.
+
+    A suppressed cell (``flag == "suppressed"``) always has a missing value here, even if
+    an upstream stage forgot to blank it.
+    """
+    table = result.indicators
+    missing = [c for c in INDICATOR_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"indicator table lacks column(s) {missing}; expected {INDICATOR_COLUMNS}")
+    df = table.loc[:, INDICATOR_COLUMNS].copy()
+    suppressed = df["flag"].astype(object).eq(SUPPRESSED).to_numpy(dtype=bool)
+    if suppressed.any():
+        df["value"] = df["value"].astype("float64")
+        df.loc[suppressed, "value"] = np.nan
+    rank = _region_rank(result)
+    n = len(result.regions)
+
+    def key(row: tuple) -> tuple:
+        region, _, indicator_id, _, _, _, period, group = row[:8]
+        region_s = "" if _is_missing(region) else str(region)
+        return (
+            rank.get(region_s, n),
+            region_s,
+            "" if _is_missing(indicator_id) else str(indicator_id),
+            "" if _is_missing(group) else str(group),
+            period_sort_key(None if _is_missing(period) else period),
+        )
+
+    rows = list(df.itertuples(index=False, name=None))
+    order = sorted(range(len(rows)), key=lambda i: key(rows[i]))  # sorted() is stable
+    return df.iloc[order].reset_index(drop=True)
+
+
+def region_rows(table: pd.DataFrame, result: EvaluationResult, key: str) -> pd.DataFrame:
+    """The rows of ``table`` that belong to region ``key`` (matched by its name or key)."""
+    info = result.region(key)
+    region = table["region"].astype(object)
+    return table.loc[region.eq(info.name) | region.eq(info.key)]
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, (float, np.floating)) and math.isnan(value)
+
+
+def neutralise_cell(text: str) -> str:
+    """Prefix ``'`` to text a spreadsheet would run as a formula; leave numbers alone.
+
+    ``"-0.5"`` stays as it is (a number); ``"=cmd|' /C calc'!A1"``, ``"+A1"`` and ``"-x"`` become
+    ``"'=cmd|' /C calc'!A1"``, ``"'+A1"`` and ``"'-x"``.
+    """
+    if text.startswith(_FORMULA_START) and not _NUMBER.match(text):
+        return "'" + text
+    return text
+
+
+def _cell(column: str, value: Any) -> str:
+    if _is_missing(value):
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        if not math.isfinite(number):
+            return ""
+        if column == "n_firms" and number.is_integer():
+            return str(int(number))
+        return repr(number)
+    return neutralise_cell(str(value))
+
+
+def indicators_csv(result: EvaluationResult) -> str:
+    """The tidy indicator table as CSV text.
+
+    Columns are :data:`INDICATOR_COLUMNS`; rows are in the canonical order; lines end with
+    ``\\n``; floats are written with ``repr`` (shortest round-trip form); a suppressed value is
+    empty and its flag is ``suppressed``; text cells that a spreadsheet would evaluate as a
+    formula get a leading ``'``.
+    """
+    df = sorted_indicators(result)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(INDICATOR_COLUMNS)
+    for row in df.itertuples(index=False, name=None):
+        writer.writerow([_cell(c, v) for c, v in zip(INDICATOR_COLUMNS, row)])
+    return buffer.getvalue()

@@ -1,0 +1,231 @@
+"""Charts of the report: Vega-Lite specs built with Altair, rendered to static SVG by vl-convert.
+
+Each chart exists twice: as a spec (a plain dict, testable without rendering) and as the SVG
+string inlined in the page. Rendering runs in vl-convert's embedded JavaScript engine, offline
+(``allowed_base_urls=[]``, data inlined in the spec), so the page needs no script at view time.
+
+Determinism: vl-convert numbers clip paths and gradients with a counter that lives for the
+whole process (``clip1`` on the first call, ``clip2`` on the next ...), so the same chart
+rendered twice differs, and two charts on one page could clash. :func:`render_svg` renames
+every ``id`` to ``<chart id>-<n>`` in order of appearance and rewrites the references.
+
+Escaping: vl-convert escapes text and attribute values it writes (``<script>`` in a region
+name comes out as ``&lt;script&gt;``); the title and description added here are escaped with
+markupsafe.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from markupsafe import Markup, escape
+
+__all__ = [
+    "THEME",
+    "Chart",
+    "event_study_frame",
+    "event_study_spec",
+    "forest_spec",
+    "is_finite",
+    "render_svg",
+    "value_domain",
+]
+
+INK = "#1a1a1a"
+MID = "#6b6b6b"
+LIGHT = "#d9d9d9"
+FONT = "DejaVu Sans, Verdana, Arial, sans-serif"
+
+#: Vega-Lite config shared by every chart: black, greys and dashes only, so a chart reads the
+#: same printed in greyscale.
+THEME: dict[str, Any] = {
+    "background": "white",
+    "font": FONT,
+    "padding": 8,
+    "view": {"stroke": None},
+    "axis": {
+        "domainColor": INK,
+        "tickColor": INK,
+        "labelColor": INK,
+        "titleColor": INK,
+        "gridColor": LIGHT,
+        "labelFontSize": 11,
+        "titleFontSize": 11,
+        "titleFontWeight": "normal",
+        "labelLimit": 260,
+    },
+    "point": {"color": INK, "size": 45},
+    "rule": {"color": INK},
+    "text": {"color": MID, "fontSize": 10},
+}
+
+_ID_ATTR = re.compile(r'\bid="([^"]+)"')
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One rendered chart: its stable id, caption, text alternative, spec and SVG."""
+
+    id: str
+    caption: str
+    description: str
+    spec: dict[str, Any]
+    svg: Markup
+
+
+def render_svg(spec: dict[str, Any], *, chart_id: str, description: str) -> Markup:
+    """Render a Vega-Lite ``spec`` to inline SVG with stable ids and a text alternative.
+
+    ``chart_id`` must be a safe id (letters, digits, ``-``); it prefixes every id in the SVG.
+    ``description`` (any text; escaped here) becomes the SVG's ``<title>`` and accessible name.
+    """
+    import vl_convert
+
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", chart_id):
+        raise ValueError(f"chart id must be letters, digits, '-' or '_'; got {chart_id!r}")
+    svg = vl_convert.vegalite_to_svg(spec, allowed_base_urls=[])
+    svg = _normalise_ids(svg, chart_id)
+    head_end = svg.index(">", svg.index("<svg")) + 1
+    head = svg[:head_end]
+    title_id = f"{chart_id}-title"
+    head = head.replace(
+        "<svg ", f'<svg id="{chart_id}-svg" role="img" aria-labelledby="{title_id}" ', 1
+    )
+    title = f'<title id="{title_id}">{escape(description)}</title>'
+    return Markup(head + title + svg[head_end:])
+
+
+def _normalise_ids(svg: str, prefix: str) -> str:
+    ids = list(dict.fromkeys(_ID_ATTR.findall(svg)))
+    if not ids:
+        return svg
+    mapping = {old: f"{prefix}-{n}" for n, old in enumerate(ids, start=1)}
+    pattern = re.compile(
+        r'(\bid="|url\(#|href="#)(' + "|".join(re.escape(i) for i in ids) + r')(?=[")])'
+    )
+    return pattern.sub(lambda m: m.group(1) + mapping[m.group(2)], svg)
+
+
+def is_finite(value: Any) -> bool:
+    """True for a real, finite number (``None``, NA and NaN are not)."""
+    return value is not None and not pd.isna(value) and math.isfinite(float(value))
+
+
+def value_domain(lows: list[float], highs: list[float]) -> list[float]:
+    """A value axis that always shows zero and every interval, with a little air."""
+    lo = min([0.0, *[v for v in lows if is_finite(v)]])
+    hi = max([0.0, *[v for v in highs if is_finite(v)]])
+    pad = (hi - lo) * 0.08 or 0.1
+    return [lo - pad, hi + pad]
+
+
+def forest_spec(rows: pd.DataFrame, *, x_title: str) -> dict[str, Any]:
+    """Forest plot: one row per label, point = estimate, bar = confidence interval.
+
+    ``rows`` has columns ``label, estimate, conf_low, conf_high`` in display order; rows with
+    a missing estimate are left out (the table next to the chart still lists them).
+    """
+    import altair as alt
+
+    data = rows.loc[rows["estimate"].map(is_finite), ["label", "estimate", "conf_low", "conf_high"]]
+    data = data.astype({"estimate": float, "conf_low": float, "conf_high": float})
+    labels = list(dict.fromkeys(data["label"]))
+    domain = value_domain(list(data["conf_low"]) + list(data["estimate"]),
+                          list(data["conf_high"]) + list(data["estimate"]))
+    y = alt.Y("label:N", sort=labels, title=None, axis=alt.Axis(labelPadding=6, ticks=False))
+    x_scale = alt.Scale(domain=domain, nice=False, zero=False)
+    base = alt.Chart(data)
+    bars = base.mark_rule(strokeWidth=2, color=MID).encode(
+        y=y, x=alt.X("conf_low:Q", scale=x_scale, title=x_title, axis=alt.Axis(tickCount=6)),
+        x2="conf_high:Q",
+    )
+    points = base.mark_point(filled=True, shape="square", size=70, color=INK, opacity=1).encode(
+        y=y, x=alt.X("estimate:Q", scale=x_scale)
+    )
+    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(strokeDash=[4, 3], color=INK).encode(
+        x=alt.X("x:Q", scale=x_scale)
+    )
+    height = max(60, 34 * len(labels))
+    chart = alt.layer(zero, bars, points).properties(width=440, height=height).configure(**THEME)
+    return chart.to_dict()
+
+
+def event_study_frame(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Event-study points from a ``DiDResult.tidy()`` frame, with the reference year added.
+
+    Keeps the rows with an ``event_time``; adds event time −1 at 0 (the normalised reference)
+    if the estimator did not report it. Columns: ``event_time, estimate, std_error, conf_low,
+    conf_high, p_value, kind`` with ``kind`` ``"estimate"`` or ``"reference"``.
+    """
+    es = tidy.loc[tidy["event_time"].notna()].copy()
+    es["event_time"] = es["event_time"].astype(int)
+    cols = ["event_time", "estimate", "std_error", "conf_low", "conf_high", "p_value"]
+    es = es.loc[:, cols].astype({c: float for c in cols[1:]})
+    es["kind"] = "estimate"
+    if len(es) and -1 not in set(es["event_time"]):
+        ref = pd.DataFrame(
+            {"event_time": [-1], "estimate": [0.0], "std_error": [math.nan], "conf_low": [math.nan],
+             "conf_high": [math.nan], "p_value": [math.nan], "kind": ["reference"]}
+        )
+        es = pd.concat([es, ref], ignore_index=True)
+    else:
+        es.loc[es["event_time"] == -1, "kind"] = "reference"
+    return es.sort_values("event_time", kind="stable").reset_index(drop=True)
+
+
+def event_study_spec(
+    points: pd.DataFrame, *, y_title: str, y_domain: list[float] | None = None,
+    x_domain: tuple[int, int] | None = None,
+) -> dict[str, Any]:
+    """Event-study chart: estimates and CI bars by event time, a dashed zero line and a
+    dotted marker where firms join (between event times −1 and 0).
+
+    ``points`` is :func:`event_study_frame` output. ``y_domain``/``x_domain`` let several
+    regions share one scale.
+    """
+    import altair as alt
+
+    data = points.loc[points["estimate"].map(is_finite)]
+    data = data.astype({"estimate": float})
+    if x_domain is None:
+        x_domain = (int(data["event_time"].min()), int(data["event_time"].max()))
+    if y_domain is None:
+        y_domain = value_domain(list(data["conf_low"]) + list(data["estimate"]),
+                                list(data["conf_high"]) + list(data["estimate"]))
+    ticks = list(range(x_domain[0], x_domain[1] + 1))
+    x_scale = alt.Scale(domain=[x_domain[0] - 0.6, x_domain[1] + 0.6], nice=False, zero=False)
+    y_scale = alt.Scale(domain=y_domain, nice=False, zero=False)
+    x = alt.X("event_time:Q", scale=x_scale, title="Years since joining",
+              axis=alt.Axis(values=ticks, format="d", grid=False))
+    ci = data.loc[data["conf_low"].map(is_finite) & data["conf_high"].map(is_finite)]
+    est = data.loc[data["kind"] == "estimate"]
+    ref = data.loc[data["kind"] == "reference"]
+
+    zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(strokeDash=[5, 3], color=INK).encode(
+        y=alt.Y("y:Q", scale=y_scale, title=y_title)
+    )
+    join = pd.DataFrame({"x": [-0.5], "y": [y_domain[1]], "label": ["joining"]})
+    join_rule = alt.Chart(join).mark_rule(strokeDash=[2, 2], color=MID).encode(
+        x=alt.X("x:Q", scale=x_scale)
+    )
+    join_text = alt.Chart(join).mark_text(align="left", baseline="top", dx=4, dy=2).encode(
+        x=alt.X("x:Q", scale=x_scale), y=alt.Y("y:Q", scale=y_scale), text="label:N"
+    )
+    bars = alt.Chart(ci).mark_rule(strokeWidth=1.5, color=MID).encode(
+        x=x, y=alt.Y("conf_low:Q", scale=y_scale, title=y_title), y2="conf_high:Q"
+    )
+    dots = alt.Chart(est).mark_point(filled=True, color=INK, opacity=1).encode(
+        x=x, y=alt.Y("estimate:Q", scale=y_scale, title=y_title)
+    )
+    refdot = alt.Chart(ref).mark_point(filled=True, fill="white", stroke=INK, opacity=1,
+                                       strokeWidth=1.5).encode(
+        x=x, y=alt.Y("estimate:Q", scale=y_scale, title=y_title)
+    )
+    chart = alt.layer(zero, join_rule, join_text, bars, dots, refdot).properties(
+        width=360, height=220
+    ).configure(**THEME)
+    return chart.to_dict()

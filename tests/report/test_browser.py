@@ -1,0 +1,116 @@
+"""The written report in a real headless Chromium: offline, script-free, every chart drawn."""
+
+from __future__ import annotations
+
+import pytest
+from report_fixtures import HOSTILE
+
+from policylab.report import SECTIONS, build_report
+
+pytestmark = pytest.mark.browser
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _instrumented_page(browser):
+    """An offline page that records every request, console message, dialog and alert() call."""
+    context = browser.new_context(offline=True, viewport={"width": 1200, "height": 900})
+    requests: list[str] = []
+    messages: list[tuple[str, str]] = []
+    dialogs: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith("file:"):
+            r.continue_()
+        else:
+            requests.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    # Runs before any page script (and is not subject to the page's CSP).
+    context.add_init_script("window.__alerts = 0; window.alert = () => { window.__alerts += 1; };")
+    page = context.new_page()
+    page.on("console", lambda m: messages.append((m.type, m.text)))
+    page.on("pageerror", lambda e: messages.append(("pageerror", str(e))))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    return context, page, requests, messages, dialogs
+
+
+@pytest.fixture(scope="module")
+def opened(browser, report_dir):
+    context, page, requests, messages, dialogs = _instrumented_page(browser)
+    page.goto((report_dir / "index.html").resolve().as_uri())
+    page.wait_for_load_state("load")
+    yield page, requests, messages, dialogs
+    context.close()
+
+
+def test_the_probes_would_catch_a_live_script(browser, tmp_path):
+    # Negative control: the same instrumentation does see a script, an alert and a request.
+    bad = tmp_path / "bad.html"
+    bad.write_text('<p>x</p><img src="https://example.invalid/x.png"><script>alert(1)</script>',
+                   encoding="utf-8")
+    context, page, requests, _, _ = _instrumented_page(browser)
+    try:
+        page.goto(bad.resolve().as_uri())
+        page.wait_for_load_state("load")
+        assert page.evaluate("window.__alerts") == 1
+        assert requests == ["https://example.invalid/x.png"]
+    finally:
+        context.close()
+
+
+def test_every_section_present(opened, result):
+    page, *_ = opened
+    model = build_report(result)
+    ids = [s.id for s in SECTIONS] + [d.id for d in model.dashboards]
+    ids += [o.id for o in model.impacts]
+    for sid in ["report-header", "contents", *ids]:
+        assert page.locator(f"#{sid}").count() == 1, sid
+        assert page.locator(f"#{sid}").is_visible(), sid
+
+
+def test_every_chart_has_rendered_marks(opened):
+    page, *_ = opened
+    svgs = page.locator("figure.chart svg")
+    assert svgs.count() == 6
+    for i in range(svgs.count()):
+        svg = svgs.nth(i)
+        box = svg.bounding_box()
+        assert box and box["width"] > 100 and box["height"] > 50
+        marks = svg.locator("g.role-mark path, g.role-mark line, g.role-mark rect, circle")
+        assert marks.count() > 0
+        sizes = marks.evaluate_all(
+            "els => els.map(e => { const b = e.getBoundingClientRect(); "
+            "return b.width + b.height; })")
+        assert any(s > 0 for s in sizes)
+
+
+def test_offline_silent_and_script_free(opened):
+    page, requests, messages, dialogs = opened
+    assert requests == []
+    assert [m for m in messages if m[0] in ("error", "pageerror")] == []
+    assert dialogs == []
+    assert page.evaluate("window.__alerts") == 0
+    assert page.locator("script").count() == 0
+
+
+def test_hostile_string_visible_as_text(opened):
+    page, *_ = opened
+    heading = page.locator("#dashboard-hostile-title")
+    assert heading.inner_text() == HOSTILE
+    assert heading.is_visible()
+    assert HOSTILE in page.locator("#warnings").inner_text()
+
+
+def test_screenshot_and_print_layout(opened, tmp_path):
+    page, *_ = opened
+    shot = tmp_path / "report.png"
+    page.screenshot(path=str(shot), full_page=True)
+    data = shot.read_bytes()
+    assert data.startswith(PNG_SIGNATURE) and len(data) > 10_000
+    page.emulate_media(media="print")
+    try:
+        assert not page.locator("#contents").is_visible()  # the print stylesheet hides navigation
+    finally:
+        page.emulate_media(media="screen")

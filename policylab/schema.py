@@ -70,7 +70,7 @@ MEMBERSHIP = Table(
         Column("firm_id", "id"),
         Column("cluster_id", "id"),
         Column("join_year", "year", description="first year of membership"),
-        Column("exit_year", "year", required=False, description="year the firm left; blank = still a member"),
+        Column("exit_year", "year", required=False, description="first year without membership; blank = still a member"),
     ),
     required=True,
 )
@@ -86,7 +86,7 @@ CLUSTERS = Table(
         Column("founded_year", "year"),
         Column("seed_end_year", "year", required=False, description="last year of seed funding"),
         Column("seed_grant_eur", "money", required=False),
-        Column("closed_year", "year", required=False, description="blank = still active"),
+        Column("closed_year", "year", required=False, description="first year the cluster no longer operated; blank = still active"),
     ),
 )
 

@@ -1,7 +1,7 @@
 """Monitoring indicators on the tiny lab, each checked against a hand count.
 
 Tiny lab: firms 001-004 observed 2018-2020; 001 and 002 join consortium C1 in 2019, 002 leaves
-in 2020 (still a member that year); 003 and 004 never join. Rates: 4 PLN/EUR in 2018-19, 5 in 2020.
+in 2020 (2020 is its first year without membership); 003 and 004 never join. Rates: 4 PLN/EUR in 2018-19, 5 in 2020.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def cell(table, ind, period, group):
 def test_smes_supported_counts_active_members_once(table):
     assert cell(table, "I01", "2018", "members").value == 0
     assert cell(table, "I01", "2019", "members").value == 2
-    assert cell(table, "I01", "2020", "members").value == 2  # the leaver counts in its exit year
+    assert cell(table, "I01", "2020", "members").value == 1  # the exit year is not a member-year
     assert cell(table, "I01", "cumulative", "members").value == 2
 
 

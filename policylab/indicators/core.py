@@ -1,7 +1,7 @@
 """Monitoring indicators (definitions: shared domain notes §1.2).
 
-Conventions: a member-year is a (firm, year) with membership active at any time in the year
-(join_year <= year <= exit_year, blank exit = still a member); money in EUR; "members" are
+Conventions: a member-year is a (firm, year) with join_year <= year < exit_year (the exit year
+is the first year without membership; blank exit = still a member); money in EUR; "members" are
 firms that joined by that year, "never_members" firms that never joined. Gross, descriptive
 numbers: not impact estimates.
 """
@@ -26,7 +26,7 @@ def _years(panel: pd.DataFrame) -> list[int]:
 
 def _active_members(membership: pd.DataFrame, year: int) -> pd.DataFrame:
     m = membership
-    active = (m["join_year"] <= year) & (m["exit_year"].isna() | (m["exit_year"] >= year)) if "exit_year" in m \
+    active = (m["join_year"] <= year) & (m["exit_year"].isna() | (m["exit_year"] > year)) if "exit_year" in m \
         else (m["join_year"] <= year)
     return m[active.fillna(False).to_numpy(dtype=bool)]
 

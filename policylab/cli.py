@@ -22,6 +22,7 @@ from .errors import InputDataError, UserError
 EXIT_OK = 0
 EXIT_BUG = 1
 EXIT_USER_ERROR = 2
+EXIT_NUMBERS_CHANGED = 1  # `compare`: some number changed beyond the tolerance (CI review)
 
 app = typer.Typer(
     name="policylab",
@@ -84,23 +85,41 @@ def evaluate(
         OutputFormat, typer.Option("--format", help="What to print on stdout: a summary or JSON results.")
     ] = OutputFormat.text,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    timestamp: Annotated[
+        bool,
+        typer.Option("--timestamp", help="Stamp the outputs with the time they were generated (once per "
+                     "page, in its footer, and as 'generated_at' in results.json). Without it, the same "
+                     "inputs give byte-identical outputs."),
+    ] = False,
 ) -> None:
     """Ingest, compute indicators, estimate effects and write the comparative report."""
     from .config import load_config
     from .pipeline import evaluate as run_evaluate
 
+    stamp = None
     with _user_errors():
         cfg = load_config(config)
         out_dir = out if out is not None else cfg.output_dir
+        if timestamp:
+            from .report import now_timestamp
+
+            stamp = now_timestamp()
         result = run_evaluate(cfg, out_dir=out_dir, progress=_progress(quiet))
+        if stamp is not None:
+            # pipeline.evaluate writes without a timestamp; stamp the outputs over it (the same
+            # result, so the files differ only by the stamp)
+            from .report import write_report
+
+            write_report(result, out_dir, timestamp=stamp)
     if output_format is OutputFormat.json:
         from .report import results_json
 
-        typer.echo(results_json(result), nl=False)
+        typer.echo(results_json(result, timestamp=stamp), nl=False)
         return
     if quiet:
         return
-    typer.echo(f"Wrote {out_dir / 'index.html'}, results.json, indicators.csv")
+    typer.echo(f"Wrote {out_dir / 'index.html'}, {len(result.regions)} region page(s) in "
+               f"{out_dir / 'regions'}, results.json, indicators.csv")
     eff = result.effects_tidy()
     for row in eff.itertuples():
         typer.echo(
@@ -126,20 +145,25 @@ def validate(
         cfg = load_config(config)
         _, problems = check_inputs(cfg)
     errors = [p for p in problems if p.severity == "error" or strict]
+    n_err = len(errors)
+    n_warn = len(problems) - n_err
     if output_format is OutputFormat.json:
-        typer.echo(json.dumps({"schema_version": 1, "valid": not errors,
+        typer.echo(json.dumps({"schema_version": 1, "valid": not errors, "strict": strict,
+                               "regions": len(cfg.regions), "errors": n_err, "warnings": n_warn,
                                "problems": [p.to_dict() for p in problems]}, indent=2, sort_keys=True))
     else:
         from rich.table import Table
+        from rich.text import Text
 
         if problems:
+            # Text(...): cells such as "[b]" or "=cmd|..." are shown as written, never as markup
             table = Table("severity", "file", "row", "column", "value", "problem", show_lines=False)
             for p in problems:
-                table.add_row(p.severity, p.file, "" if p.row is None else str(p.row), p.column or "",
-                              "" if p.value is None else p.value, p.message)
+                value = "" if p.value is None else p.value.translate({9: "\\t", 10: "\\n", 13: "\\r"})
+                cells = (p.severity, p.file, "" if p.row is None else str(p.row), p.column or "", value,
+                         p.message)
+                table.add_row(*(Text(c) for c in cells))
             Console(highlight=False, width=200).print(table)
-        n_err = len(errors)
-        n_warn = len(problems) - n_err
         typer.echo(f"{len(cfg.regions)} region(s) checked: {n_err} error(s), {n_warn} warning(s)")
     if errors:
         raise typer.Exit(EXIT_USER_ERROR)
@@ -157,6 +181,110 @@ def example(
             raise UserError(f"{directory}: exists and is not a folder")
         config_path = write_example(directory)
     typer.echo(f"Wrote the example data and {config_path}; run: policylab evaluate {config_path}")
+
+
+class IndicatorFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+@app.command()
+def indicators(
+    config: Annotated[Path, typer.Argument(help="The lab config (TOML).")],
+    output_format: Annotated[
+        IndicatorFormat, typer.Option("--format", help="A table, indicators.csv's CSV, or JSON.")
+    ] = IndicatorFormat.table,
+    indicator: Annotated[
+        Optional[list[str]], typer.Option("--indicator", "-i", help="Only this indicator id (repeatable).")
+    ] = None,
+    region: Annotated[
+        Optional[list[str]],
+        typer.Option("--region", "-r", help="Only this region key or name, or 'lab' (repeatable)."),
+    ] = None,
+) -> None:
+    """Monitoring indicators of every region, after disclosure control (no estimation: I19 needs
+    `policylab evaluate`)."""
+    import pandas as pd
+
+    from .config import load_config
+    from .evaluation import SCHEMA_VERSION, EvaluationResult
+    from .indicators import compute_indicators, select_indicators
+    from .ingest import ingest
+    from .report import indicators_csv
+    from .report._indicators import sorted_indicators
+
+    with _user_errors():
+        cfg = load_config(config)
+        data = ingest(cfg)
+        infos = tuple(r.info for r in data.regions)
+        table = compute_indicators(((r.info, r.tables) for r in data.regions),
+                                   min_cell_firms=cfg.lab.min_cell_firms,
+                                   dominance_share=cfg.lab.dominance_share)
+        table = select_indicators(table, infos, indicators=indicator, regions=region)
+    settings = {"min_cell_firms": cfg.lab.min_cell_firms, "dominance_share": cfg.lab.dominance_share}
+    result = EvaluationResult(cfg.lab.name, cfg.lab.description, infos, table, (), pd.DataFrame(), {},
+                              settings=settings)
+    if output_format is IndicatorFormat.csv:
+        typer.echo(indicators_csv(result), nl=False)
+        return
+    rows = sorted_indicators(result)
+    if output_format is IndicatorFormat.json:
+        from .report._serialize import to_jsonable
+
+        records = rows.astype(object).where(rows.notna(), None).to_dict(orient="records")
+        payload = {"schema_version": SCHEMA_VERSION, "settings": settings,
+                   "regions": [i.to_dict() for i in infos], "indicators": records}
+        typer.echo(json.dumps(to_jsonable(payload), indent=2, sort_keys=True, ensure_ascii=False,
+                              allow_nan=False))
+        return
+    from rich.table import Table
+
+    out = Table("region", "indicator", "level", "cluster", "group", "period", "value", "unit", "n_firms",
+                "flag / note")
+    for r in rows.itertuples(index=False):
+        value = "" if pd.isna(r.value) else f"{r.value:,.6g}"
+        n = "" if pd.isna(r.n_firms) else str(int(r.n_firms))
+        out.add_row(str(r.region), str(r.indicator_id), str(r.level), str(r.cluster_id), str(r.group),
+                    str(r.period), value, str(r.unit), n,
+                    str(r.note if r.flag == "not_available" else (r.flag or r.note)))
+    Console(highlight=False, width=200).print(out)
+    n_supp = int((rows["flag"] == "suppressed").sum())
+    typer.echo(f"{len(rows)} cell(s), {n_supp} suppressed (min_cell_firms = {cfg.lab.min_cell_firms}, "
+               f"dominance_share = {cfg.lab.dominance_share})")
+
+
+@app.command()
+def compare(
+    old: Annotated[Path, typer.Argument(help="The earlier run: its results.json or its output folder.")],
+    new: Annotated[Path, typer.Argument(help="The later run: its results.json or its output folder.")],
+    tolerance: Annotated[
+        float,
+        typer.Option("--tolerance", min=0.0, help="A number changed when |old - new| > tolerance * "
+                     "max(1, |old|, |new|): absolute below 1, relative above."),
+    ] = 1e-9,
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="A text listing or JSON.")] = OutputFormat.text,
+) -> None:
+    """List the numbers that changed between two runs' results (exit 1 if any did, for CI review).
+
+    Records are matched by what identifies them (region, outcome, method, indicator cell ...),
+    not by position. Differing text is listed but does not count; 'generated_at' is ignored.
+    Exit codes: 0 no number changed, 1 some did, 2 an input cannot be read.
+    """
+    from .report.compare import CompareError, compare_results, load_results
+
+    try:
+        comparison = compare_results(load_results(old), load_results(new), tolerance=tolerance)
+    except (CompareError, ValueError) as exc:
+        stderr.print(f"error: {exc}", markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_USER_ERROR) from None
+    if output_format is OutputFormat.json:
+        typer.echo(json.dumps(comparison.to_dict(), indent=2, sort_keys=True, ensure_ascii=False,
+                              allow_nan=False))
+    else:
+        typer.echo(comparison.to_text(), nl=False)
+    if comparison.numbers_changed:
+        raise typer.Exit(EXIT_NUMBERS_CHANGED)
 
 
 def main() -> None:  # console-script entry point

@@ -7,6 +7,7 @@ being silently ignored.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import tomllib
 from pathlib import Path
@@ -30,25 +31,74 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
 class FileSpec(_Model):
-    """How one input file is read and mapped into a canonical table."""
+    """How one input file is read and mapped into a canonical table.
+
+    Reading settings left at ``"auto"`` are detected from the file and the detected value is
+    recorded in the run's provenance: the CSV delimiter (sniffed), the encoding (a byte-order
+    mark, else UTF-8, else the region's legacy code page: cp1250 in central Europe, cp1252
+    elsewhere), and the decimal and thousands separators of money and count columns. A decimal
+    separator is only detected when the numbers leave no doubt (``1234,5`` or ``1.234,56``);
+    values such as ``1,234`` stop the run with a request to declare ``decimal``.
+    """
 
     path: Path
     columns: dict[str, str] = Field(description="canonical column -> column name in the file")
-    delimiter: str | None = Field(None, description="CSV delimiter; detected when omitted")
-    decimal: Literal[".", ","] = "."
-    thousands: Literal["", ".", ",", " ", "'"] = ""
-    encoding: str = "utf-8"
+    delimiter: str | None = Field(None, description="CSV delimiter; detected when omitted or 'auto'")
+    decimal: Literal[".", ",", "auto"] = "auto"
+    thousands: Literal["", ".", ",", " ", "'", "auto"] = Field(
+        "auto", description="thousands separator of numbers; '' = none"
+    )
+    encoding: str = Field("auto", description="text encoding of a CSV file, e.g. 'utf-8', 'cp1250'")
     sheet: str | None = Field(None, description="Excel sheet name; the first sheet when omitted")
     header_row: Annotated[int, Field(ge=1)] = Field(1, description="1-based line of the header")
     scale: Annotated[float, Field(gt=0)] = Field(1.0, description="multiply money columns (1000 = file in thousands)")
+    missing_values: list[str] = Field(
+        default_factory=list, description="cell texts that mean 'unknown' (like a blank), e.g. ['n/a', '-']"
+    )
+    date_format: str = Field("%Y-%m-%d", description="strftime format of date columns")
+    fiscal_year_start: Annotated[int, Field(ge=1, le=12)] | None = Field(
+        None, description="first month of the file's fiscal year; the region's when omitted"
+    )
+    fiscal_year_label: Literal["start", "end"] | None = Field(
+        None, description="whether a fiscal-year label names the year the fiscal year starts or ends in"
+    )
 
     @field_validator("delimiter")
     @classmethod
     def _one_char(cls, v: str | None) -> str | None:
+        if v == "auto":
+            return None
         if v is not None and len(v) != 1:
-            raise ValueError("delimiter must be a single character")
+            raise ValueError("delimiter must be a single character (or 'auto')")
         return v
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v: str) -> str:
+        if v == "auto":
+            return v
+        try:
+            codecs.lookup(v)
+        except LookupError:
+            raise ValueError(f"unknown encoding {v!r}; use e.g. 'utf-8', 'latin-1', 'cp1250' or 'auto'") from None
+        return v
+
+    @field_validator("date_format")
+    @classmethod
+    def _date_format(cls, v: str) -> str:
+        if "%" not in v:
+            raise ValueError(f"date_format {v!r} has no strftime field such as %Y, %m, %d")
+        return v
+
+    @model_validator(mode="after")
+    def _separators_differ(self) -> "FileSpec":
+        if self.decimal not in ("auto",) and self.thousands not in ("auto", "") and self.decimal == self.thousands:
+            raise ValueError(f"decimal and thousands separators are both {self.decimal!r}")
+        return self
 
 
 class RegionFiles(_Model):
@@ -78,7 +128,15 @@ class RegionFiles(_Model):
 
 
 class Region(_Model):
-    """One region of the lab: its identity, programme, currency and files."""
+    """One region of the lab: its identity, programme, currency and files.
+
+    ``fiscal_year_start`` (1 = January) normalises the yearly rows of files whose year is a
+    fiscal year: it is mapped to the calendar year holding most of its months (a fiscal year
+    starting in July, six months each side, goes to the year it ends in). Unless it starts in
+    January, ``fiscal_year_label`` must say whether a file's label 2019 names the fiscal year
+    that starts or that ends in 2019. ``pseudonymise_key_env`` names an environment variable
+    holding a secret key: firm IDs are then replaced by a keyed hash (HMAC-SHA256) of the ID.
+    """
 
     key: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
     name: str
@@ -89,12 +147,28 @@ class Region(_Model):
     fx: dict[int, Annotated[float, Field(gt=0)]] = Field(
         default_factory=dict, description="local currency units per EUR, by calendar year"
     )
+    fiscal_year_start: Annotated[int, Field(ge=1, le=12)] = 1
+    fiscal_year_label: Literal["start", "end"] | None = None
+    pseudonymise_key_env: Annotated[str, Field(pattern=ENV_NAME)] | None = Field(
+        None, description="environment variable with the key that pseudonymises firm IDs (the lab's when omitted)"
+    )
     files: RegionFiles
 
     @model_validator(mode="after")
     def _fx_given(self) -> "Region":
         if self.currency != "EUR" and not self.fx:
             raise ValueError(f"currency {self.currency} needs yearly rates in 'fx' (units per EUR)")
+        for name in TABLES:
+            spec = getattr(self.files, name)
+            if spec is None:
+                continue
+            start = spec.fiscal_year_start or self.fiscal_year_start
+            label = spec.fiscal_year_label or self.fiscal_year_label
+            if start != 1 and label is None:
+                raise ValueError(
+                    f"files.{name}: fiscal_year_start = {start} needs fiscal_year_label = 'start' or 'end' "
+                    "(does a year label 2019 name the fiscal year starting or ending in 2019?)"
+                )
         return self
 
 
@@ -113,8 +187,21 @@ class Lab(_Model):
     description: str = ""
     output_dir: Path = Path("reports")
     min_cell_firms: Annotated[int, Field(ge=1)] = 5
+    dominance_share: Annotated[float, Field(gt=0, le=1)] = Field(0.85, description="suppress a sum one firm holds more than this share of")
     first_year: int | None = None
     last_year: int | None = None
+    store_dir: Path | None = Field(
+        None, description="folder of the canonical Parquet store; '<output folder>/store' when omitted"
+    )
+    pseudonymise_key_env: Annotated[str, Field(pattern=ENV_NAME)] | None = Field(
+        None, description="environment variable with the key that pseudonymises firm IDs in every region"
+    )
+
+    @model_validator(mode="after")
+    def _window(self) -> "Lab":
+        if self.first_year is not None and self.last_year is not None and self.first_year > self.last_year:
+            raise ValueError(f"first_year {self.first_year} is after last_year {self.last_year}")
+        return self
 
 
 class LabConfig(_Model):

@@ -80,3 +80,12 @@ class FewClustersWarning(PolicylabWarning):
 
 class DataQualityWarning(PolicylabWarning):
     """A recoverable data issue (e.g. exports larger than turnover)."""
+
+
+class SeparationWarning(PolicylabWarning):
+    """Poisson: observations whose outcome is zero in a whole fixed-effect group (or treated
+    cell) were dropped, because their coefficients are not finite (ppmlhdfe's separation)."""
+
+
+class ConvergenceWarning(PolicylabWarning):
+    """An iterative estimator stopped before meeting its convergence criterion."""

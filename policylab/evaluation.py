@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from .did.results import DiDResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .synthesis import Synthesis
 
 SCHEMA_VERSION = 1
 
@@ -20,9 +23,12 @@ INDICATOR_COLUMNS = [
     "unit",
     "period",
     "group",
+    "cluster_id",  # the cluster of a level == "cluster" row; "" otherwise
+    "n_missing",  # firms of the cell's population whose input value is missing
+    "note",  # why a cell is not available or has no value
     "value",
     "n_firms",
-    "flag",
+    "flag",  # "", "suppressed" or "not_available"
 ]
 
 
@@ -58,6 +64,7 @@ class EvaluationResult:
     ``indicators`` is the tidy long table (columns :data:`INDICATOR_COLUMNS`), already through
     disclosure control: a suppressed cell has ``value`` NaN and ``flag == "suppressed"``.
     ``data_quality`` has one row per region. ``provenance`` names versions and hashes.
+    ``synthesis`` holds the pooled lab-wide effects (:mod:`policylab.synthesis`), if computed.
     """
 
     lab_name: str
@@ -69,6 +76,7 @@ class EvaluationResult:
     provenance: dict[str, Any]
     settings: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    synthesis: Synthesis | None = None
 
     def region(self, key: str) -> RegionInfo:
         for r in self.regions:
@@ -118,4 +126,5 @@ class EvaluationResult:
             "data_quality": dq.to_dict(orient="records"),
             "warnings": list(self.warnings),
             "provenance": self.provenance,
+            "synthesis": None if self.synthesis is None else self.synthesis.to_dict(),
         }

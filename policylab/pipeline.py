@@ -19,6 +19,7 @@ from .errors import DesignError
 from .evaluation import EvaluationResult, RegionEffect
 from .ingest import LabData, RegionData, ingest
 from .indicators import compute_indicators
+from .synthesis import synthesize
 
 Progress = Callable[[str], None]
 
@@ -74,6 +75,7 @@ def data_quality(region: RegionData) -> dict:
         "members": len(firm_ids & members),
         "never_members": len(firm_ids - members),
         "missing_exports": int(firms["exports_eur"].isna().sum()),
+        **region.quality_summary(),
         "warnings": len(region.warnings),
         "conversions": "; ".join(region.conversions),
     }
@@ -91,10 +93,7 @@ def provenance(cfg: LabConfig, data: LabData) -> dict:
         "python": platform.python_version(),
         "packages": versions,
         "config_sha256": cfg.sha256,
-        "inputs": [
-            {"region": s.region, "table": s.table, "path": s.path, "sha256": s.sha256, "rows": s.rows_read}
-            for r in data.regions for s in r.sources
-        ],
+        "inputs": [s.to_dict() for r in data.regions for s in r.sources],
     }
 
 
@@ -103,9 +102,6 @@ def run(cfg: LabConfig, data: LabData | None = None, *, progress: Progress = _no
     if data is None:
         progress("Reading and validating inputs")
         data = ingest(cfg)
-    progress("Computing indicators")
-    indicators = compute_indicators(((r.info, r.tables) for r in data.regions),
-                                    min_cell_firms=cfg.lab.min_cell_firms)
     effects: list[RegionEffect] = []
     notes: list[str] = []
     for region in data.regions:
@@ -113,6 +109,11 @@ def run(cfg: LabConfig, data: LabData | None = None, *, progress: Progress = _no
         found, msgs = estimate_region(region, cfg)
         effects += found
         notes += msgs
+    # after estimation: I19 (public cost per EUR of additional exports) uses the estimates
+    progress("Computing indicators")
+    indicators = compute_indicators(((r.info, r.tables) for r in data.regions),
+                                    min_cell_firms=cfg.lab.min_cell_firms,
+                                    dominance_share=cfg.lab.dominance_share, effects=effects)
     notes += [f"{p}" for p in data.warnings]
     est = cfg.estimation
     settings = {
@@ -136,6 +137,7 @@ def run(cfg: LabConfig, data: LabData | None = None, *, progress: Progress = _no
         provenance=provenance(cfg, data),
         settings=settings,
         warnings=tuple(notes),
+        synthesis=synthesize(effects, regions=[r.info.key for r in data.regions], alpha=est.alpha),
     )
 
 
@@ -147,10 +149,18 @@ def evaluate(config: str | Path | LabConfig, *, out_dir: str | Path | None = Non
     ``index.html``, ``results.json``, ``indicators.csv``, written atomically.
     """
     cfg = config if isinstance(config, LabConfig) else load_config(config)
-    result = run(cfg, progress=progress)
+    out = Path(out_dir) if out_dir is not None else cfg.output_dir
+    data = None
+    if write:  # through the canonical store: unchanged regions are not read again
+        from .store import store_dir
+
+        progress("Reading and validating inputs")
+        configured = cfg.resolve(cfg.lab.store_dir) if cfg.lab.store_dir is not None else None
+        data = ingest(cfg, store=store_dir(out, configured))
+    result = run(cfg, data, progress=progress)
     if write:
         from .report import write_report
 
         progress("Writing the report")
-        write_report(result, Path(out_dir) if out_dir is not None else cfg.output_dir)
+        write_report(result, out)
     return result

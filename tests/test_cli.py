@@ -40,13 +40,13 @@ def test_bad_data_exits_2_with_one_line_per_problem_and_leaves_the_old_report(tm
     out = tmp_path / "out"
     first = runner.invoke(app, ["evaluate", str(cfg), "--quiet"])
     assert first.exit_code == 0, first.output
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     (tmp_path / "firms.csv").write_text(TINY_FIRMS.replace("002;2019;2;55;4", "002;2019;two;55;4"))
     result = runner.invoke(app, ["evaluate", str(cfg)])
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert lines == ["error: firms.csv, row 6, column 'export': expected a number (with a decimal comma) (got 'two')"]
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
 def test_validate_lists_every_problem_as_json_and_exits_2(tmp_path):
@@ -78,7 +78,8 @@ def test_evaluate_writes_the_three_outputs_and_json_equals_the_api(tiny_lab):
     out = tiny_lab.parent / "elsewhere"
     result = runner.invoke(app, ["evaluate", str(tiny_lab), "--out", str(out), "--format", "json"])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["index.html", "indicators.csv", "results.json"]
+    assert {"index.html", "indicators.csv", "results.json", "regions"} <= {p.name for p in out.iterdir()}
+    assert sorted(p.name for p in (out / "regions").iterdir()) == ["ES13.html"]  # one page per region
     api = policylab.evaluate(tiny_lab, write=False)
     assert result.stdout == results_json(api)
     assert json.loads(result.stdout)["schema_version"] == 1

@@ -43,14 +43,18 @@ def two_runs(tmp_path_factory):
 
 def test_evaluate_writes_report_json_and_csv(two_runs):
     out, result = two_runs[0]
-    assert sorted(p.name for p in out.iterdir()) == ["index.html", "indicators.csv", "results.json"]
+    assert {"index.html", "indicators.csv", "results.json", "regions"} <= {p.name for p in out.iterdir()}
+    assert sorted(p.name for p in (out / "regions").iterdir()) == [
+        "CZ04.html", "ES13.html", "FRI1.html", "ITF2.html", "PL61.html", "UKJ4.html"]
     assert len(result.regions) == 6
     assert {r.nuts2 for r in result.regions} == {"ES13", "PL61", "UKJ4", "FRI1", "CZ04", "ITF2"}
 
 
 def test_two_runs_are_byte_identical(two_runs):
     (a, _), (b, _) = two_runs
-    for name in ("index.html", "results.json", "indicators.csv"):
+    pages = sorted(p.relative_to(a).as_posix() for p in (a / "regions").glob("*.html"))
+    assert len(pages) == 6
+    for name in ("index.html", "results.json", "indicators.csv", *pages):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
 

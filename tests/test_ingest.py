@@ -6,8 +6,8 @@ import math
 
 import openpyxl
 import pytest
-
 from labfiles import TINY_FIRMS, write_tiny_lab
+
 from policylab.config import load_config
 from policylab.errors import InputDataError
 from policylab.ingest import check_inputs, ingest
@@ -70,7 +70,8 @@ def test_a_missing_column_lists_the_header(tmp_path):
 
 def test_duplicate_firm_years_are_errors(tmp_path):
     cfg = write_tiny_lab(tmp_path, firms=TINY_FIRMS + "001;2018;0;100;10\n")
-    with pytest.raises(InputDataError, match=r"firms.csv, row 14, column 'id': duplicate of an earlier row"):
+    with pytest.raises(InputDataError, match=r"firms.csv, row 14, column 'id': duplicate of row 2 \(same id\+anyo\); "
+                                             r"expected one row per firm x year \(got '001'\)"):
         ingest(load_config(cfg))
 
 
@@ -93,11 +94,11 @@ def test_members_must_be_known_firms(tmp_path):
     [
         (b"", "file is empty"),
         (b"\x00\x01\x02garbage\x00", "file is binary"),
-        ("id;anyo\n".encode("utf-16"), "file is binary"),
+        ("id;anyo\n".encode("utf-16-le"), "file is binary"),  # UTF-16 without a byte-order mark
         (b"id;anyo;export;ventas;id\n1;2018;0;1;2\n", "duplicated column name"),
-        ("id;anyo;export;ventas;empleados\n001;2018;0;10\xe9;1\n".encode("latin-1"), "cannot be decoded as utf-8"),
+        ("id;anyo;export;ventas;empleados\n001;2018;0;10\xe9;1\n".encode("latin-1"), "got '10\xe9'"),
     ],
-    ids=["empty", "binary", "utf16", "duplicated-header", "latin1-as-utf8"],
+    ids=["empty", "binary", "utf16-without-bom", "duplicated-header", "latin1-read-as-cp1252"],
 )
 def test_unreadable_files_give_one_clear_problem(tmp_path, content, expected):
     cfg = write_tiny_lab(tmp_path)
@@ -136,3 +137,153 @@ def test_excel_with_a_title_row(tmp_path):
     cfg.write_text(text)
     with pytest.raises(InputDataError, match=r"firms.xlsx: has no sheet 'Firmy'; sheets are \['Firms'\]"):
         ingest(load_config(cfg))
+
+
+# --- fiscal years, pseudonymisation, provenance, data quality ------------------------------------
+
+
+@pytest.mark.parametrize("month", range(1, 13))
+def test_a_fiscal_year_goes_to_the_calendar_year_holding_most_of_its_months(month):
+    import pandas as pd
+
+    from policylab.ingest.mapping import FiscalRule
+
+    starts = pd.Series([2019.0])
+    got = FiscalRule(month, "start").calendar_year(starts).iloc[0]
+    months_in_first_year = 13 - month
+    assert got == (2019 if months_in_first_year > 6 else 2020)  # July (6 + 6) goes to the year it ends in
+
+
+def test_fiscal_labels_that_name_the_end_year(tmp_path):
+    # July-June fiscal years labelled by the year they end in: FY2019 = Jul 2018 - Jun 2019 -> 2019
+    cfg = write_tiny_lab(tmp_path, extra="")
+    cfg.write_text(cfg.read_text().replace('currency = "PLN"',
+                                           'currency = "PLN"\nfiscal_year_start = 7\nfiscal_year_label = "end"'))
+    firms = firms_of(cfg)
+    assert sorted(firms["year"].unique()) == [2018, 2019, 2020]
+    region = ingest(load_config(cfg)).regions[0]
+    src = next(s for s in region.sources if s.table == "firms")
+    assert "fiscal years starting in July" in src.mapping["fiscal_year"]
+    assert any("fiscal years starting in July" in c for c in region.conversions)
+
+
+def test_a_fiscal_start_needs_its_label_declared(tmp_path):
+    from policylab.errors import ConfigError
+
+    cfg = write_tiny_lab(tmp_path)
+    cfg.write_text(cfg.read_text().replace('currency = "PLN"', 'currency = "PLN"\nfiscal_year_start = 4'))
+    with pytest.raises(ConfigError, match=r"fiscal_year_start = 4 needs fiscal_year_label = 'start' or 'end'"):
+        load_config(cfg)
+
+
+@pytest.mark.parametrize("line, message", [
+    ('encoding = "utf-9"', "unknown encoding 'utf-9'"),
+    ('thousands = ","', "decimal and thousands separators are both ','"),
+    ('delimiter = ";;"', "delimiter must be a single character"),
+])
+def test_reading_settings_are_checked_in_the_config(tmp_path, line, message):
+    from policylab.errors import ConfigError
+
+    cfg = write_tiny_lab(tmp_path)
+    cfg.write_text(cfg.read_text().replace('decimal = ","', f'decimal = ","\n{line}', 1).replace(
+        'delimiter = ";"\ndecimal = ","\ndelimiter = ";;"', 'decimal = ","\ndelimiter = ";;"'))
+    with pytest.raises(ConfigError, match=message):
+        load_config(cfg)
+
+
+KEY_ENV = "POLICYLAB_TEST_PSEUDONYM_KEY"
+
+
+def pseudonymised_lab(tmp_path):
+    cfg = write_tiny_lab(tmp_path)
+    cfg.write_text(cfg.read_text().replace("min_cell_firms = 1", f'min_cell_firms = 1\npseudonymise_key_env = "{KEY_ENV}"'))
+    return cfg
+
+
+def test_firm_ids_are_pseudonymised_with_a_keyed_hash(tmp_path, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, "s3cret-key-for-tests")
+    cfg = pseudonymised_lab(tmp_path)
+    region = ingest(load_config(cfg)).regions[0]
+    firms, mem, orders = (region.tables[n] for n in ("firms", "membership", "orders"))
+    assert firms["firm_id"].str.fullmatch(r"[0-9a-f]{16}").all()
+    assert not set(firms["firm_id"]) & {"001", "002", "003", "004"}
+    assert set(mem["firm_id"]) <= set(firms["firm_id"])  # links survive
+    assert set(orders["firm_id"].dropna()) <= set(firms["firm_id"])
+    again = ingest(load_config(cfg)).regions[0].tables["firms"]
+    assert again["firm_id"].tolist() == firms["firm_id"].tolist()  # deterministic
+    monkeypatch.setenv(KEY_ENV, "another key")
+    other = ingest(load_config(cfg)).regions[0].tables["firms"]
+    assert not set(other["firm_id"]) & set(firms["firm_id"])
+    assert any("pseudonymised" in c and KEY_ENV in c for c in region.conversions)
+    assert next(s for s in region.sources if s.table == "firms").mapping["pseudonymised"] == ["firm_id"]
+
+
+def test_warnings_quote_pseudonyms_not_firm_ids(tmp_path, monkeypatch):
+    from policylab.ingest.pseudonym import pseudonym
+
+    monkeypatch.setenv(KEY_ENV, "k")
+    cfg = pseudonymised_lab(tmp_path)
+    (tmp_path / "orders.csv").write_text("order,cluster,firm,date,value,dest\nO1,C1,077,2019-05-02,10,US\n")
+    [w] = ingest(load_config(cfg)).warnings
+    assert (w.row, w.column, w.value) == (2, "firm", pseudonym(b"k", "077"))
+    assert w.message == "firm not found in the firms file"
+
+
+def test_the_key_is_never_written(tmp_path, monkeypatch):
+    import policylab
+
+    key = "s3cret-key-for-tests"
+    monkeypatch.setenv(KEY_ENV, key)
+    cfg = pseudonymised_lab(tmp_path)
+    policylab.evaluate(cfg)
+    written = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert any(p.suffix == ".parquet" for p in written) and any(p.name == "results.json" for p in written)
+    for p in written:
+        assert key.encode() not in p.read_bytes(), p
+
+
+def test_a_missing_key_is_a_config_error_naming_the_variable(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from policylab.cli import app
+
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    cfg = pseudonymised_lab(tmp_path)
+    result = CliRunner().invoke(app, ["validate", str(cfg)])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (f"error: lab.pseudonymise_key_env (region tiny): environment variable {KEY_ENV} "
+                                     "is not set; it must hold the secret key that pseudonymises firm IDs")
+
+
+def test_data_quality_counts_come_from_ingestion(tmp_path):
+    from policylab.pipeline import data_quality, provenance
+
+    body = TINY_FIRMS.replace("002;2018", "\n;;;;\n002;2018").replace("003;2019;0;80;7", "003;2019;0;80;")
+    cfg = write_tiny_lab(tmp_path, firms=body)
+    data = ingest(load_config(cfg))
+    row = data_quality(data.regions[0])
+    assert row["firm_rows_read"] == 14 and row["firm_years_kept"] == 12 and row["rows_dropped"] == 2
+    assert row["missing_by_column"] == "exports_eur 1; employees 1"
+    assert row["missing_exports"] == 1
+    inputs = provenance(load_config(cfg), data)["inputs"]
+    firms = next(i for i in inputs if i["table"] == "firms")
+    assert firms["rows"] == 14 and firms["rows_dropped"] == 2
+    assert firms["mapping"]["columns"]["turnover_eur"] == "ventas"
+    assert firms["mapping"]["fx_rates"] == {"2018": 4.0, "2019": 4.0, "2020": 5.0}
+    assert firms["mapping"]["delimiter"] == "semicolon" and firms["mapping"]["encoding"] == "utf-8 (detected)"
+    from policylab.store import sha256_file
+
+    assert firms["sha256"] == sha256_file(tmp_path / "firms.csv")
+
+
+def test_validate_prints_a_table_and_values_are_never_markup(tmp_path):
+    from typer.testing import CliRunner
+
+    from policylab.cli import app
+
+    cfg = write_tiny_lab(tmp_path, firms=TINY_FIRMS.replace("002;2019;2;", "002;2019;[bold]x[/bold];"))
+    result = CliRunner().invoke(app, ["validate", str(cfg)])
+    assert result.exit_code == 2
+    assert "[bold]x[/bold]" in result.stdout
+    assert "severity" in result.stdout and "firms.csv" in result.stdout
+    assert result.stdout.rstrip().endswith("1 region(s) checked: 1 error(s), 0 warning(s)")

@@ -9,9 +9,27 @@ fixest-compatible cluster-robust (CRV1) standard errors by default (see
 :mod:`policylab.did.vcov`).
 """
 
+from .aggregate import aggregate
+from .att_gt import NoComparisonWarning, att_gt
+from .bacon import bacon
 from .dynamic_twfe import event_study
+from .etwfe import etwfe
 from .results import DiDResult, Estimate
+from .results import BaconResult, CellEstimate, StaggeredResult
+from .pretrend import pretrend_test
+from .results import AggregateResult, GroupTimeResult, PretrendResult
 from .static_twfe import twfe
+from .sun_abraham import sun_abraham
 from .two_by_two import did_2x2
 
 __all__ = ["DiDResult", "Estimate", "did_2x2", "event_study", "twfe"]
+__all__ += ["BaconResult", "CellEstimate", "StaggeredResult", "bacon", "etwfe", "sun_abraham"]
+__all__ += [
+    "AggregateResult",
+    "GroupTimeResult",
+    "NoComparisonWarning",
+    "PretrendResult",
+    "aggregate",
+    "att_gt",
+    "pretrend_test",
+]

@@ -1,61 +1,220 @@
-"""Monitoring indicators per region and period, with disclosure control applied once, here."""
+"""Monitoring indicators per region, cluster and the whole lab, with disclosure control
+applied once, here (rules: :mod:`policylab.indicators.disclosure`).
+
+Definitions follow the shared domain notes §1.2 (I01-I23); :func:`catalogue` lists every
+indicator with its metadata and status. Gross, descriptive numbers, kept apart from the
+impact estimates (I19 is the one indicator that uses an estimate).
+
+Example
+-------
+>>> from policylab.indicators import compute_indicators
+>>> table = compute_indicators(regions, min_cell_firms=5, dominance_share=0.85)  # doctest: +SKIP
+>>> table[(table.indicator_id == "I14") & (table.level == "region")]  # doctest: +SKIP
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..did.panel import firm_panel
 from ..evaluation import INDICATOR_COLUMNS, RegionInfo
-from . import core  # noqa: F401  (registers the indicators)
-from .registry import REGISTRY, Indicator
+from . import clusters, costs, firms, orders  # noqa: F401  (register the indicators)
+from .disclosure import apply_disclosure_control
+from .inputs import CUMULATIVE, Inputs, Options, make_inputs, stack_regions
+from .registry import CELL_COLUMNS, NOT_BUILT, REGISTRY, Indicator, catalogue
 
-__all__ = ["REGISTRY", "Indicator", "region_indicators", "compute_indicators", "suppress_small_cells"]
+__all__ = [
+    "LAB_REGION",
+    "NOT_BUILT",
+    "REGISTRY",
+    "Indicator",
+    "Options",
+    "apply_disclosure_control",
+    "catalogue",
+    "compute_indicators",
+    "raw_indicators",
+    "select_indicators",
+    "suppress_small_cells",
+]
+
+#: ``region`` of the lab-wide rows (``level == "lab"``, ``nuts2`` empty).
+LAB_REGION = "All regions"
+RAW_COLUMNS = [*INDICATOR_COLUMNS, "n_contrib", "max_share"]
 
 
-def suppress_small_cells(table: pd.DataFrame, min_cell_firms: int) -> pd.DataFrame:
-    """Blank every value resting on fewer than ``min_cell_firms`` firms and flag it ``suppressed``.
-
-    Zero-firm cells of counts (e.g. no consortium formed this year) reveal nothing about a
-    firm and stay visible.
-    """
-    out = table.copy()
-    small = (
-        (out["n_firms"] < min_cell_firms)
-        & ~((out["n_firms"] == 0) & (out["value"] == 0))
-        & (out["flag"] != "not_available")
-    )
-    out.loc[small, "value"] = np.nan
-    out.loc[small, "flag"] = "suppressed"
+def _impact_by_region(effects: Iterable[Any]) -> dict[str, dict[str, Any]]:
+    """``{region key: {outcome: DiDResult}}`` from ``RegionEffect`` objects."""
+    out: dict[str, dict[str, Any]] = {}
+    for eff in effects:
+        out.setdefault(eff.region, {})[eff.outcome] = eff.result
     return out
 
 
-def region_indicators(info: RegionInfo, tables: dict[str, pd.DataFrame],
-                      ids: Iterable[str] | None = None) -> pd.DataFrame:
-    """Every registered indicator for one region (before disclosure control)."""
-    panel = firm_panel(tables["firms"], tables["membership"])
-    parts = []
-    for ind in (REGISTRY[i] for i in (ids or REGISTRY)):
-        if all(t in tables for t in ind.needs):
-            df = ind.compute(tables, panel)
-            df["flag"] = ""
-        else:
-            df = pd.DataFrame({"period": ["cumulative"], "group": ["all"], "value": [np.nan], "n_firms": [0],
-                               "flag": ["not_available"]})
-        df = df.assign(region=info.name, nuts2=info.nuts2, indicator_id=ind.id, indicator=ind.name,
-                       level=ind.level, unit=ind.unit)
-        parts.append(df)
+def _not_available(reason: str) -> pd.DataFrame:
+    from ._cells import cells
+
+    return cells([{"period": CUMULATIVE, "group": "all", "value": np.nan, "n_firms": 0,
+                   "flag": "not_available", "note": f"not available: {reason}"}])
+
+
+def _explain(need: str) -> str:
+    table, _, column = need.partition(".")
+    if table == "impact":
+        return (f"an impact estimate of outcome {column} (policylab evaluate with "
+                f"'{column}' in estimation.outcomes)")
+    return f"column {need}" if column else f"table {need}"
+
+
+def _label(df: pd.DataFrame, ind: Indicator, region: str, nuts2: str, level: str | None) -> pd.DataFrame:
+    df = df.reindex(columns=CELL_COLUMNS)
+    lvl = level or "region"
+    levels = np.where(df["cluster_id"].astype(str) != "", "cluster", lvl)
+    return df.assign(region=region, nuts2=nuts2, indicator_id=ind.id, indicator=ind.name,
+                     level=levels, unit=ind.unit)
+
+
+def raw_indicators(
+    regions: Iterable[tuple[RegionInfo, Mapping[str, pd.DataFrame]]],
+    *,
+    effects: Iterable[Any] = (),
+    options: Options | None = None,
+    ids: Iterable[str] | None = None,
+    lab_wide: bool | None = None,
+) -> pd.DataFrame:
+    """Every indicator for every region (and lab-wide), before disclosure control.
+
+    Columns :data:`~policylab.evaluation.INDICATOR_COLUMNS` plus ``n_contrib`` and
+    ``max_share`` (disclosure control's inputs, never published). ``lab_wide`` defaults to
+    "when there are at least two regions".
+    """
+    regions = list(regions)
+    options = options or Options()
+    chosen = [REGISTRY[i] for i in (ids or REGISTRY)]
+    impact = _impact_by_region(effects)
+    parts: list[pd.DataFrame] = []
+    available: dict[str, list[str]] = {ind.id: [] for ind in chosen}
+    for info, tables in regions:
+        own = impact.get(info.key, {})
+        inp = make_inputs(tables, options=options, impact={"": own})
+        for ind in chosen:
+            missing = ind.missing_inputs(tables, frozenset(own))
+            if missing:
+                df = _not_available("needs " + ", ".join(_explain(m) for m in missing))
+            elif not inp.years:
+                df = _not_available("no firm-years in the data")
+            else:
+                df = ind.compute(inp)
+                available[ind.id].append(info.key)
+            parts.append(_label(df, ind, info.name, info.nuts2, "region"))
+    if lab_wide is None:
+        lab_wide = len(regions) >= 2
+    if lab_wide:
+        parts += _lab_rows(regions, chosen, available, impact, options)
+    if not parts:
+        return pd.DataFrame(columns=RAW_COLUMNS)
     out = pd.concat(parts, ignore_index=True)
-    out["n_firms"] = out["n_firms"].astype("int64")
-    out["value"] = out["value"].astype("float64")
-    return out[INDICATOR_COLUMNS]
+    return out[RAW_COLUMNS]
 
 
-def compute_indicators(regions: Iterable[tuple[RegionInfo, dict[str, pd.DataFrame]]], *,
-                       min_cell_firms: int) -> pd.DataFrame:
-    """The tidy indicator table for all regions, after disclosure control."""
-    frames = [region_indicators(info, tables) for info, tables in regions]
-    table = pd.concat(frames, ignore_index=True)
-    return suppress_small_cells(table, min_cell_firms)
+def _lab_rows(regions, chosen, available, impact, options) -> list[pd.DataFrame]:
+    by_key = {info.key: tables for info, tables in regions}
+    cache: dict[tuple[str, ...], Inputs] = {}
+    parts = []
+    for ind in chosen:
+        if "lab" not in ind.levels:
+            continue
+        keys = tuple(available[ind.id])
+        if not keys:
+            df = _not_available("no region has the inputs it needs")
+        else:
+            if keys not in cache:
+                stacked = stack_regions([(k, by_key[k]) for k in keys])
+                cache[keys] = make_inputs(stacked, options=options, scope="lab",
+                                          impact={k: impact.get(k, {}) for k in keys})
+            df = ind.compute(cache[keys])
+            df = df[df["cluster_id"].astype(str) == ""].copy()
+            if len(keys) < len(regions):
+                note = f"lab-wide over {len(keys)} of {len(regions)} regions ({', '.join(keys)})"
+                df["note"] = np.where(df["note"].astype(str) == "", note, df["note"].astype(str) + "; " + note)
+        parts.append(_label(df, ind, LAB_REGION, "", "lab"))
+    return parts
+
+
+def compute_indicators(
+    regions: Iterable[tuple[RegionInfo, Mapping[str, pd.DataFrame]]],
+    *,
+    min_cell_firms: int = 5,
+    dominance_share: float = 0.85,
+    effects: Iterable[Any] = (),
+    options: Options | None = None,
+    ids: Iterable[str] | None = None,
+    lab_wide: bool | None = None,
+) -> pd.DataFrame:
+    """The tidy indicator table of all regions (and lab-wide), after disclosure control.
+
+    Parameters
+    ----------
+    regions
+        ``(RegionInfo, canonical tables)`` pairs, money in EUR.
+    min_cell_firms, dominance_share
+        Disclosure control (config ``lab.min_cell_firms``, ``lab.dominance_share``).
+    effects
+        ``RegionEffect`` objects of the impact estimation; I19 needs an estimate of
+        outcome ``exports_eur`` and is "not available" without one.
+    options
+        Look-back windows and survival horizons (:class:`Options`; default ``Options()``).
+    ids
+        Compute only these indicator ids (default: all registered).
+    lab_wide
+        Add the lab-wide rows (``region == "All regions"``, ``level == "lab"``); default: when
+        there are at least two regions.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`~policylab.evaluation.INDICATOR_COLUMNS`; one row per published cell.
+        ``level`` is ``cluster``, ``region`` or ``lab``; ``period`` a year or
+        ``cumulative``; ``flag`` ``""``, ``suppressed`` or ``not_available`` (reason in
+        ``note``).
+    """
+    raw = raw_indicators(regions, effects=effects, options=options, ids=ids, lab_wide=lab_wide)
+    table = apply_disclosure_control(raw, min_cell_firms=min_cell_firms, dominance_share=dominance_share)
+    return table[INDICATOR_COLUMNS]
+
+
+def suppress_small_cells(table: pd.DataFrame, min_cell_firms: int, *, dominance_share: float = 0.85) -> pd.DataFrame:
+    """Disclosure control of an already computed raw table (see :mod:`.disclosure`)."""
+    raw = table.copy()
+    for col in ("n_contrib", "max_share"):
+        if col not in raw:
+            raw[col] = np.nan
+    for col in ("cluster_id", "note"):
+        if col not in raw:
+            raw[col] = ""
+    if "n_missing" not in raw:
+        raw["n_missing"] = pd.NA
+    out = apply_disclosure_control(raw, min_cell_firms=min_cell_firms, dominance_share=dominance_share)
+    return out[[c for c in INDICATOR_COLUMNS if c in out]]
+
+
+def select_indicators(table: pd.DataFrame, infos: Iterable[RegionInfo], *,
+                      indicators: Iterable[str] | None = None,
+                      regions: Iterable[str] | None = None) -> pd.DataFrame:
+    """The rows of some indicator ids and some regions (key or name; ``"lab"`` = lab-wide).
+
+    Whole series are kept or dropped, so a selection never undoes disclosure control.
+    """
+    out = table
+    if indicators:
+        ids = {i.upper() for i in indicators}
+        out = out[out["indicator_id"].astype(str).str.upper().isin(ids)]
+    if regions:
+        names = {LAB_REGION: LAB_REGION, "lab": LAB_REGION}
+        for info in infos:
+            names[info.key] = info.name
+            names[info.name] = info.name
+        out = out[out["region"].isin({names.get(r, r) for r in regions})]
+    return out.reset_index(drop=True)

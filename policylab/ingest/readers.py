@@ -1,18 +1,31 @@
 """Read one input file (CSV, Excel, Parquet) into a frame of raw cells.
 
-Every cell comes back as text (or ``None`` for an empty cell), so nothing is guessed yet:
-parsing numbers, years and dates is the mapper's job, where each failure can be reported
-with its row. ``source_rows`` gives, for each data row, the line number a user sees when
-opening the file (1 = first line).
+Nothing is interpreted here beyond what the file format itself says: a CSV cell comes back as
+text, an Excel or Parquet cell as the number, text or date it holds, and an empty cell as
+``None``. Parsing numbers, years and dates is the mapper's job, where each failure can be
+reported with its row. ``source_rows`` gives, for each data row, the line a user sees when
+opening the file (1 = first line; a quoted value spanning several lines counts them all, and
+the row is the line the record starts on). For Parquet, which has no lines, it is the record
+number (1 = first record).
+
+What a reader could not be told by the config it detects, and records in ``settings``:
+the CSV delimiter (the candidate that splits the header and the first rows into the same
+number of fields) and the encoding (a byte-order mark; else UTF-8 if the bytes are valid
+UTF-8; else the region's legacy code page).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import datetime as _dt
 import io
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..config import FileSpec
@@ -22,156 +35,493 @@ CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 
+DELIMITERS = (",", ";", "\t", "|")
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe", " ": "space"}
+#: Countries whose legacy Windows code page is cp1250 (central Europe); elsewhere cp1252.
+CP1250_COUNTRIES = frozenset({"CZ", "PL", "SK", "HU", "SI", "HR", "RO", "BA", "RS", "ME", "MK", "AL"})
+MAX_LISTED = 20  # problems of one kind listed per file before "N more"
+TOP_ROWS = 30  # rows kept for hints (where the header really is)
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
 
 @dataclass(frozen=True)
 class RawTable:
-    """Cells as text, with the user-visible row number of each data row."""
+    """Cells as found, with the user-visible row number of each data row."""
 
-    frame: pd.DataFrame  # object dtype; str or None
-    source_rows: pd.Series  # int, aligned with frame
+    frame: pd.DataFrame  # object columns of str / int / float / date / None
+    source_rows: np.ndarray  # int64, aligned with frame
     label: str  # how the file is named in messages
+    header_row: int | None = None  # line of the header (None for Parquet)
+    top_rows: tuple[tuple[str, ...], ...] = ()  # the first rows as text, for hints
+    problems: tuple[Problem, ...] = ()  # found while reading, reading went on (ragged rows)
+    settings: dict[str, Any] = field(default_factory=dict)  # how the file was read
+    rows_read: int = 0  # records below the header, blank ones included
+    blank_rows: int = 0  # of which entirely blank (skipped)
 
 
 class ReadError(Exception):
-    """Carries one Problem; turned into InputDataError by the caller."""
+    """Carries the problem(s) that make the whole file unusable."""
 
-    def __init__(self, problem: Problem):
-        self.problem = problem
-        super().__init__(str(problem))
+    def __init__(self, problems: Problem | list[Problem]):
+        self.problems = [problems] if isinstance(problems, Problem) else list(problems)
+        self.problem = self.problems[0]
+        super().__init__(str(self.problem))
 
 
-def _cells_as_text(df: pd.DataFrame) -> pd.DataFrame:
-    def one(v: object) -> str | None:
-        if v is None:
+# --- cells ------------------------------------------------------------------------------------
+
+
+def display(value: Any) -> str | None:
+    """A cell as the user would recognise it in a message."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float):
+        if math.isnan(value):
             return None
-        if isinstance(v, float):
-            if v != v:  # NaN
-                return None
-            return repr(int(v)) if v.is_integer() else repr(v)
-        if isinstance(v, pd.Timestamp):
-            return v.strftime("%Y-%m-%d")
-        if hasattr(v, "isoformat") and not isinstance(v, str):
-            return v.isoformat()[:10]
-        s = str(v).strip()
-        return s if s != "" else None
-
-    return df.astype(object).map(one) if len(df.columns) else df
+        return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+    if isinstance(value, (_dt.datetime, pd.Timestamp)):
+        if (value.hour, value.minute, value.second, value.microsecond) == (0, 0, 0, 0):
+            return value.strftime("%Y-%m-%d")
+        return value.isoformat(sep=" ")
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    return str(value)
 
 
-def _check_header(columns: list[str], label: str, header_row: int) -> None:
-    seen: set[str] = set()
-    for name in columns:
-        if name in seen:
+def _excel_cell(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, str):
+        s = v.strip()
+        return s or None
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, (int, float, _dt.date, _dt.datetime)):
+        return v
+    if isinstance(v, _dt.time):
+        return v.isoformat()
+    return str(v).strip() or None
+
+
+def _header_names(cells: list[Any]) -> list[str]:
+    return ["" if c is None else (display(c) or "").strip().lstrip("\ufeff") for c in cells]
+
+
+def _check_header(columns: list[str], label: str, header_row: int | None) -> None:
+    first: dict[str, int] = {}
+    for pos, name in enumerate(columns, start=1):
+        if name == "":
+            continue
+        if name in first:
             raise ReadError(
-                Problem(label, "duplicated column name in the header; each column needs a unique name",
-                        row=header_row, column=name)
+                Problem(label, f"duplicated column name in the header (columns {first[name]} and {pos}); "
+                        "each column needs a unique name", row=header_row, column=name)
             )
-        seen.add(name)
+        first[name] = pos
 
 
-def _read_csv(path: Path, spec: FileSpec, label: str) -> RawTable:
-    data = path.read_bytes()
-    if not data.strip():
-        raise ReadError(Problem(label, "file is empty; expected a header line and data rows"))
-    if b"\x00" in data[:4096]:
-        raise ReadError(Problem(label, "file is binary, not delimited text; check the path and format"))
-    try:
-        text = data.decode(spec.encoding)
-    except (UnicodeDecodeError, LookupError) as exc:
-        pos = getattr(exc, "start", None)
-        row = data[:pos].count(b"\n") + 1 if pos is not None else None
-        raise ReadError(
-            Problem(label, f"cannot be decoded as {spec.encoding}; set 'encoding' for this file", row=row)
-        ) from None
-    text = text.removeprefix("\ufeff")
-    lines = text.splitlines()
-    header_idx = spec.header_row - 1
-    if header_idx >= len(lines):
-        raise ReadError(Problem(label, f"has {len(lines)} line(s); header expected on line {spec.header_row}"))
-    delimiter = spec.delimiter
-    if delimiter is None:
-        sample = "\n".join(lines[header_idx : header_idx + 20])
+# --- CSV --------------------------------------------------------------------------------------
+
+
+def _looks_binary(head: bytes) -> str | None:
+    """Why ``head`` is not delimited text, or None."""
+    if head.startswith(b"PK\x03\x04"):
+        return "is a zip archive (an .xlsx workbook?), not delimited text; check the path and its extension"
+    if head.startswith(b"PAR1"):
+        return "is a Parquet file, not delimited text; name it .parquet or check the path"
+    if b"\x00" in head:
+        return "file is binary, not delimited text; check the path and format"
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13)) + head.count(0x7F)
+    if controls > max(2, len(head) // 100):
+        return "file is binary, not delimited text; check the path and format"
+    return None
+
+
+def _decode(data: bytes, spec: FileSpec, label: str, country: str) -> tuple[str, str]:
+    """Text and a note of the encoding used (``'cp1250 (detected: not UTF-8)'``)."""
+    declared = spec.encoding
+    bom = next((enc for mark, enc in _BOMS if data.startswith(mark)), None)
+    if declared == "auto" and bom is not None:
+        candidates = [(bom, f"{bom.removesuffix('-sig')} (byte-order mark)")]
+    elif declared == "auto":
+        why = _looks_binary(data[:65536])
+        if why:
+            raise ReadError(Problem(label, why))
+        legacy = "cp1250" if country in CP1250_COUNTRIES else "cp1252"
+        candidates = [("utf-8", "utf-8 (detected)"), (legacy, f"{legacy} (detected: not UTF-8)"),
+                      ("latin-1", "latin-1 (detected: not UTF-8)")]
+    else:
+        if not codecs.lookup(declared).name.startswith(("utf-16", "utf-32")):  # those hold NUL bytes
+            why = _looks_binary(data[:65536])
+            if why:
+                raise ReadError(Problem(label, why))
+        enc = "utf-8-sig" if codecs.lookup(declared).name == "utf-8" else declared
+        candidates = [(enc, declared)]
+    for i, (enc, note) in enumerate(candidates):
         try:
-            delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+            text = data.decode(enc)
+        except UnicodeDecodeError as exc:
+            if i + 1 < len(candidates):
+                continue
+            line = data[: exc.start].count(b"\n") + 1
+            byte = data[exc.start : exc.start + 1].hex()
+            raise ReadError(Problem(
+                label, f"cannot be decoded as {declared if declared != 'auto' else enc} (byte 0x{byte}); "
+                "set 'encoding' for this file (e.g. 'utf-8', 'cp1252', 'cp1250') or 'auto'", row=line)) from None
+        return text.removeprefix("\ufeff"), note
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _header_hint(top: tuple[tuple[str, ...], ...], wanted: set[str], header_row: int, unit: str) -> Problem | None:
+    """If the header row lacks the mapped columns but another of the first rows has them all."""
+    if not wanted or header_row > len(top) or wanted <= {c.strip() for c in top[header_row - 1]}:
+        return None
+    for i, row in enumerate(top, start=1):
+        if wanted <= {c.strip() for c in row}:
+            return Problem("", f"the mapped columns are not on {unit} {header_row} but on {unit} {i}: "
+                           f"set header_row = {i}", row=header_row)
+    return None
+
+
+def _sniff_delimiter(sample: str, head: str = "", wanted: set[str] | frozenset[str] = frozenset()) -> str | None:
+    """The delimiter that splits the header and the first rows into the same number (> 1) of fields.
+
+    A delimiter that shows every mapped column name in one of the file's first rows wins.
+    """
+    if wanted:
+        for d in DELIMITERS:
+            rows = csv.reader(io.StringIO(head, newline=""), delimiter=d, strict=False)
+            if any(wanted <= {c.strip() for c in r} for r, _ in zip(rows, range(TOP_ROWS))):
+                return d
+    best: tuple[float, int] | None = None
+    choice = None
+    for d in DELIMITERS:
+        try:
+            rows = [r for r in csv.reader(io.StringIO(sample, newline=""), delimiter=d, strict=False)]
         except csv.Error:
-            delimiter = ","
-    body = "\n".join(lines[header_idx:])
+            continue
+        rows = [r for r in rows[:-1] if any(f.strip() for f in r)] if len(rows) > 2 else \
+            [r for r in rows if any(f.strip() for f in r)]
+        if not rows or len(rows[0]) < 2:
+            continue
+        n = len(rows[0])
+        rest = rows[1:]
+        consistency = sum(len(r) == n for r in rest) / len(rest) if rest else 1.0
+        score = (consistency, n)
+        if best is None or score > best:
+            best, choice = score, d
+    return choice
+
+
+def _read_csv(path: Path, spec: FileSpec, label: str, country: str) -> RawTable:
+    data = path.read_bytes()
+    if not data.strip(b" \t\r\n\x0c"):
+        raise ReadError(Problem(label, "file is empty; expected a header line and data rows"))
+    text, encoding_note = _decode(data, spec, label, country)
+    if not text.strip():
+        raise ReadError(Problem(label, "file is empty; expected a header line and data rows"))
+    buf = io.StringIO(text, newline="")
+    for n in range(1, spec.header_row):
+        if buf.readline() == "":
+            raise ReadError(Problem(label, f"has {n - 1} line(s); header expected on line {spec.header_row}"))
+    start = buf.tell()
+    delimiter = spec.delimiter
+    detected = delimiter is None
+    wanted = set(spec.columns.values())
+    if delimiter is None:
+        delimiter = _sniff_delimiter(text[start : start + 65536], text[:65536], wanted) or ","
+    top = tuple(tuple(r) for r, _ in zip(csv.reader(io.StringIO(text[:65536], newline=""), delimiter=delimiter,
+                                                       strict=False), range(TOP_ROWS)))
+    if (hint := _header_hint(top, wanted, spec.header_row, "line")) is not None:
+        raise ReadError(Problem(label, hint.message, row=hint.row))
+    head_reader = csv.reader(buf, delimiter=delimiter, strict=False)
     try:
-        df = pd.read_csv(
-            io.StringIO(body),
-            sep=delimiter,
-            header=None,
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=True,
-            engine="python",
+        rec = next(head_reader)
+    except StopIteration:
+        raise ReadError(Problem(label, f"has no line {spec.header_row}; header expected there")) from None
+    except csv.Error as exc:
+        raise ReadError(Problem(label, f"header cannot be parsed as CSV ({exc})", row=spec.header_row)) from None
+    if not rec or not "".join(rec).strip():
+        raise ReadError(Problem(label, "blank line where the header (column names) is expected; "
+                                "remove it or set 'header_row'", row=spec.header_row))
+    header = _header_names(rec)
+    _check_header(header, label, spec.header_row)
+    first_line = spec.header_row + head_reader.line_num  # line of the first record below the header
+    body = text[buf.tell():]
+    parsed = _fast_records(body, delimiter, len(header), first_line)
+    if parsed is None:
+        parsed = _slow_records(body, delimiter, len(header), first_line, label)
+    columns, rows, problems, rows_read, blank = parsed
+    if not len(rows) and not problems:
+        raise ReadError(Problem(label, "header but no data rows below it; expected at least one row",
+                                row=spec.header_row))
+    frame = pd.DataFrame({h: col for h, col in zip(header, columns) if h})
+    settings = {"format": "csv", "encoding": encoding_note,
+                "delimiter": DELIMITER_NAMES.get(delimiter, repr(delimiter)) + (" (detected)" if detected else ""),
+                "header_row": spec.header_row}
+    return RawTable(frame, rows, label, spec.header_row, top, tuple(problems), settings,
+                    rows_read=rows_read, blank_rows=blank)
+
+
+Records = tuple[list[pd.Series], np.ndarray, list[Problem], int, int]  # columns, rows, problems, read, blank
+
+
+def _text_column(values: Any) -> pd.Series:
+    """Cells as text ('str' dtype): surrounding spaces stripped, empty -> missing."""
+    s = pd.Series(values, dtype="str").str.strip()
+    return s.mask(s == "")
+
+
+def _fast_records(body: str, delimiter: str, width: int, first_line: int) -> Records | None:
+    """pyarrow's reader, for files whose every record is one line; None when that is not so.
+
+    Without quote characters (and without lone carriage returns) a record cannot span lines,
+    so the record numbers map to the non-empty lines. Anything irregular (a row with the
+    wrong number of fields, a line of spaces) falls back to the slow reader, which reports it.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    if '"' in body or body.count("\r") != body.count("\r\n") or not body.strip():
+        return None
+    invalid: list[object] = []
+
+    def on_invalid(row: object) -> str:
+        invalid.append(row)
+        return "skip"
+
+    names = [f"c{i}" for i in range(width)]
+    data = body.encode("utf-8")
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=names),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=False, newlines_in_values=False,
+                                             ignore_empty_lines=True, invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                 strings_can_be_null=False, null_values=[]),
         )
-    except pd.errors.ParserError as exc:
-        raise ReadError(Problem(label, f"cannot be parsed as CSV with delimiter {delimiter!r}: {exc}")) from None
-    except pd.errors.EmptyDataError:
-        raise ReadError(Problem(label, "file has no header line")) from None
-    columns = [str(c).strip() for c in df.iloc[0]]
-    _check_header(columns, label, spec.header_row)
-    df = df.iloc[1:].reset_index(drop=True)
-    df.columns = columns
-    # Line numbers: header line + 1 + position, skipping blank lines as pandas does.
-    data_lines = [i for i, ln in enumerate(lines[header_idx + 1 :], start=spec.header_row + 1) if ln.strip()]
-    if len(data_lines) != len(df):  # quoted multi-line cells: fall back to record numbers
-        data_lines = list(range(spec.header_row + 1, spec.header_row + 1 + len(df)))
-    return RawTable(_cells_as_text(df), pd.Series(data_lines, dtype="int64"), label)
+    except (pa.ArrowInvalid, ValueError):
+        return None
+    if invalid:
+        return None
+    # the line of each record: the non-empty lines of the body, in order
+    raw = np.frombuffer(data, dtype=np.uint8)
+    nl = np.flatnonzero(raw == 10)
+    starts = np.concatenate(([0], nl + 1))
+    ends = np.concatenate((nl, [len(raw)]))
+    lengths = ends - starts
+    cr = (lengths > 0) & (raw[np.maximum(ends - 1, 0)] == 13)
+    lengths = lengths - cr
+    lines = np.flatnonzero(lengths > 0) + first_line
+    if len(lines) != table.num_rows:
+        return None
+    columns = [_text_column(table.column(i).to_pandas()) for i in range(width)]
+    blank_rec = np.logical_and.reduce([c.isna().to_numpy() for c in columns]) if columns else np.zeros(0, bool)
+    keep = ~blank_rec
+    rows = lines[keep].astype("int64")
+    last = int(rows[-1]) if len(rows) else first_line - 1
+    blank = (last - first_line + 1) - len(rows)  # empty lines and blank records above the last row
+    columns = [c[keep].reset_index(drop=True) for c in columns]
+    return columns, rows, [], len(rows) + blank, blank
+
+
+def _slow_records(body: str, delimiter: str, width: int, first_line: int, label: str) -> Records:
+    """The csv module, record by record: quoted values over several lines, ragged rows."""
+    reader = csv.reader(io.StringIO(body, newline=""), delimiter=delimiter, strict=False)
+    problems: list[Problem] = []
+    ragged = 0
+    records: list[list[str]] = []
+    rows: list[int] = []
+    blank = 0
+    pending_blank = 0
+    prev = 0
+    last_start, last_rec = first_line, []
+    try:
+        for rec in reader:
+            line = first_line + prev
+            prev = reader.line_num
+            last_start, last_rec = line, rec
+            if not rec or not "".join(rec).strip():
+                pending_blank += 1
+                continue
+            blank += pending_blank
+            pending_blank = 0
+            if len(rec) != width:
+                if len(rec) > width and not "".join(rec[width:]).strip():
+                    rec = rec[:width]  # trailing delimiters: empty cells beyond the header
+                else:
+                    ragged += 1
+                    if ragged <= MAX_LISTED:
+                        problems.append(Problem(
+                            label, f"row has {len(rec)} field(s) but the header has {width}; "
+                            f"check the delimiter ({delimiter!r}) and the quoting of values that contain it",
+                            row=line))
+                    continue
+            records.append(rec)
+            rows.append(line)
+    except csv.Error as exc:
+        raise ReadError(Problem(label, f"cannot be parsed as CSV near this line ({exc}); "
+                                "is a quote (\") left open?", row=first_line + prev)) from None
+    if any("\n" in f or "\r" in f for f in last_rec) and body.count('"') % 2 == 1:
+        raise ReadError(Problem(label, "a quoted value is never closed (an unmatched '\"'); "
+                                "everything after it was read as one cell", row=last_start))
+    if ragged > MAX_LISTED:
+        problems.append(Problem(label, f"{ragged - MAX_LISTED} more row(s) with the wrong number of fields"))
+    cols = list(zip(*records)) if records else [()] * width
+    columns = [_text_column(list(col)) for col in cols]
+    return columns, np.asarray(rows, dtype="int64"), problems, len(records) + blank + ragged, blank
+
+
+# --- Excel ------------------------------------------------------------------------------------
 
 
 def _read_excel(path: Path, spec: FileSpec, label: str) -> RawTable:
-    import openpyxl  # noqa: F401  (clear error if missing)
+    import difflib
+
+    import openpyxl
 
     try:
-        book = pd.ExcelFile(path, engine="openpyxl")
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception:  # noqa: BLE001 - any failure here means "not a workbook"
         raise ReadError(Problem(label, "is not a readable .xlsx workbook")) from None
-    sheet = spec.sheet if spec.sheet is not None else book.sheet_names[0]
-    if sheet not in book.sheet_names:
-        raise ReadError(
-            Problem(label, f"has no sheet {sheet!r}; sheets are {book.sheet_names}", column=None)
-        )
-    df = pd.read_excel(book, sheet_name=sheet, header=None, dtype=object)
+    try:
+        names = list(book.sheetnames)
+        sheet = spec.sheet if spec.sheet is not None else names[0]
+        if sheet not in names:
+            close = difflib.get_close_matches(sheet, names, n=1) or [
+                n for n in names if n.strip().casefold() == sheet.strip().casefold()]
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ReadError(Problem(label, f"has no sheet {sheet!r}; sheets are {names}{hint}"))
+        values = [list(r) for r in book[sheet].iter_rows(values_only=True)]
+    finally:
+        book.close()
+    label = f"{label} [{sheet}]"
+    top = tuple(tuple(display(_excel_cell(v)) or "" for v in r) for r in values[:TOP_ROWS])
+    if (hint := _header_hint(top, set(spec.columns.values()), spec.header_row, "row")) is not None:
+        raise ReadError(Problem(label, hint.message, row=hint.row))
     header_idx = spec.header_row - 1
-    if header_idx >= len(df):
-        raise ReadError(Problem(label, f"sheet {sheet!r} has no header on row {spec.header_row}"))
-    header = [("" if v is None or (isinstance(v, float) and v != v) else str(v).strip()) for v in df.iloc[header_idx]]
-    body = df.iloc[header_idx + 1 :].reset_index(drop=True)
-    rows = pd.Series(range(spec.header_row + 1, spec.header_row + 1 + len(body)), dtype="int64")
-    keep = [i for i, h in enumerate(header) if h != ""]
-    body = body.iloc[:, keep]
-    header = [header[i] for i in keep]
+    if header_idx >= len(values) or not any(_excel_cell(v) is not None for v in values[header_idx]):
+        if not any(any(_excel_cell(v) is not None for v in r) for r in values):
+            raise ReadError(Problem(label, "sheet is empty; expected a header row and data rows"))
+        raise ReadError(Problem(label, "blank row where the header (column names) is expected; "
+                                "set 'header_row'", row=spec.header_row))
+    header = _header_names(values[header_idx])
     _check_header(header, label, spec.header_row)
-    body.columns = header
-    cells = _cells_as_text(body)
-    nonblank = cells.notna().any(axis=1).to_numpy()
-    return RawTable(cells[nonblank].reset_index(drop=True), rows[nonblank].reset_index(drop=True), f"{label} [{sheet}]")
+    keep = [i for i, h in enumerate(header) if h]
+    body = values[header_idx + 1 :]
+    cells = [[_excel_cell(r[i]) if i < len(r) else None for i in keep] for r in body]
+    nonblank = [i for i, r in enumerate(cells) if any(v is not None for v in r)]
+    last = nonblank[-1] + 1 if nonblank else 0
+    formula_problems = _formula_problems(path, sheet, label, spec.header_row, keep, [header[i] for i in keep],
+                                         cells, nonblank)
+    if formula_problems:
+        raise ReadError(formula_problems)
+    if not nonblank:
+        raise ReadError(Problem(label, "header but no data rows below it; expected at least one row",
+                                row=spec.header_row))
+    frame = pd.DataFrame([cells[i] for i in nonblank], columns=[header[i] for i in keep], dtype=object)
+    rows = np.asarray([spec.header_row + 1 + i for i in nonblank], dtype="int64")
+    settings = {"format": "xlsx", "sheet": sheet, "header_row": spec.header_row}
+    return RawTable(frame, rows, label, spec.header_row, top, (), settings,
+                    rows_read=last, blank_rows=last - len(nonblank))
+
+
+def _formula_problems(path: Path, sheet: str, label: str, header_row: int, keep: list[int], names: list[str],
+                      cells: list[list[Any]], nonblank: list[int]) -> list[Problem]:
+    """Formula cells whose result was never saved: they would silently read as blank."""
+    import openpyxl
+
+    blanks = {(i, j) for i in nonblank for j, v in enumerate(cells[i]) if v is None}
+    if not blanks:
+        return []
+    book = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        found = []
+        for i, row in enumerate(book[sheet].iter_rows(min_row=header_row + 1)):
+            for j, col in enumerate(keep):
+                if (i, j) in blanks and col < len(row) and getattr(row[col], "data_type", None) == "f":
+                    found.append(Problem(label, "formula without a saved result (the file was not saved by a "
+                                         "spreadsheet program); open and save it, or paste values",
+                                         row=header_row + 1 + i, column=names[j], value=str(row[col].value)))
+    finally:
+        book.close()
+    if len(found) > MAX_LISTED:
+        found = found[:MAX_LISTED] + [Problem(label, f"{len(found) - MAX_LISTED} more formula cell(s) "
+                                              "without a saved result")]
+    return found
+
+
+# --- Parquet ----------------------------------------------------------------------------------
 
 
 def _read_parquet(path: Path, spec: FileSpec, label: str) -> RawTable:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        df = pq.read_table(path).to_pandas()
+        table = pq.read_table(path)
     except Exception:  # noqa: BLE001
         raise ReadError(Problem(label, "is not a readable Parquet file")) from None
-    df.columns = [str(c) for c in df.columns]
-    return RawTable(_cells_as_text(df), pd.Series(range(1, len(df) + 1), dtype="int64"), label)
+    names = [str(c) for c in table.column_names]
+    _check_header(names, label, None)
+    cols: dict[str, pd.Series] = {}
+    for name, col in zip(names, table.columns):
+        t = col.type
+        if pa.types.is_dictionary(t):
+            col = col.cast(t.value_type)
+            t = t.value_type
+        if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+            s = pd.Series([None if v is None or (isinstance(v, float) and math.isnan(v)) else
+                           (v if isinstance(v, (int, float)) else float(v)) for v in col.to_pylist()], dtype=object)
+        elif pa.types.is_timestamp(t) or pa.types.is_date(t):
+            s = pd.Series(col.to_pylist(), dtype=object)
+        else:
+            s = pd.Series([_excel_cell(v) for v in col.to_pylist()], dtype=object)
+        cols[name] = s
+    frame = pd.DataFrame(cols)
+    blank = frame.isna().all(axis=1).to_numpy() if len(frame.columns) else np.zeros(len(frame), bool)
+    rows = np.arange(1, len(frame) + 1, dtype="int64")[~blank]
+    frame = frame[~blank].reset_index(drop=True)
+    if not len(frame):
+        raise ReadError(Problem(label, "has no data rows; expected at least one"))
+    settings = {"format": "parquet"}
+    return RawTable(frame, rows, label, None, (tuple(names),), (), settings,
+                    rows_read=len(blank), blank_rows=int(blank.sum()))
 
 
-def read_raw(path: Path, spec: FileSpec, label: str) -> RawTable:
-    """Read ``path`` as described by ``spec``; raise :class:`ReadError` with one clear problem."""
+# --- entry point ------------------------------------------------------------------------------
+
+
+def read_raw(path: Path, spec: FileSpec, label: str, *, country: str = "") -> RawTable:
+    """Read ``path`` as described by ``spec``; raise :class:`ReadError` naming what makes it unusable.
+
+    ``country`` (the region's ISO code) chooses the legacy code page tried when an ``auto``
+    encoded file is not UTF-8: cp1250 for central Europe, cp1252 elsewhere.
+    """
     if not path.exists():
         raise ReadError(Problem(label, "file not found; check 'path' in the config (relative to the config file)"))
     if path.is_dir():
         raise ReadError(Problem(label, "is a folder; expected a file"))
     suffix = path.suffix.lower()
-    if suffix in CSV_SUFFIXES:
-        return _read_csv(path, spec, label)
-    if suffix in EXCEL_SUFFIXES:
-        return _read_excel(path, spec, label)
-    if suffix in PARQUET_SUFFIXES:
-        return _read_parquet(path, spec, label)
+    try:
+        if suffix in CSV_SUFFIXES:
+            return _read_csv(path, spec, label, country)
+        if suffix in EXCEL_SUFFIXES:
+            return _read_excel(path, spec, label)
+        if suffix in PARQUET_SUFFIXES:
+            return _read_parquet(path, spec, label)
+    except PermissionError:
+        raise ReadError(Problem(label, "cannot be opened: permission denied")) from None
+    except MemoryError:
+        raise ReadError(Problem(label, "is too large to read into memory")) from None
     raise ReadError(Problem(label, f"unsupported file type {suffix!r}; expected .csv, .xlsx or .parquet"))

@@ -1,8 +1,9 @@
 """The indicator table in its canonical order, and ``indicators.csv``.
 
 One ordering is used everywhere (CSV and dashboard): regions in the order of
-``EvaluationResult.regions``, then indicator id, group and period (years in numeric order,
-other periods after them, ``cumulative`` last). It does not depend on the row order the
+``EvaluationResult.regions`` (lab-wide rows after them), then indicator id, level (region
+before its clusters), cluster, group and period (years in numeric order, other periods after
+them, ``cumulative`` last). It does not depend on the row order the
 indicator stage happened to produce, so two runs on the same data diff cleanly.
 """
 
@@ -31,6 +32,8 @@ __all__ = [
 
 CUMULATIVE = "cumulative"
 SUPPRESSED = "suppressed"
+#: Row order within a region and indicator: region-level rows, then its clusters' rows.
+_LEVEL_RANK = {"lab": 0, "region": 1, "cluster": 2}
 
 _YEAR = re.compile(r"^\d{4}$")
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
@@ -76,14 +79,19 @@ def sorted_indicators(result: EvaluationResult) -> pd.DataFrame:
     rank = _region_rank(result)
     n = len(result.regions)
 
+    def text(value: Any) -> str:
+        return "" if _is_missing(value) else str(value)
+
     def key(row: tuple) -> tuple:
-        region, _, indicator_id, _, _, _, period, group = row[:8]
-        region_s = "" if _is_missing(region) else str(region)
+        region, _, indicator_id, _, level, _, period, group, cluster_id = row[:9]
+        region_s = text(region)
         return (
             rank.get(region_s, n),
             region_s,
-            "" if _is_missing(indicator_id) else str(indicator_id),
-            "" if _is_missing(group) else str(group),
+            text(indicator_id),
+            _LEVEL_RANK.get(text(level), len(_LEVEL_RANK)),
+            text(cluster_id),
+            text(group),
             period_sort_key(None if _is_missing(period) else period),
         )
 
@@ -93,10 +101,16 @@ def sorted_indicators(result: EvaluationResult) -> pd.DataFrame:
 
 
 def region_rows(table: pd.DataFrame, result: EvaluationResult, key: str) -> pd.DataFrame:
-    """The rows of ``table`` that belong to region ``key`` (matched by its name or key)."""
+    """The region-level rows of ``table`` for region ``key`` (matched by its name or key).
+
+    Rows of the region's clusters (``level == "cluster"``) and lab-wide rows are left out.
+    """
     info = result.region(key)
     region = table["region"].astype(object)
-    return table.loc[region.eq(info.name) | region.eq(info.key)]
+    mine = region.eq(info.name) | region.eq(info.key)
+    if "level" in table:
+        mine &= ~table["level"].astype(object).isin(["cluster", "lab"])
+    return table.loc[mine]
 
 
 def _is_missing(value: Any) -> bool:

@@ -76,13 +76,15 @@ def _key(key: Any) -> str:
     raise TypeError(f"cannot use a key of type {type(key).__name__} in results.json")
 
 
-def results_json(result: EvaluationResult) -> str:
+def results_json(result: EvaluationResult, *, timestamp: str | None = None) -> str:
     """The result as JSON text: sorted keys, two-space indent, no NaN, trailing newline.
 
     Parameters
     ----------
     result : EvaluationResult
         The evaluation to serialise.
+    timestamp : str, optional
+        Written as ``generated_at`` when given; without it the text has no time in it.
 
     Returns
     -------
@@ -91,5 +93,7 @@ def results_json(result: EvaluationResult) -> str:
         result always gives the same text.
     """
     record = to_jsonable(result.to_json_dict())
+    if timestamp is not None:
+        record["generated_at"] = str(timestamp)
     text = json.dumps(record, sort_keys=True, indent=2, allow_nan=False, ensure_ascii=False)
     return text + "\n"

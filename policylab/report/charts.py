@@ -16,6 +16,10 @@ markupsafe.
 
 from __future__ import annotations
 
+import copy
+import functools
+import hashlib
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -27,6 +31,7 @@ from markupsafe import Markup, escape
 __all__ = [
     "THEME",
     "Chart",
+    "emphasise",
     "event_study_frame",
     "event_study_spec",
     "forest_spec",
@@ -83,12 +88,10 @@ def render_svg(spec: dict[str, Any], *, chart_id: str, description: str) -> Mark
     ``chart_id`` must be a safe id (letters, digits, ``-``); it prefixes every id in the SVG.
     ``description`` (any text; escaped here) becomes the SVG's ``<title>`` and accessible name.
     """
-    import vl_convert
-
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", chart_id):
         raise ValueError(f"chart id must be letters, digits, '-' or '_'; got {chart_id!r}")
-    svg = vl_convert.vegalite_to_svg(spec, allowed_base_urls=[])
-    svg = _normalise_ids(svg, chart_id)
+    svg = _normalise_ids(_vegalite_svg(json.dumps(spec, sort_keys=True)),
+                         chart_id)
     head_end = svg.index(">", svg.index("<svg")) + 1
     head = svg[:head_end]
     title_id = f"{chart_id}-title"
@@ -97,6 +100,16 @@ def render_svg(spec: dict[str, Any], *, chart_id: str, description: str) -> Mark
     )
     title = f'<title id="{title_id}">{escape(description)}</title>'
     return Markup(head + title + svg[head_end:])
+
+
+@functools.lru_cache(maxsize=256)
+def _vegalite_svg(spec_json: str) -> str:
+    """vl-convert's SVG of a spec (as canonical JSON). Rendering is a pure function of the spec,
+    so identical charts (the same chart on the overview and a region page, or a report built
+    twice) are drawn once."""
+    import vl_convert
+
+    return vl_convert.vegalite_to_svg(json.loads(spec_json), allowed_base_urls=[])
 
 
 def _normalise_ids(svg: str, prefix: str) -> str:
@@ -126,32 +139,88 @@ def value_domain(lows: list[float], highs: list[float]) -> list[float]:
 def forest_spec(rows: pd.DataFrame, *, x_title: str) -> dict[str, Any]:
     """Forest plot: one row per label, point = estimate, bar = confidence interval.
 
-    ``rows`` has columns ``label, estimate, conf_low, conf_high`` in display order; rows with
-    a missing estimate are left out (the table next to the chart still lists them).
+    ``rows`` has columns ``label, estimate, conf_low, conf_high`` in display order, and
+    optionally ``kind`` (``"region"`` or ``"pooled"``) and ``emphasis`` (bool). Regions are
+    grey bars with black squares; a pooled row is a thick black bar with a large diamond; an
+    emphasised region (the page's own) gets an open ring around its square. Rows with a
+    missing estimate are left out (the table next to the chart still lists them). Marks
+    differ in shape and weight, not colour, so the chart reads the same in greyscale.
     """
     import altair as alt
 
-    data = rows.loc[rows["estimate"].map(is_finite), ["label", "estimate", "conf_low", "conf_high"]]
+    data = rows.loc[rows["estimate"].map(is_finite)].copy()
+    if "kind" not in data:
+        data["kind"] = "region"
+    if "emphasis" not in data:
+        data["emphasis"] = False
+    emphasised = list(data.loc[data["emphasis"].astype(bool) & (data["kind"] != "pooled"),
+                               "label"])
+    data = data.loc[:, ["label", "estimate", "conf_low", "conf_high", "kind"]]
     data = data.astype({"estimate": float, "conf_low": float, "conf_high": float})
     labels = list(dict.fromkeys(data["label"]))
     domain = value_domain(list(data["conf_low"]) + list(data["estimate"]),
                           list(data["conf_high"]) + list(data["estimate"]))
     y = alt.Y("label:N", sort=labels, title=None, axis=alt.Axis(labelPadding=6, ticks=False))
     x_scale = alt.Scale(domain=domain, nice=False, zero=False)
-    base = alt.Chart(data)
-    bars = base.mark_rule(strokeWidth=2, color=MID).encode(
-        y=y, x=alt.X("conf_low:Q", scale=x_scale, title=x_title, axis=alt.Axis(tickCount=6)),
-        x2="conf_high:Q",
-    )
-    points = base.mark_point(filled=True, shape="square", size=70, color=INK, opacity=1).encode(
-        y=y, x=alt.X("estimate:Q", scale=x_scale)
-    )
+    regions = data.loc[data["kind"] != "pooled"]
+    pooled = data.loc[data["kind"] == "pooled"]
+    ci = ["conf_low", "conf_high"]
+
+    def with_ci(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.loc[frame[ci[0]].map(is_finite) & frame[ci[1]].map(is_finite)]
+
     zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(strokeDash=[4, 3], color=INK).encode(
         x=alt.X("x:Q", scale=x_scale)
     )
+    bars = alt.Chart(with_ci(regions)).mark_rule(strokeWidth=2, color=MID).encode(
+        y=y, x=alt.X("conf_low:Q", scale=x_scale, title=x_title, axis=alt.Axis(tickCount=6)),
+        x2="conf_high:Q",
+    )
+    points = alt.Chart(regions).mark_point(filled=True, shape="square", size=70, color=INK,
+                                           opacity=1).encode(
+        y=y, x=alt.X("estimate:Q", scale=x_scale)
+    )
+    layers = [zero, bars, points]
+    if len(pooled):
+        layers.append(alt.Chart(with_ci(pooled)).mark_rule(strokeWidth=4, color=INK).encode(
+            y=y, x=alt.X("conf_low:Q", scale=x_scale, title=x_title), x2="conf_high:Q"))
+        layers.append(alt.Chart(pooled).mark_point(
+            filled=True, shape="diamond", size=260, color=INK, stroke="white", strokeWidth=1,
+            opacity=1
+        ).encode(y=y, x=alt.X("estimate:Q", scale=x_scale)))
     height = max(60, 34 * len(labels))
-    chart = alt.layer(zero, bars, points).properties(width=440, height=height).configure(**THEME)
-    return chart.to_dict()
+    chart = alt.layer(*layers).properties(width=440, height=height).configure(**THEME)
+    spec = chart.to_dict(validate=False)  # validated once in the tests; slow on every chart
+    return emphasise(spec, emphasised) if emphasised else spec
+
+
+#: Index of the region squares among a forest spec's layers (zero line, bars, squares, ...).
+_FOREST_POINTS = 2
+
+
+def emphasise(spec: dict[str, Any], labels: list[str]) -> dict[str, Any]:
+    """A copy of a :func:`forest_spec` with an open ring around the squares of ``labels``.
+
+    A plain transformation of the spec (no Altair), so a region page can ring its own region
+    on the overview's forest plot cheaply. The ring layer comes right after the squares.
+    """
+    out = copy.deepcopy(spec)
+    points = out["layer"][_FOREST_POINTS]
+    rows = [dict(r) for r in out["datasets"][points["data"]["name"]] if r["label"] in labels]
+    if not rows:
+        return out
+    name = "emphasis-" + hashlib.sha256(
+        json.dumps(rows, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+    out["datasets"][name] = rows
+    ring = {
+        "data": {"name": name},
+        "mark": {"type": "point", "filled": False, "shape": "circle", "size": 330,
+                 "stroke": INK, "strokeWidth": 1.5, "opacity": 1},
+        "encoding": {"x": copy.deepcopy(points["encoding"]["x"]),
+                     "y": copy.deepcopy(points["encoding"]["y"])},
+    }
+    out["layer"].insert(_FOREST_POINTS + 1, ring)
+    return out
 
 
 def event_study_frame(tidy: pd.DataFrame) -> pd.DataFrame:
@@ -228,4 +297,4 @@ def event_study_spec(
     chart = alt.layer(zero, join_rule, join_text, bars, dots, refdot).properties(
         width=360, height=220
     ).configure(**THEME)
-    return chart.to_dict()
+    return chart.to_dict(validate=False)  # validated once in the tests; slow on every chart

@@ -1,15 +1,23 @@
 """Result tables of the report, built with great_tables.
 
-Every table gets a fixed ``id`` (so its scoped CSS and element ids are the same on every
-run) and all number formatting is great_tables' (``fmt_number``/``fmt_integer``, true minus
-signs, thousands separators). great_tables escapes cell text, column labels, row-group
-labels and source notes, so user strings (region, indicator, warning text) are inert.
+Every table gets a fixed ``id`` (so its element ids are the same on every run) and all number
+formatting is great_tables' (``fmt_number``/``fmt_integer``, true minus signs, thousands
+separators). great_tables escapes cell text, column labels, row-group labels and source notes,
+so user strings (region, indicator, warning text) are inert.
+
+Shared stylesheet: great_tables writes about 10 KB of CSS into every table, scoped by the
+table's id. :func:`_html` takes that ``<style>`` block out, scopes it by a class named after
+the hash of its text instead (``gtcss-<10 hex digits>``; tables styled alike share one), and
+returns a :class:`Table`; each page then carries every distinct stylesheet once, in its head.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,11 +31,20 @@ __all__ = [
     "MISSING",
     "NOT_AVAILABLE",
     "SUPPRESSED_MARK",
+    "Table",
+    "context_table",
     "dashboard_table",
     "data_quality_table",
     "event_study_table",
     "impact_table",
+    "key_figures_table",
+    "summary_table",
 ]
+
+#: Rows of one indicator in the dashboard: totals and the compared groups before breakdowns.
+_GROUP_RANK = {g: i for i, g in enumerate(
+    ["all", "members", "never_members", "not_yet_members", "via_clusters", "micro", "small",
+     "medium", "large", "size_unknown"])}
 
 SUPPRESSED_MARK = "·"
 NOT_AVAILABLE = "n/a"
@@ -71,9 +88,51 @@ def _style(gt: GT) -> GT:
     )
 
 
-def _html(gt: GT) -> Markup:
+@dataclass(frozen=True)
+class Table:
+    """One rendered table: its id, its HTML without the stylesheet, and that stylesheet.
+
+    ``css_class`` names the class the stylesheet is scoped by (empty, with ``css`` empty, if
+    great_tables' output had an unexpected shape and the stylesheet was left inline).
+    Rendering a ``Table`` in a template inserts ``html`` (it has ``__html__``).
+    """
+
+    id: str
+    html: Markup
+    css_class: str = ""
+    css: str = ""
+
+    def __html__(self) -> str:
+        return str(self.html)
+
+    def __str__(self) -> str:
+        return str(self.html)
+
+
+_GT_HEAD = re.compile(r'\A<div id="(?P<id>[A-Za-z][\w-]*)" style="(?P<style>[^"<>]*)">\s*'
+                      r"<style>(?P<css>[^<]*)</style>\s*")
+_SCOPE = "#__gt_scope__"
+
+
+def _html(gt: GT) -> Table:
+    """Render ``gt`` and move its stylesheet out (see the module docstring)."""
     # great_tables escaped every user string it was given; the fragment is ours.
-    return Markup(gt.as_raw_html())
+    raw = gt.as_raw_html()
+    m = _GT_HEAD.match(raw)
+    if m is None:  # pragma: no cover - a great_tables layout we do not know: keep it inline
+        return Table(_table_id(raw), Markup(raw))
+    table_id = m.group("id")
+    css = re.sub(r"#" + re.escape(table_id) + r"(?![\w-])", _SCOPE, m.group("css"))
+    css = "\n".join(line.strip() for line in css.strip().splitlines() if line.strip())
+    css_class = "gtcss-" + hashlib.sha256(css.encode("utf-8")).hexdigest()[:10]
+    css = css.replace(_SCOPE, "." + css_class)
+    head = f'<div id="{table_id}" class="{css_class}" style="{m.group("style")}">\n'
+    return Table(table_id, Markup(head + raw[m.end():]), css_class, css)
+
+
+def _table_id(raw: str) -> str:
+    m = re.search(r'\bid="([^"]+)"', raw)
+    return m.group(1) if m else ""
 
 
 def _fmt_numbers(gt: GT, columns: str | list[str], values: Sequence[float],
@@ -86,7 +145,7 @@ def _fmt_numbers(gt: GT, columns: str | list[str], values: Sequence[float],
 
 def dashboard_table(
     rows: pd.DataFrame, *, table_id: str, years: list[str], cumulative: bool, min_cell_firms: Any
-) -> Markup:
+) -> Table:
     """One region's indicator dashboard: rows = indicator × group, columns = periods.
 
     ``rows`` are the region's indicator rows in canonical order. Suppressed cells show a bold
@@ -96,6 +155,8 @@ def dashboard_table(
 
     periods = [*years, *(["cumulative"] if cumulative else [])]
     keys = list(dict.fromkeys(zip(rows["indicator_id"].astype(str), rows["group"].astype(str))))
+    first = {ind: i for i, (ind, _) in reversed(list(enumerate(keys)))}
+    keys.sort(key=lambda k: (first[k[0]], _GROUP_RANK.get(k[1], len(_GROUP_RANK)), k[1]))
     flat: list[dict[str, Any]] = []
     flags: dict[str, list[tuple[int, str]]] = {p: [] for p in periods}
     for i, (ind_id, group) in enumerate(keys):
@@ -118,8 +179,14 @@ def dashboard_table(
 
     gt = GT(wide, id=table_id, rowname_col="_group", groupname_col="_indicator")
     gt = _style(gt).cols_label(cases={"cumulative": "Cumulative"}) if cumulative else _style(gt)
+    by_decimals: dict[int | None, list[int]] = {}  # one format call per precision: fast
     for i in range(len(wide)):
-        gt = _fmt_numbers(gt, periods, wide.loc[i, periods].tolist(), rows=[i])
+        by_decimals.setdefault(_decimals(wide.loc[i, periods].tolist()), []).append(i)
+    for decimals, rows_at in by_decimals.items():
+        if decimals is None:
+            gt = gt.fmt_integer(columns=periods, rows=rows_at)
+        else:
+            gt = gt.fmt_number(columns=periods, rows=rows_at, decimals=decimals)
     gt = gt.sub_missing(missing_text=MISSING)
     n_suppressed = 0
     for p in periods:
@@ -145,15 +212,28 @@ def dashboard_table(
     return _html(gt)
 
 
-def impact_table(effects: pd.DataFrame, *, table_id: str, ci_label: str) -> Markup:
-    """Headline effect per region for one outcome (rows of ``EvaluationResult.effects_tidy()``)."""
+def impact_table(effects: pd.DataFrame, *, table_id: str, ci_label: str,
+                 pooled: pd.DataFrame | None = None, pooled_notes: Sequence[str] = ()) -> Table:
+    """Headline effect per region for one outcome, and the lab-wide pooled effect.
+
+    ``effects`` are rows of ``EvaluationResult.effects_tidy()``; the Notes column shows their
+    ``notes`` column if there is one, else how many ``warnings`` each has. ``pooled`` has the
+    same columns (``region`` = the row label, ``notes`` a short text) and is shown as a second
+    row group; ``pooled_notes`` become source notes.
+    """
     from great_tables import GT, loc, style
 
-    df = effects.loc[:, ["region", "method", "estimate", "std_error", "conf_low", "conf_high",
-                         "p_value", "n_firms", "n_treated", "n_clusters", "warnings"]].copy()
+    cols = ["region", "method", "estimate", "std_error", "conf_low", "conf_high", "p_value",
+            "n_firms", "n_treated", "n_clusters", "notes"]
+    regions = effects.copy()
+    if "notes" not in regions:
+        regions["notes"] = regions["warnings"].map(_count_notes)
+    parts = [regions.loc[:, cols].assign(_group="Regions")]
+    if pooled is not None and len(pooled):
+        parts.append(pooled.loc[:, cols].assign(_group="Lab-wide"))
+    df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].copy()
     df["method"] = df["method"].map(lambda m: METHOD_LABELS.get(str(m), str(m)))
-    df["warnings"] = df["warnings"].map(
-        lambda w: f"{len(w.split('; '))} (see Warnings)" if isinstance(w, str) and w else MISSING)
+    df["notes"] = df["notes"].map(lambda v: None if v is None or v == "" else str(v))
     for c in ["estimate", "std_error", "conf_low", "conf_high", "p_value"]:
         df[c] = df[c].astype("float64")
     for c in ["n_firms", "n_treated", "n_clusters"]:
@@ -164,7 +244,11 @@ def impact_table(effects: pd.DataFrame, *, table_id: str, ci_label: str) -> Mark
     values = [*df["estimate"], *df["std_error"], *df["conf_low"], *df["conf_high"]]
     decimals = max(_decimals(values) or 0, 3)
 
-    gt = _style(GT(df, id=table_id, rowname_col="region"))
+    grouped = len(parts) > 1
+    gt = GT(df, id=table_id, rowname_col="region", groupname_col="_group" if grouped else None)
+    gt = _style(gt)
+    if not grouped:
+        gt = gt.cols_hide(columns="_group")
     gt = gt.fmt_number(columns=["estimate", "std_error", "conf_low", "conf_high"],
                        decimals=decimals)
     gt = gt.fmt_number(columns="p_value", decimals=3).sub_small_vals(
@@ -179,11 +263,15 @@ def impact_table(effects: pd.DataFrame, *, table_id: str, ci_label: str) -> Mark
     gt = gt.tab_style(style=style.css("white-space: nowrap"),
                       locations=loc.body(columns=["estimate", "std_error", "conf_low", "p_value"]))
     gt = gt.tab_style(style=style.css("white-space: nowrap"), locations=loc.column_labels())
+    if grouped:
+        first_pooled = len(parts[0])
+        gt = gt.tab_style(style=style.text(weight="bold"),
+                          locations=loc.body(rows=list(range(first_pooled, len(df)))))
     gt = gt.cols_label(
         cases={
             "method": "Method", "estimate": "Estimate", "std_error": "SE", "conf_low": ci_label,
             "p_value": "p-value", "n_firms": "Firms", "n_treated": "Treated firms",
-            "n_clusters": "Clusters", "warnings": "Notes",
+            "n_clusters": "Clusters", "notes": "Notes",
         }
     )
     gt = gt.tab_spanner(label="Sample", columns=["n_firms", "n_treated", "n_clusters"])
@@ -191,10 +279,19 @@ def impact_table(effects: pd.DataFrame, *, table_id: str, ci_label: str) -> Mark
         "Estimate: the headline effect of membership (see Methods). SE: standard error; "
         "p-value: two-sided, for this estimate alone."
     )
+    for note in pooled_notes:
+        gt = gt.tab_source_note(note)
     return _html(gt)
 
 
-def event_study_table(points: pd.DataFrame, *, table_id: str, ci_label: str) -> Markup:
+def _count_notes(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
+        return None
+    n = len(str(value).split("; "))
+    return f"{n} (see Warnings)"
+
+
+def event_study_table(points: pd.DataFrame, *, table_id: str, ci_label: str) -> Table:
     """The numbers behind one event-study chart."""
     from great_tables import GT, loc, style
 
@@ -223,7 +320,7 @@ def event_study_table(points: pd.DataFrame, *, table_id: str, ci_label: str) -> 
     return _html(gt)
 
 
-def data_quality_table(frame: pd.DataFrame, *, table_id: str) -> Markup:
+def data_quality_table(frame: pd.DataFrame, *, table_id: str) -> Table:
     """Every column of ``EvaluationResult.data_quality``, one row per region."""
     from great_tables import GT
 
@@ -248,6 +345,169 @@ def data_quality_table(frame: pd.DataFrame, *, table_id: str) -> Markup:
             gt = _fmt_numbers(gt, c, df[c].tolist())
     gt = gt.sub_missing(missing_text=MISSING)
     gt = gt.cols_label(cases={c: c.replace("_", " ") for c in df.columns})
+    return _html(gt)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a summary table: its key in the frame, label, kind and optional spanner.
+
+    ``kind``: ``"count"`` (integers), ``"money"`` (compact: 12.9M), ``"percent"`` (one
+    decimal), ``"effect"`` (signed, one decimal, merged with ``<key>_low``/``<key>_high``
+    into "estimate [low, high]") or ``"text"``.
+    """
+
+    key: str
+    label: str
+    kind: str
+    spanner: str = ""
+
+
+_FLAG_TEXT = {"suppressed": SUPPRESSED_MARK, "not_available": NOT_AVAILABLE}
+
+
+def _format_kind(gt: GT, kind: str, columns: list[str], rows: list[int] | None = None) -> GT:
+    if kind == "count":
+        return gt.fmt_integer(columns=columns, rows=rows)
+    if kind == "money":
+        return gt.fmt_number(columns=columns, rows=rows, decimals=1, compact=True)
+    if kind == "percent":
+        return gt.fmt_number(columns=columns, rows=rows, decimals=1)
+    if kind == "effect":
+        return gt.fmt_number(columns=columns, rows=rows, decimals=1, force_sign=True)
+    if kind == "year":
+        return gt.fmt_integer(columns=columns, rows=rows, use_seps=False)
+    return gt
+
+
+def _flag_cells(gt: GT, flags: Mapping[str, Mapping[int, str]]) -> tuple[GT, set[str]]:
+    """Mark flagged cells ("·" suppressed on grey, "n/a" not available); return the kinds used."""
+    from great_tables import loc, style
+
+    used: set[str] = set()
+    for column, by_row in flags.items():
+        for flag in ("suppressed", "not_available"):
+            rows = sorted(i for i, f in by_row.items() if f == flag)
+            if not rows:
+                continue
+            used.add(flag)
+            gt = gt.sub_missing(columns=column, rows=rows, missing_text=_FLAG_TEXT[flag])
+            if flag == "suppressed":
+                gt = gt.tab_style(style=[style.text(weight="bold"), style.fill(color="#e6e6e6")],
+                                  locations=loc.body(columns=column, rows=rows))
+    return gt, used
+
+
+def _flag_notes(used: set[str], min_cell_firms: Any) -> list[str]:
+    notes = []
+    if "suppressed" in used:
+        notes.append(f"{SUPPRESSED_MARK} suppressed: fewer than {min_cell_firms} firms")
+    if "not_available" in used:
+        notes.append(f"{NOT_AVAILABLE}: not available (the input it needs was not provided)")
+    return notes
+
+
+def summary_table(frame: pd.DataFrame, *, table_id: str, columns: Sequence[Column],
+                  flags: Mapping[str, Mapping[int, str]], notes: Sequence[str],
+                  min_cell_firms: Any) -> Table:
+    """Headline numbers, one row per region (``frame['region']``), one column per figure."""
+    from great_tables import GT, loc, style
+
+    keys = [c.key for c in columns]
+    extra = [f"{c.key}_{e}" for c in columns if c.kind == "effect" for e in ("low", "high")]
+    df = frame.loc[:, ["region", *keys, *extra]].reset_index(drop=True).copy()
+    for c in columns:
+        if c.kind != "text":
+            df[c.key] = df[c.key].astype("float64")
+    for c in extra:
+        df[c] = df[c].astype("float64")
+    gt = _style(GT(df, id=table_id, rowname_col="region"))
+    for c in columns:
+        gt = _format_kind(gt, c.kind, [c.key])
+        if c.kind == "effect":
+            low, high = f"{c.key}_low", f"{c.key}_high"
+            gt = _format_kind(gt, "effect", [low, high])
+            with_ci = [i for i in range(len(df))
+                       if all(math.isfinite(df.loc[i, k]) for k in (c.key, low, high))]
+            if with_ci:
+                gt = gt.cols_merge(columns=[c.key, low, high], rows=with_ci,
+                                   pattern="{0} [{1}, {2}]")
+            gt = gt.cols_hide(columns=[low, high])
+    gt = gt.sub_missing(missing_text=MISSING)
+    gt, used = _flag_cells(gt, flags)  # after the general rule: the last substitution wins
+    gt = gt.cols_label(cases={c.key: c.label for c in columns})
+    for spanner in dict.fromkeys(c.spanner for c in columns if c.spanner):
+        gt = gt.tab_spanner(label=spanner, columns=[c.key for c in columns if c.spanner == spanner])
+    effect_cols = [c.key for c in columns if c.kind == "effect"]
+    if effect_cols:
+        gt = gt.tab_style(style=style.css("white-space: nowrap"),
+                          locations=loc.body(columns=effect_cols))
+    for note in [*notes, *_flag_notes(used, min_cell_firms)]:
+        gt = gt.tab_source_note(note)
+    return _html(gt)
+
+
+def key_figures_table(frame: pd.DataFrame, *, table_id: str, ci_label: str,
+                      notes: Sequence[str], min_cell_firms: Any) -> Table:
+    """One region's headline numbers, one row each.
+
+    ``frame`` columns: ``label, value, kind, period, conf_low, conf_high, flag`` (``kind`` as in
+    :class:`Column`).
+    """
+    from great_tables import GT, loc, style
+
+    df = frame.loc[:, ["label", "value", "period", "conf_low", "conf_high"]].reset_index(drop=True)
+    df = df.astype({"value": "float64", "conf_low": "float64", "conf_high": "float64"})
+    df["period"] = df["period"].map(lambda p: None if p is None or p == "" else str(p))
+    kinds = list(frame["kind"])
+    gt = _style(GT(df, id=table_id, rowname_col="label"))
+    for kind in dict.fromkeys(kinds):
+        rows = [i for i, k in enumerate(kinds) if k == kind]
+        gt = _format_kind(gt, kind, ["value"], rows)
+        if kind == "effect":
+            gt = _format_kind(gt, kind, ["conf_low", "conf_high"], rows)
+    with_ci = [i for i in range(len(df))
+               if math.isfinite(df.loc[i, "conf_low"]) and math.isfinite(df.loc[i, "conf_high"])]
+    if with_ci:
+        gt = gt.cols_merge(columns=["conf_low", "conf_high"], rows=with_ci, pattern="[{0}, {1}]")
+    flags = {"value": {i: str(f) for i, f in enumerate(frame["flag"]) if f}}
+    gt = gt.sub_missing(missing_text=MISSING)
+    no_ci = [i for i in range(len(df)) if kinds[i] != "effect"]
+    if no_ci:  # a count or a share has no interval: an empty cell, not a "missing" dash
+        gt = gt.sub_missing(columns=["conf_low", "conf_high"], rows=no_ci, missing_text="")
+    gt, used = _flag_cells(gt, flags)  # after the general rule: the last substitution wins
+    gt = gt.tab_style(style=style.css("white-space: nowrap"),
+                      locations=loc.body(columns=["value", "conf_low"]))
+    gt = gt.cols_label(cases={"value": "Value", "period": "Period", "conf_low": ci_label,
+                              "conf_high": ""})
+    for note in [*notes, *_flag_notes(used, min_cell_firms)]:
+        gt = gt.tab_source_note(note)
+    return _html(gt)
+
+
+def context_table(frame: pd.DataFrame, *, table_id: str, columns: Sequence[Column],
+                  flags: Mapping[str, Mapping[int, str]], notes: Sequence[str],
+                  min_cell_firms: Any) -> Table:
+    """Programme context, one row per region: text columns and counts."""
+    from great_tables import GT
+
+    keys = [c.key for c in columns]
+    df = frame.loc[:, ["region", *keys]].reset_index(drop=True).copy()
+    for c in columns:
+        if c.kind == "text":
+            df[c.key] = df[c.key].map(_text)
+        else:
+            df[c.key] = df[c.key].astype("Float64").astype("float64")
+    gt = _style(GT(df, id=table_id, rowname_col="region"))
+    for c in columns:
+        gt = _format_kind(gt, c.kind, [c.key])
+    gt = gt.sub_missing(missing_text=MISSING)
+    gt, used = _flag_cells(gt, flags)  # after the general rule: the last substitution wins
+    gt = gt.cols_label(cases={c.key: c.label for c in columns})
+    for spanner in dict.fromkeys(c.spanner for c in columns if c.spanner):
+        gt = gt.tab_spanner(label=spanner, columns=[c.key for c in columns if c.spanner == spanner])
+    for note in [*notes, *_flag_notes(used, min_cell_firms)]:
+        gt = gt.tab_source_note(note)
     return _html(gt)
 
 

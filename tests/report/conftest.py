@@ -18,10 +18,26 @@ def result() -> EvaluationResult:
 
 
 @pytest.fixture(scope="session")
-def rendered(result: EvaluationResult) -> dict[str, str]:
-    from policylab.report import indicators_csv, render_html, results_json
+def model(result: EvaluationResult):
+    """The built report: the overview page and one page per region."""
+    from policylab.report import build_report
 
-    return {"html": render_html(result), "json": results_json(result),
+    return build_report(result)
+
+
+@pytest.fixture(scope="session")
+def pages(model) -> dict[str, str]:
+    """Every page's HTML by its path in the output folder."""
+    from policylab.report import render_pages
+
+    return render_pages(model)
+
+
+@pytest.fixture(scope="session")
+def rendered(result: EvaluationResult, pages: dict[str, str]) -> dict[str, str]:
+    from policylab.report import indicators_csv, results_json
+
+    return {"html": pages["index.html"], "json": results_json(result),
             "csv": indicators_csv(result)}
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from policylab.did.results import DiDResult, Estimate
 from policylab.evaluation import INDICATOR_COLUMNS, EvaluationResult, RegionEffect, RegionInfo
+from policylab.synthesis import synthesize
 
 HOSTILE = '<script>alert(1)</script> "Quote" عربي 🚀'
 FORMULA = "=cmd|' /C calc'!A1"
@@ -39,7 +40,7 @@ def _estimate(term: str, est: float, se: float, event_time: int | None = None,
 
 
 def _event_study(outcome: str, effects: dict[int, float], se: float, *,
-                 warnings: tuple[str, ...] = (), n_clusters: int = 12) -> DiDResult:
+                 warnings: tuple[str, ...] = (), n_clusters: int = 368) -> DiDResult:
     estimates = tuple(_estimate(f"event_time::{k}", v, se, k, p=0.04 if v > 2 * se else 0.6)
                       for k, v in sorted(effects.items()))
     post = [v for k, v in effects.items() if k >= 0]
@@ -64,9 +65,13 @@ def _twfe(outcome: str, est: float, se: float) -> DiDResult:
     )
 
 
-def _indicator_rows(info: RegionInfo, scale: float, *, suppress: bool, formula: bool) -> list[dict]:
+def _indicator_rows(info: RegionInfo, scale: float, *, suppress: bool, formula: bool,
+                    suppress_latest: bool = False) -> list[dict]:
     rows = []
     for year in range(2014, 2023):
+        rows.append({"indicator_id": "I02A", "indicator": "Consortia active at year end",
+                     "level": "region", "unit": "consortia", "period": str(year), "group": "all",
+                     "value": float(3 + (year - 2014) // 3), "n_firms": 40, "flag": ""})
         n = int(20 + 3 * (year - 2014) * scale)
         rows.append({"indicator_id": "I01", "indicator": "SMEs supported", "level": "region",
                      "unit": "enterprises", "period": str(year), "group": "members",
@@ -82,6 +87,9 @@ def _indicator_rows(info: RegionInfo, scale: float, *, suppress: bool, formula: 
     rows.append({"indicator_id": "I01", "indicator": "SMEs supported", "level": "region",
                  "unit": "enterprises", "period": "cumulative", "group": "members",
                  "value": 95.0, "n_firms": 95, "flag": ""})
+    rows.append({"indicator_id": "I02", "indicator": "Consortia formed", "level": "region",
+                 "unit": "consortia", "period": "cumulative", "group": "all", "value": 6.0,
+                 "n_firms": 95, "flag": ""})
     rows.append({"indicator_id": "I10", "indicator": "Value of new export orders via consortia",
                  "level": "region", "unit": "EUR", "period": "cumulative", "group": "all",
                  "value": np.nan, "n_firms": 0, "flag": "not_available"})
@@ -89,6 +97,10 @@ def _indicator_rows(info: RegionInfo, scale: float, *, suppress: bool, formula: 
         for r in rows:
             if (r["indicator_id"], r["period"], r["group"]) == ("I14", "2021", "never_members"):
                 r.update(value=np.nan, n_firms=3, flag="suppressed")
+    if suppress_latest:
+        for r in rows:
+            if (r["indicator_id"], r["period"], r["group"]) == ("I14", "2022", "never_members"):
+                r.update(value=np.nan, n_firms=2, flag="suppressed")
     if formula:
         rows.append({"indicator_id": "I99", "indicator": FORMULA, "level": "region",
                      "unit": "-share", "period": "2022", "group": "@members",
@@ -102,7 +114,7 @@ def make_result() -> EvaluationResult:
     indicators = pd.DataFrame(
         _indicator_rows(can, 1.0, suppress=True, formula=False)
         + _indicator_rows(kuj, 0.8, suppress=False, formula=False)
-        + _indicator_rows(hos, 1.2, suppress=True, formula=True),
+        + _indicator_rows(hos, 1.2, suppress=True, formula=True, suppress_latest=True),
         columns=INDICATOR_COLUMNS,
     )
     # Shuffle rows: the outputs must not depend on the order the indicator stage produced.
@@ -144,6 +156,7 @@ def make_result() -> EvaluationResult:
         "seed": 20261127,
     }
     return EvaluationResult(
+        synthesis=synthesize(effects, regions=[r.key for r in REGIONS], alpha=0.05),
         lab_name=f"SIE policy lab {HOSTILE}",
         lab_description=("Export consortia and cluster programmes in three regions "
                          "(synthetic test data)."),
@@ -153,6 +166,7 @@ def make_result() -> EvaluationResult:
         data_quality=data_quality,
         provenance=provenance,
         settings={"min_cell_firms": MIN_CELL, "alpha": 0.05, "cluster": "consortium",
-                  "leads": 4, "lags": 4, "outcomes": ["exporter", "log_exports"]},
+                  "leads": 4, "lags": 4, "outcomes": ["exporter", "log_exports"],
+                  "headline_estimator": "event_study"},
         warnings=("Kent is not in this lab: its files were missing", f"lab note {HOSTILE}"),
     )

@@ -1,15 +1,20 @@
-"""The written report in a real headless Chromium: offline, script-free, every chart drawn."""
+"""The written report in a real headless Chromium: offline, script-free, every chart drawn,
+on the overview page and on a region page."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from report_fixtures import HOSTILE
 
-from policylab.report import SECTIONS, build_report
+from policylab.report import SECTIONS
 
 pytestmark = pytest.mark.browser
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: The overview and the hostile region's page (its name is the hostile string).
+PAGES = ["index.html", "regions/XX99.html"]
 
 
 def _instrumented_page(browser):
@@ -36,12 +41,12 @@ def _instrumented_page(browser):
     return context, page, requests, messages, dialogs
 
 
-@pytest.fixture(scope="module")
-def opened(browser, report_dir):
+@pytest.fixture(scope="module", params=PAGES)
+def opened(request, browser, report_dir):
     context, page, requests, messages, dialogs = _instrumented_page(browser)
-    page.goto((report_dir / "index.html").resolve().as_uri())
+    page.goto((report_dir / request.param).resolve().as_uri())
     page.wait_for_load_state("load")
-    yield page, requests, messages, dialogs
+    yield request.param, page, requests, messages, dialogs
     context.close()
 
 
@@ -60,20 +65,23 @@ def test_the_probes_would_catch_a_live_script(browser, tmp_path):
         context.close()
 
 
-def test_every_section_present(opened, result):
-    page, *_ = opened
-    model = build_report(result)
-    ids = [s.id for s in SECTIONS] + [d.id for d in model.dashboards]
-    ids += [o.id for o in model.impacts]
-    for sid in ["report-header", "contents", *ids]:
+def test_every_section_present(opened, model):
+    path, page, *_ = opened
+    built = model.page(path)
+    ids = [s.id for s in SECTIONS] + [d.id for d in built.dashboards]
+    ids += [o.id for o in built.impacts] + [r.id for r in built.summary.regions]
+    for sid in ["site-nav", "report-header", "contents", "report-footer", *ids]:
         assert page.locator(f"#{sid}").count() == 1, sid
         assert page.locator(f"#{sid}").is_visible(), sid
 
 
-def test_every_chart_has_rendered_marks(opened):
-    page, *_ = opened
+def test_every_chart_has_rendered_marks(opened, model):
+    path, page, *_ = opened
+    built = model.page(path)
+    n_charts = sum((o.forest is not None) + sum(p.chart is not None for p in o.event_studies)
+                   for o in built.impacts)
     svgs = page.locator("figure.chart svg")
-    assert svgs.count() == 6
+    assert svgs.count() == n_charts > 0
     for i in range(svgs.count()):
         svg = svgs.nth(i)
         box = svg.bounding_box()
@@ -86,31 +94,59 @@ def test_every_chart_has_rendered_marks(opened):
         assert any(s > 0 for s in sizes)
 
 
+def test_forest_plots_show_the_pooled_diamond(opened):
+    _, page, *_ = opened
+    forest = page.locator("figure.chart[id$='-forest-figure']").first
+    # vega draws the diamond as a path; the y axis names the lab-wide row
+    assert forest.locator("svg g.role-mark path").count() > 0
+    assert "Lab-wide, 3 regions" in forest.locator("svg").inner_html()
+
+
 def test_offline_silent_and_script_free(opened):
-    page, requests, messages, dialogs = opened
+    _, page, requests, messages, dialogs = opened
     assert requests == []
-    assert [m for m in messages if m[0] in ("error", "pageerror")] == []
+    assert [m for m in messages if m[0] in ("error", "pageerror", "warning")] == []
     assert dialogs == []
     assert page.evaluate("window.__alerts") == 0
     assert page.locator("script").count() == 0
 
 
 def test_hostile_string_visible_as_text(opened):
-    page, *_ = opened
-    heading = page.locator("#dashboard-hostile-title")
+    path, page, *_ = opened
+    if path == "index.html":
+        heading = page.locator("#dashboard-hostile-title")
+    else:
+        heading = page.locator("h1")
     assert heading.inner_text() == HOSTILE
     assert heading.is_visible()
     assert HOSTILE in page.locator("#warnings").inner_text()
+    assert HOSTILE in page.locator("#site-nav").inner_text()
+
+
+def test_navigation_links_lead_to_the_written_pages(opened, report_dir):
+    path, page, *_ = opened
+    hrefs = page.locator("#site-nav a").evaluate_all("els => els.map(e => e.href)")
+    assert len(hrefs) == 4  # the overview and three regions
+    root = report_dir.resolve()
+    for href in hrefs:
+        assert href.startswith("file://")
+        target = Path(href.removeprefix("file://")).resolve()
+        assert root in target.parents and target.is_file(), href
+    current = page.locator("#site-nav a[aria-current='page']")
+    assert current.count() == 1
+    assert current.evaluate("e => e.href").endswith("/" + path)
 
 
 def test_screenshot_and_print_layout(opened, tmp_path):
-    page, *_ = opened
+    _, page, *_ = opened
     shot = tmp_path / "report.png"
-    page.screenshot(path=str(shot), full_page=True)
+    page.screenshot(path=str(shot))  # the first screen
     data = shot.read_bytes()
     assert data.startswith(PNG_SIGNATURE) and len(data) > 10_000
     page.emulate_media(media="print")
     try:
         assert not page.locator("#contents").is_visible()  # the print stylesheet hides navigation
+        assert not page.locator("#site-nav").is_visible()
+        assert page.locator("#summary").is_visible()
     finally:
         page.emulate_media(media="screen")

@@ -116,9 +116,9 @@ def test_neutralise_cell(cell, expected):
 def test_csv_suppressed_values_are_empty_and_flagged(rendered):
     rows = [dict(zip(INDICATOR_COLUMNS, r)) for r in _csv_rows(rendered["csv"])[1:]]
     supp = [r for r in rows if r["flag"] == "suppressed"]
-    assert len(supp) == 2
+    assert len(supp) == 3
     assert all(r["value"] == "" for r in supp)
-    assert all(r["n_firms"] == "3" for r in supp)
+    assert sorted(r["n_firms"] for r in supp) == ["2", "3", "3"]
 
 
 def test_csv_order_is_canonical_whatever_the_input_order(result, rendered):
@@ -143,8 +143,58 @@ def test_csv_numbers_round_trip(rendered, result):
 
 def test_csv_blanks_a_suppressed_value_left_by_upstream(result):
     ind = result.indicators.copy()
-    i = ind.index[ind["flag"] == "suppressed"][0]
+    i = ind.index[(ind["flag"] == "suppressed") & (ind["n_firms"] == 3)][0]
     ind.loc[i, "value"] = 2.0  # an upstream bug: value kept although flagged
     text = indicators_csv(dataclasses.replace(result, indicators=ind))
     assert ",2.0,3,suppressed" not in text
     assert text.count(",,3,suppressed\n") == 2
+
+
+def test_json_has_the_pooled_effects(rendered, result):
+    data = _strict_loads(rendered["json"])
+    pooled = data["synthesis"]["pooled"]
+    assert data["synthesis"]["method"] == "paule_mandel"
+    exporter = next(p for p in pooled if p["outcome"] == "exporter")
+    assert exporter["n_regions"] == 3
+    assert [r["region"] for r in exporter["regions"]] == ["cantabria", "kujawsko", "hostile"]
+    assert exporter["estimate"] == result.synthesis.get("exporter").estimate
+    single = next(p for p in pooled if p["outcome"] == "log_exports"
+                  and p["estimator"] == "event_study")
+    assert single["estimate"] is None and single["warnings"]
+
+
+def test_no_timestamp_unless_asked(result, rendered):
+    assert "generated_at" not in _strict_loads(rendered["json"])
+    stamped = results_json(result, timestamp="2026-11-27T09:30:00Z")
+    data = _strict_loads(stamped)
+    assert data["generated_at"] == "2026-11-27T09:30:00Z"
+    del data["generated_at"]
+    assert data == _strict_loads(rendered["json"])  # nothing else differs
+
+
+def test_timestamp_shown_exactly_once_per_page(result, pages):
+    from policylab.report import build_report, render_pages
+
+    stamp = "2026-11-27T09:30:00Z"
+    stamped = render_pages(build_report(result, timestamp=stamp))
+    assert sorted(stamped) == sorted(pages)
+    for path, html in stamped.items():
+        assert html.count(stamp) == 2, path  # the <time> element: its datetime and its text
+        assert html.count("<time") == 1, path
+        assert stamp not in pages[path]
+        assert "byte for byte" in pages[path] and "byte for byte" not in html
+
+
+def test_now_timestamp_honours_source_date_epoch(monkeypatch):
+    from policylab.report import now_timestamp
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764235800")
+    assert now_timestamp() == "2025-11-27T09:30:00Z"
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    import re
+
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", now_timestamp())
+
+
+def test_overview_alone_equals_the_overview_of_the_whole_report(result, pages):
+    assert render_html(result) == pages["index.html"]

@@ -1,0 +1,108 @@
+"""Joint Wald pre-trend test: are all pre-treatment effects zero?
+
+For a :class:`~policylab.did.GroupTimeResult` the tested effects are the pre-treatment
+``ATT(g, t)`` (``t < g - anticipation``; the reference cells of a universal base period are
+0 by construction and left out) with their analytic influence-function covariance (clustered
+as the result). With ``anticipation = 0`` this is R ``did``'s "P-value for pre-test of
+parallel trends assumption" (``MP$Wpval``). For an event-study :class:`~policylab.did.DiDResult`
+they are the lead coefficients (``event_time < -1``; ``-1`` is the reference) with the
+result's cluster-robust covariance.
+
+The statistic is the quadratic form ``b' V^-1 b``, compared with a chi-square distribution
+with ``len(b)`` degrees of freedom.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DesignError
+from .results import DiDResult, GroupTimeResult, PretrendResult
+
+__all__ = ["pretrend_test"]
+
+
+def pretrend_test(result: GroupTimeResult | DiDResult) -> PretrendResult:
+    """Joint Wald test that all pre-treatment effects of ``result`` are zero.
+
+    Parameters
+    ----------
+    result : GroupTimeResult or DiDResult
+        Group-time ATTs from :func:`policylab.did.att_gt`, or an event study
+        (:func:`policylab.did.event_study`) whose lead terms are tested.
+
+    Returns
+    -------
+    PretrendResult
+        ``statistic``, ``df``, ``p_value`` and the tested ``terms``, ``estimates``, ``vcov``.
+
+    Raises
+    ------
+    TypeError
+        ``result`` is neither kind.
+    DesignError
+        There is no pre-treatment effect to test, or their covariance is singular.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from policylab.did import att_gt
+    >>> rng = np.random.default_rng(3)
+    >>> firms, years = np.arange(300), np.arange(2010, 2016)
+    >>> df = pd.DataFrame({"firm": np.repeat(firms, 6), "year": np.tile(years, 300)})
+    >>> df["joined"] = np.repeat(np.where(firms < 100, 0, 2012 + firms % 3), 6)
+    >>> df["exports"] = rng.normal(0, 0.1, len(df))
+    >>> test = pretrend_test(att_gt(df, outcome="exports", unit="firm", time="year",
+    ...                             cohort="joined"))
+    >>> test.df, bool(0 < test.p_value < 1)
+    (6, True)
+    """
+    if isinstance(result, GroupTimeResult):
+        mask = result.is_pre & np.isfinite(result.analytic_se)
+        if not mask.any():
+            raise DesignError(
+                "no pre-treatment group-time effect (t < g - anticipation) to test: every cohort "
+                "is treated too early in the sample"
+            )
+        b = result.att[mask]
+        V = result.vcov()[np.ix_(mask, mask)]
+        terms = tuple(t for t, m in zip(result.terms, mask, strict=True) if m)
+        source = "att_gt"
+    elif isinstance(result, DiDResult):
+        idx = [
+            i
+            for i, e in enumerate(result.estimates)
+            if e.event_time is not None and e.event_time < -1
+        ]
+        if not idx:
+            raise DesignError(
+                f"{result.method} result has no lead coefficients (event_time < -1) to test; "
+                "an event study with leads >= 2 has"
+            )
+        b = np.array([result.estimates[i].estimate for i in idx])
+        V = np.asarray(result.vcov)[np.ix_(idx, idx)]
+        terms = tuple(result.estimates[i].term for i in idx)
+        source = result.method
+    else:
+        raise TypeError(
+            "pretrend_test takes a GroupTimeResult (att_gt) or an event-study DiDResult, got "
+            f"{type(result).__name__}"
+        )
+    q = b.size
+    if not np.all(np.isfinite(V)) or np.linalg.matrix_rank(V) < q:
+        raise DesignError(
+            "the covariance of the pre-treatment estimates is singular; the joint Wald test is "
+            "not defined"
+        )
+    stat = float(b @ np.linalg.solve(V, b))
+    from scipy import stats
+
+    return PretrendResult(
+        statistic=stat,
+        df=int(q),
+        p_value=float(stats.chi2.sf(stat, q)),
+        terms=terms,
+        estimates=b.copy(),
+        vcov=V.copy(),
+        source=source,
+    )

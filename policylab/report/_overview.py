@@ -1,0 +1,442 @@
+"""The report's first two sections, as data: the executive summary and the programme context.
+
+Everything here is read from numbers the evaluation already holds: the monitoring indicators
+(already through disclosure control), the regional effect estimates, the pooled lab-wide
+effects and the data-quality table. Caveat lines are generated from those numbers by the
+rules below; none is typed in by hand for a particular region.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from ..evaluation import EvaluationResult, RegionEffect, RegionInfo
+from ..synthesis import METHOD_LABELS, PooledEffect
+from ._indicators import CUMULATIVE, SUPPRESSED, period_sort_key, region_rows
+
+__all__ = [
+    "FEW_TREATED_CLUSTERS",
+    "FEW_TREATED_FIRMS",
+    "HEADLINE_INDICATORS",
+    "MISSING_SHARE",
+    "ContextRow",
+    "Figure",
+    "RegionSummary",
+    "context_rows",
+    "fmt_number",
+    "fmt_p",
+    "headline_outcome",
+    "outcome_scale",
+    "pooled_sentences",
+    "region_summary",
+    "treated_clusters",
+]
+
+#: Below this many treated clusters, cluster-robust intervals tend to be too narrow (peers.md:
+#: coverage 0.68–0.90 at 3–10 treated consortia); the same threshold as the estimators' warning.
+FEW_TREATED_CLUSTERS = 30
+#: Below this many treated firms a region's estimate is read as descriptive (domain notes §2.2).
+FEW_TREATED_FIRMS = 30
+#: A share of firm-years with unknown exports from which the summary mentions it.
+MISSING_SHARE = 0.05
+
+LATEST = "latest"
+
+
+@dataclass(frozen=True)
+class HeadlineIndicator:
+    """Where a headline number comes from: indicator id, group and period (or "latest")."""
+
+    key: str
+    label: str
+    kind: str  # tables.Column kind
+    indicator_id: str
+    group: str
+    period: str
+    spanner: str = ""
+
+
+#: The monitoring numbers of the executive summary, in display order.
+HEADLINE_INDICATORS: tuple[HeadlineIndicator, ...] = (
+    HeadlineIndicator("smes_supported", "SMEs supported", "count", "I01", "members", CUMULATIVE),
+    HeadlineIndicator("consortia_active", "Consortia active", "count", "I02A", "all", LATEST),
+    HeadlineIndicator("orders_value", "New export orders via consortia, EUR", "money", "I10",
+                      "all", CUMULATIVE),
+    HeadlineIndicator("exporters_members", "Members", "percent", "I14", "members", LATEST,
+                      spanner="Exporting firms, %"),
+    HeadlineIndicator("exporters_never", "Never-members", "percent", "I14", "never_members",
+                      LATEST, spanner="Exporting firms, %"),
+)
+
+#: Outcomes shown on another scale in the summary: (factor, unit, short unit).
+_SCALES: dict[str, tuple[float, str, str]] = {
+    "exporter": (100.0, "percentage points", "pp"),
+    "log_exports": (1.0, "log points", "log points"),
+    "exports_eur": (1.0, "EUR", "EUR"),
+    "n_export_markets": (1.0, "markets", "markets"),
+}
+_SHORT = {
+    "exporter": "export propensity",
+    "log_exports": "exports (log of 1 + EUR)",
+    "exports_eur": "exports in EUR",
+    "n_export_markets": "the number of export markets",
+}
+
+
+def outcome_scale(outcome: str) -> tuple[float, str, str]:
+    """(factor, unit, short unit) to show an effect on ``outcome`` in plain units."""
+    return _SCALES.get(outcome, (1.0, "units", "units"))
+
+
+def outcome_short(outcome: str) -> str:
+    return _SHORT.get(outcome, outcome.replace("_", " "))
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One headline number. ``value`` is in display units (effects already scaled)."""
+
+    key: str
+    label: str
+    kind: str
+    period: str
+    value: float
+    conf_low: float = math.nan
+    conf_high: float = math.nan
+    flag: str = ""  # "", "suppressed", "not_available"
+    source: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class RegionSummary:
+    key: str
+    name: str
+    nuts2: str
+    id: str
+    href: str
+    figures: tuple[Figure, ...]
+    caveats: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ContextRow:
+    key: str
+    name: str
+    programme: str
+    nuts2: str
+    country: str
+    currency: str
+    period: str
+    firms: float
+    members: float
+    never_members: float
+    consortia: float
+    flags: dict[str, str] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- formatting
+
+def fmt_number(value: float, decimals: int = 1, *, sign: bool = False) -> str:
+    """A number as great_tables writes it (true minus sign, thousands separators)."""
+    from great_tables import vals
+
+    if value is None or not math.isfinite(float(value)):
+        return "—"
+    value = float(value)
+    if abs(value) < 0.5 * 10.0**-decimals:
+        value = 0.0  # no "−0.0"
+    return vals.fmt_number([value], decimals=decimals, force_sign=sign and value != 0)[0]
+
+
+def fmt_p(p: float) -> str:
+    """A p-value as "p = 0.054" or "p < 0.001"."""
+    if p is None or not math.isfinite(float(p)):
+        return "p = —"
+    return "p < 0.001" if p < 0.001 else f"p = {fmt_number(p, 3)}"
+
+
+def _decimals_for(values: Sequence[float]) -> int:
+    finite = [abs(float(v)) for v in values if v is not None and math.isfinite(float(v))]
+    big = max(finite, default=0.0)
+    if big >= 100:
+        return 0
+    if big >= 10:
+        return 1
+    if big >= 1:
+        return 2
+    return 3
+
+
+def effect_decimals(outcome: str, values: Sequence[float]) -> int:
+    """Decimals for effects on ``outcome`` in display units (one for percentage points)."""
+    return 1 if outcome_scale(outcome)[2] == "pp" else _decimals_for(values)
+
+
+def ci_level(alpha: float) -> str:
+    return f"{100 * (1 - float(alpha)):g}%"
+
+
+# --------------------------------------------------------------------------- headline numbers
+
+def _latest_year(rows: pd.DataFrame) -> str | None:
+    years = [str(p) for p in rows["period"].dropna() if period_sort_key(p)[0] == 0]
+    return max(years, key=period_sort_key) if years else None
+
+
+def _indicator_figure(rows: pd.DataFrame, spec: HeadlineIndicator) -> Figure:
+    sub = rows.loc[(rows["indicator_id"].astype(str) == spec.indicator_id)
+                   & (rows["group"].astype(str) == spec.group)]
+    period = _latest_year(sub) if spec.period == LATEST else spec.period
+    hit = sub.loc[sub["period"].astype(str) == str(period)] if period is not None else sub.iloc[0:0]
+    if hit.empty:
+        # the indicator, group or period is not in the table: not computed for this region
+        return Figure(spec.key, spec.label, spec.kind, period or "", math.nan,
+                      flag="not_available", source=spec.indicator_id)
+    row = hit.iloc[0]
+    flag = "" if pd.isna(row["flag"]) else str(row["flag"])
+    value = math.nan if pd.isna(row["value"]) or flag == SUPPRESSED else float(row["value"])
+    return Figure(spec.key, spec.label, spec.kind, str(period), value,
+                  flag=flag if flag in (SUPPRESSED, "not_available") else "",
+                  source=spec.indicator_id)
+
+
+def headline_outcome(result: EvaluationResult) -> str | None:
+    """The outcome whose effect the summary shows: export propensity if estimated."""
+    outcomes = list(dict.fromkeys(e.outcome for e in result.effects))
+    configured = list(result.settings.get("outcomes", []) or [])
+    for candidate in ("exporter", *configured, *outcomes):
+        if candidate in outcomes:
+            return candidate
+    return None
+
+
+def headline_effect(result: EvaluationResult, region: str, outcome: str | None) -> RegionEffect | None:
+    """The region's effect on ``outcome`` by the headline estimator (else the first one)."""
+    if outcome is None:
+        return None
+    mine = [e for e in result.effects if e.region == region and e.outcome == outcome]
+    preferred = result.settings.get("headline_estimator")
+    for e in mine:
+        if e.result.method == preferred:
+            return e
+    return mine[0] if mine else None
+
+
+def _effect_figure(eff: RegionEffect | None, outcome: str | None) -> Figure:
+    if outcome is None:
+        return Figure("effect", "Effect", "effect", "", math.nan, flag="not_available")
+    factor, _, short = outcome_scale(outcome)
+    label = f"Effect on {outcome_short(outcome)}, {short}"
+    if eff is None:
+        return Figure("effect", label, "effect", "", math.nan, source=outcome)
+    h = eff.result.headline
+
+    def scaled(v: Any) -> float:
+        return float(v) * factor if v is not None and math.isfinite(float(v)) else math.nan
+
+    return Figure("effect", label, "effect", "", scaled(h.estimate), scaled(h.conf_low),
+                  scaled(h.conf_high), source=f"{eff.result.method}:{h.term}")
+
+
+def treated_clusters(result: Any) -> int | None:
+    """How many clusters with treated firms a regional estimate rests on, if known.
+
+    Uses the estimator's own count when it reports one (``n_treated_clusters``). Otherwise,
+    for estimates clustered by consortium, derives it from the firm panel's convention that
+    every never-member is its own cluster (:func:`policylab.did.panel.firm_panel`):
+    clusters − (firms − treated firms).
+    """
+    own = getattr(result, "n_treated_clusters", None)
+    if own is not None:
+        return int(own)
+    spec = getattr(result, "spec", {}) or {}
+    if spec.get("cluster") != "consortium":
+        return None
+    try:
+        n = int(result.n_clusters) - (int(result.n_units) - int(result.n_treated))
+    except (TypeError, ValueError):
+        return None
+    return n if 0 < n <= int(result.n_treated) else None
+
+
+def _pre_join_away_from_zero(eff: RegionEffect) -> tuple[int, int]:
+    """(estimates before joining whose interval excludes zero, estimates before joining);
+    event time −1 is the reference and not counted."""
+    tidy = eff.result.tidy()
+    if "event_time" not in tidy:
+        return 0, 0
+    pre = tidy.loc[tidy["event_time"].notna()]
+    pre = pre.loc[pre["event_time"].astype("int64") < -1]
+    lo, hi = pre["conf_low"].astype("float64"), pre["conf_high"].astype("float64")
+    ok = lo.notna() & hi.notna()
+    away = ((lo > 0) | (hi < 0)) & ok
+    return int(away.sum()), int(ok.sum())
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
+def _caveats(result: EvaluationResult, info: RegionInfo, figures: Sequence[Figure],
+             eff: RegionEffect | None, outcome: str | None, dq: dict[str, Any]) -> tuple[str, ...]:
+    out: list[str] = []
+    short = outcome_short(outcome) if outcome else "the outcome"
+    effect = next((f for f in figures if f.key == "effect"), None)
+    if outcome is not None and eff is None:
+        out.append(f"No effect on {short} could be estimated for this region (see Warnings).")
+    if eff is not None and effect is not None:
+        ci = ci_level(eff.result.alpha) + " confidence interval"
+        lo, hi = effect.conf_low, effect.conf_high
+        _, _, unit = outcome_scale(outcome or "")
+        if math.isfinite(lo) and math.isfinite(hi) and lo <= 0 <= hi:
+            d = effect_decimals(outcome or "", [lo, hi])
+            out.append(f"The effect on {short} is uncertain: its {ci} "
+                       f"({fmt_number(lo, d, sign=True)} to {fmt_number(hi, d, sign=True)} "
+                       f"{unit}) includes zero, so the data are also consistent with no effect.")
+        elif not (math.isfinite(lo) and math.isfinite(hi)):
+            out.append(f"The effect on {short} has no confidence interval.")
+        res = eff.result
+        t = treated_clusters(res)
+        if t is not None and t < FEW_TREATED_CLUSTERS:
+            out.append(f"Few treated consortia: the estimate rests on "
+                       f"{_plural(t, 'consortium', 'consortia')} with member firms. With fewer "
+                       f"than {FEW_TREATED_CLUSTERS}, its interval may be too narrow "
+                       "(see Methods).")
+        n_treated = int(res.n_treated)
+        if n_treated < FEW_TREATED_FIRMS:
+            out.append(f"Only {_plural(n_treated, 'member firm')} in the estimate: read it as "
+                       "descriptive rather than as a reliable effect.")
+        away, pre = _pre_join_away_from_zero(eff)
+        if away:
+            level = ci_level(res.alpha)
+            out.append(f"Before joining, {away} of the {pre} yearly estimates already differ "
+                       f"from zero (at {level}): members may have been on a different path "
+                       "from never-members before they joined, which would bias the effect "
+                       f"(see the event study; with {pre} years, one such estimate can also "
+                       "occur by chance).")
+    hidden = [f for f in figures if f.flag == SUPPRESSED]
+    if hidden:
+        min_cell = result.settings.get("min_cell_firms", "the minimum number of")
+        out.append(f"{_plural(len(hidden), 'headline figure')} "
+                   f"{'is' if len(hidden) == 1 else 'are'} hidden to protect confidential firm "
+                   f"data (fewer than {min_cell} firms).")
+    missing, kept = dq.get("missing_exports"), dq.get("firm_years_kept")
+    if _finite(missing) and _finite(kept) and float(kept) > 0:
+        share = float(missing) / float(kept)
+        if share >= MISSING_SHARE:
+            out.append(f"Exports are unknown for {fmt_number(100 * share, 1)}% of firm-years "
+                       "(left out of the estimates).")
+    return tuple(out)
+
+
+def _finite(v: Any) -> bool:
+    try:
+        return v is not None and not pd.isna(v) and math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def data_quality_row(result: EvaluationResult, info: RegionInfo) -> dict[str, Any]:
+    """The region's row of the data-quality table (matched by name or key, then NUTS-2), or {}."""
+    dq = result.data_quality
+    if "region" not in dq:
+        return {}
+    hit = dq.loc[dq["region"].astype(object).isin([info.name, info.key]).to_numpy(dtype=bool)]
+    if len(hit) > 1 and "nuts2" in hit:
+        hit = hit.loc[hit["nuts2"].astype(object).eq(info.nuts2).to_numpy(dtype=bool)]
+    return {} if hit.empty else dict(hit.iloc[0])
+
+
+def region_summary(result: EvaluationResult, table: pd.DataFrame, info: RegionInfo, *,
+                   id_: str, href: str) -> RegionSummary:
+    """Headline numbers and caveat lines of one region."""
+    rows = region_rows(table, result, info.key)
+    figures = [_indicator_figure(rows, spec) for spec in HEADLINE_INDICATORS]
+    outcome = headline_outcome(result)
+    eff = headline_effect(result, info.key, outcome)
+    figures.append(_effect_figure(eff, outcome))
+    caveats = _caveats(result, info, figures, eff, outcome, data_quality_row(result, info))
+    return RegionSummary(info.key, info.name, info.nuts2, id_, href, tuple(figures), caveats)
+
+
+# --------------------------------------------------------------------------- lab-wide effects
+
+def pooled_sentences(p: PooledEffect, result: EvaluationResult) -> tuple[str, ...]:
+    """Plain-language sentences about one pooled effect, generated from its numbers."""
+    short = outcome_short(p.outcome)
+    names = {r.key: r.name for r in result.regions}
+    out = []
+    if not p.pooled:
+        out.append(f"No lab-wide effect on {short}: {p.warnings[0] if p.warnings else 'too few regions'}.")
+    else:
+        factor, unit, _ = outcome_scale(p.outcome)
+        est, lo, hi = (v * factor for v in (p.estimate, p.conf_low, p.conf_high))
+        d = effect_decimals(p.outcome, [est, lo, hi])
+        out.append(
+            f"Lab-wide effect on {short}: {fmt_number(est, d, sign=True)} {unit} "
+            f"({ci_level(p.alpha)} CI {fmt_number(lo, d, sign=True)} to "
+            f"{fmt_number(hi, d, sign=True)}), pooled over {p.n_regions} regions by a "
+            f"random-effects meta-analysis ({METHOD_LABELS.get(p.method, p.method)} τ²)."
+        )
+        i2 = f"I² = {fmt_number(100 * p.i2, 0)}%"
+        if p.q_p_value < p.alpha:
+            out.append(f"The regions' effects differ by more than chance would explain "
+                       f"(test of equal effects {fmt_p(p.q_p_value)}; {i2}).")
+        else:
+            out.append(f"The test of equal effects across regions does not detect a difference "
+                       f"({fmt_p(p.q_p_value)}; {i2}), but with {p.n_regions} regions it "
+                       "has little power.")
+    if p.excluded:
+        left = "; ".join(f"{names.get(r, r)} ({reason_text(why)})" for r, why in p.excluded)
+        out.append(f"Not pooled: {left}.")
+    return tuple(out)
+
+
+def reason_text(reason: str) -> str:
+    """A synthesis exclusion reason with estimator names as the report labels them."""
+    from .tables import METHOD_LABELS
+
+    for name, label in METHOD_LABELS.items():
+        reason = re.sub(rf"\b{re.escape(name)}\b", label, reason)
+    return reason
+
+
+# --------------------------------------------------------------------------- context
+
+def context_rows(result: EvaluationResult, table: pd.DataFrame,
+                 infos: Sequence[RegionInfo]) -> tuple[ContextRow, ...]:
+    """Programme context of each region: who runs what, where, when, with how many firms."""
+    min_cell = result.settings.get("min_cell_firms")
+    out = []
+    for info in infos:
+        dq = data_quality_row(result, info)
+        first, last = dq.get("first_year"), dq.get("last_year")
+        period = f"{int(first)}–{int(last)}" if _finite(first) and _finite(last) else ""
+        flags: dict[str, str] = {}
+        counts = {}
+        for col, keys in (("firms", ("firms", "n_firms")), ("members", ("members",)),
+                          ("never_members", ("never_members",))):
+            value = next((dq[k] for k in keys if k in dq and _finite(dq[k])), math.nan)
+            value = float(value)
+            if (isinstance(min_cell, (int, float)) and math.isfinite(value)
+                    and 0 < value < min_cell):
+                value, flags[col] = math.nan, SUPPRESSED  # the same small-cell rule as indicators
+            counts[col] = value
+        rows = region_rows(table, result, info.key)
+        consortia = _indicator_figure(
+            rows, HeadlineIndicator("consortia", "", "count", "I02", "all", CUMULATIVE))
+        if consortia.flag:
+            flags["consortia"] = consortia.flag
+        out.append(ContextRow(info.key, info.name, info.programme, info.nuts2, info.country,
+                              info.currency, period, counts["firms"], counts["members"],
+                              counts["never_members"], consortia.value, flags))
+    return tuple(out)

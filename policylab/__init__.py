@@ -9,7 +9,8 @@ The same steps the ``policylab`` command runs, as a Python API::
     result.effects_tidy()
 
 Estimators take a firm-year frame and return frozen results with ``tidy()``:
-``did_2x2``, ``twfe``, ``event_study``. Submodules are imported on first use, so
+``did_2x2``, ``twfe``, ``event_study``, ``att_gt`` (+ ``aggregate``, ``pretrend_test``),
+``sun_abraham``, ``etwfe``, ``bacon``. Submodules are imported on first use, so
 ``import policylab`` stays light.
 """
 
@@ -34,6 +35,14 @@ _EXPORTS = {
     "did_2x2": "policylab.did",
     "twfe": "policylab.did",
     "event_study": "policylab.did",
+    "att_gt": "policylab.did",
+    "aggregate": "policylab.did",
+    "pretrend_test": "policylab.did",
+    "sun_abraham": "policylab.did",
+    "etwfe": "policylab.did",
+    "bacon": "policylab.did",
+    "GroupTimeResult": "policylab.did",
+    "AggregateResult": "policylab.did",
     "DiDResult": "policylab.did.results",
     "Estimate": "policylab.did.results",
     "write_report": "policylab.report",

@@ -123,7 +123,7 @@ def evaluate(
     eff = result.effects_tidy()
     for row in eff.itertuples():
         typer.echo(
-            f"  {row.region:<22} {row.outcome:<12} {row.estimate:+.4f} "
+            f"  {row.region:<22} {row.outcome:<12} {row.method:<18} {row.estimate:+.4f} "
             f"[{row.conf_low:+.4f}, {row.conf_high:+.4f}]  firms={row.n_firms} treated={row.n_treated} "
             f"clusters={row.n_clusters}"
         )

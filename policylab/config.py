@@ -27,6 +27,14 @@ OUTCOME_LABELS: dict[str, str] = {
 }
 
 
+Method = Literal["callaway_santanna", "event_study", "sun_abraham"]
+METHOD_LABELS: dict[str, str] = {
+    "callaway_santanna": "Callaway-Sant'Anna (doubly robust; simple aggregation)",
+    "event_study": "Event study (TWFE with never-member controls)",
+    "sun_abraham": "Sun-Abraham interaction-weighted event study",
+}
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -176,10 +184,24 @@ class Estimation(_Model):
     """What is estimated for every region."""
 
     outcomes: list[Outcome] = Field(default_factory=lambda: ["exporter", "log_exports"], min_length=1)
+    methods: list[Method] = Field(
+        default_factory=lambda: ["callaway_santanna", "event_study"], min_length=1,
+        description="estimators run for every region and outcome; the first gives the headline",
+    )
+    control_group: Literal["never_treated", "not_yet_treated"] = Field(
+        "never_treated", description="comparison firms of the Callaway-Sant'Anna estimator"
+    )
     leads: Annotated[int, Field(ge=1, le=10)] = 4
     lags: Annotated[int, Field(ge=0, le=15)] = 5
     cluster: Literal["consortium", "firm"] = "consortium"
     alpha: Annotated[float, Field(gt=0, lt=1)] = 0.05
+
+    @field_validator("methods")
+    @classmethod
+    def _distinct_methods(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("each method may be listed once")
+        return v
 
 
 class Lab(_Model):

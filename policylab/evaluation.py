@@ -58,6 +58,28 @@ class RegionEffect:
 
 
 @dataclass(frozen=True)
+class RegionDiagnostics:
+    """Checks of one region's design for one outcome.
+
+    ``pretrend``: joint Wald test that the headline estimator's pre-joining effects are zero
+    (``PretrendResult.to_dict()``), or None when there are no pre-periods. ``bacon``: the
+    Goodman-Bacon decomposition of the static TWFE estimate on the balanced part of the panel
+    (``type, weight, estimate`` rows plus the TWFE estimate and the sample), or None with the
+    reason in ``notes``.
+    """
+
+    region: str  # RegionInfo.key
+    outcome: str
+    pretrend: dict[str, Any] | None = None
+    bacon: dict[str, Any] | None = None
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"region": self.region, "outcome": self.outcome, "pretrend": self.pretrend,
+                "bacon": self.bacon, "notes": list(self.notes)}
+
+
+@dataclass(frozen=True)
 class EvaluationResult:
     """Everything one run of the lab produced.
 
@@ -77,6 +99,7 @@ class EvaluationResult:
     settings: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     synthesis: Synthesis | None = None
+    diagnostics: tuple[RegionDiagnostics, ...] = ()
 
     def region(self, key: str) -> RegionInfo:
         for r in self.regions:
@@ -127,4 +150,5 @@ class EvaluationResult:
             "warnings": list(self.warnings),
             "provenance": self.provenance,
             "synthesis": None if self.synthesis is None else self.synthesis.to_dict(),
+            "diagnostics": [d.to_dict() for d in self.diagnostics],
         }

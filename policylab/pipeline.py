@@ -14,9 +14,9 @@ from pathlib import Path
 import pandas as pd
 
 from ._version import __version__
-from .config import OUTCOME_LABELS, LabConfig, load_config
+from .config import METHOD_LABELS, OUTCOME_LABELS, LabConfig, load_config
 from .errors import DesignError
-from .evaluation import EvaluationResult, RegionEffect
+from .evaluation import EvaluationResult, RegionDiagnostics, RegionEffect
 from .ingest import LabData, RegionData, ingest
 from .indicators import compute_indicators
 from .synthesis import synthesize
@@ -33,29 +33,89 @@ def _noop(_: str) -> None:
     pass
 
 
-def estimate_region(region: RegionData, cfg: LabConfig) -> tuple[list[RegionEffect], list[str]]:
-    """The event study of each configured outcome for one region (members vs never-members)."""
-    from .did import event_study
+def _fit_method(method: str, panel: pd.DataFrame, outcome: str, cfg: LabConfig, cluster: str):
+    """One estimator on one region's panel, as a DiDResult (plus the raw CS fit, if any)."""
+    est = cfg.estimation
+    if method == "callaway_santanna":
+        from .did import aggregate, att_gt
+        from .did.headline import cs_headline_result
+
+        gt = att_gt(panel, outcome=outcome, unit="firm_id", time="year", cohort="cohort",
+                    control_group=est.control_group, method="dr", cluster=cluster, alpha=est.alpha)
+        simple = aggregate(gt, "simple")
+        dynamic = aggregate(gt, "dynamic", min_e=-est.leads, max_e=est.lags)
+        return cs_headline_result(gt, simple, dynamic), gt
+    if method == "event_study":
+        from .did import event_study
+
+        return event_study(panel, outcome=outcome, unit="firm_id", time="year", cohort="cohort",
+                           leads=est.leads, lags=est.lags, cluster=cluster, alpha=est.alpha), None
+    if method == "sun_abraham":
+        from .did import sun_abraham
+
+        return sun_abraham(panel, outcome=outcome, unit="firm_id", time="year", cohort="cohort",
+                           leads=est.leads, lags=est.lags, cluster=cluster, alpha=est.alpha), None
+    raise ValueError(f"unknown method {method!r}")  # the config model rules this out
+
+
+def _bacon_summary(panel: pd.DataFrame, outcome: str) -> tuple[dict | None, str | None]:
+    """Goodman-Bacon decomposition of the static TWFE on the balanced part of the panel."""
+    from .did import bacon
+
+    sub = panel[panel[outcome].notna()]
+    n_years = sub["year"].nunique()
+    counts = sub.groupby("firm_id")["year"].transform("size")
+    balanced = sub[counts == n_years]
+    dropped = sub["firm_id"].nunique() - balanced["firm_id"].nunique()
+    try:
+        res = bacon(balanced, outcome=outcome, unit="firm_id", time="year", treatment="treated_now")
+    except DesignError as exc:
+        return None, f"Bacon decomposition not computed: {exc}"
+    rows = res.summary().to_dict(orient="records")
+    return {
+        "twfe": float(res.estimate),
+        "comparisons": rows,
+        "sample": f"balanced panel: {balanced['firm_id'].nunique()} firms observed in all {n_years} years "
+                  f"({dropped} firms with gaps left out)",
+    }, None
+
+
+def estimate_region(region: RegionData, cfg: LabConfig) -> tuple[list[RegionEffect], list[RegionDiagnostics], list[str]]:
+    """Every configured estimator for each outcome of one region (members vs comparison firms),
+    with the design checks of the headline estimator."""
+    from .did import pretrend_test
     from .did.panel import firm_panel
 
     est = cfg.estimation
     panel = firm_panel(region.tables["firms"], region.tables["membership"])
     cluster = "consortium" if est.cluster == "consortium" else "firm_id"
-    effects, notes = [], []
+    effects, diagnostics, notes = [], [], []
     for outcome in est.outcomes:
         if outcome not in panel or panel[outcome].notna().sum() == 0:
             notes.append(f"{region.info.name}: outcome '{outcome}' not available in the data; not estimated")
             continue
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # carried on the result's own warnings
-                res = event_study(panel, outcome=outcome, unit="firm_id", time="year", cohort="cohort",
-                                  leads=est.leads, lags=est.lags, cluster=cluster, alpha=est.alpha)
-        except DesignError as exc:
-            notes.append(f"{region.info.name}, {outcome}: not estimated: {exc}")
-            continue
-        effects.append(RegionEffect(region.info.key, outcome, res))
-    return effects, notes
+        pretrend, diag_notes = None, []
+        for i, method in enumerate(est.methods):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # carried on the result's own warnings
+                    res, raw = _fit_method(method, panel, outcome, cfg, cluster)
+            except DesignError as exc:
+                notes.append(f"{region.info.name}, {outcome}, {method}: not estimated: {exc}")
+                continue
+            effects.append(RegionEffect(region.info.key, outcome, res))
+            if i == 0:
+                try:
+                    pretrend = pretrend_test(res).to_dict()  # pre-joining event-time estimates
+                except (DesignError, ValueError) as exc:
+                    diag_notes.append(f"pre-trend test not computed: {exc}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            bacon_summary, why = _bacon_summary(panel, outcome)
+        if why:
+            diag_notes.append(why)
+        diagnostics.append(RegionDiagnostics(region.info.key, outcome, pretrend, bacon_summary, tuple(diag_notes)))
+    return effects, diagnostics, notes
 
 
 def data_quality(region: RegionData) -> dict:
@@ -103,17 +163,21 @@ def run(cfg: LabConfig, data: LabData | None = None, *, progress: Progress = _no
         progress("Reading and validating inputs")
         data = ingest(cfg)
     effects: list[RegionEffect] = []
+    diagnostics: list[RegionDiagnostics] = []
     notes: list[str] = []
     for region in data.regions:
         progress(f"Estimating effects: {region.info.name}")
-        found, msgs = estimate_region(region, cfg)
+        found, checks, msgs = estimate_region(region, cfg)
         effects += found
+        diagnostics += checks
         notes += msgs
+    headline_method = effects[0].result.method if effects else cfg.estimation.methods[0]
+    headline_effects = [e for e in effects if e.result.method == headline_method]
     # after estimation: I19 (public cost per EUR of additional exports) uses the estimates
     progress("Computing indicators")
     indicators = compute_indicators(((r.info, r.tables) for r in data.regions),
                                     min_cell_firms=cfg.lab.min_cell_firms,
-                                    dominance_share=cfg.lab.dominance_share, effects=effects)
+                                    dominance_share=cfg.lab.dominance_share, effects=headline_effects)
     notes += [f"{p}" for p in data.warnings]
     est = cfg.estimation
     settings = {
@@ -124,8 +188,12 @@ def run(cfg: LabConfig, data: LabData | None = None, *, progress: Progress = _no
         "lags": est.lags,
         "cluster": est.cluster,
         "alpha": est.alpha,
-        "comparison_group": "never members",
-        "headline_estimator": "event_study",
+        "comparison_group": "never members" if est.control_group == "never_treated"
+        else "never members and members not yet joined",
+        "methods": list(est.methods),
+        "method_labels": {m: METHOD_LABELS[m] for m in est.methods},
+        "headline_estimator": est.methods[0],
+        "dominance_share": cfg.lab.dominance_share,
     }
     return EvaluationResult(
         lab_name=cfg.lab.name,
@@ -138,6 +206,7 @@ def run(cfg: LabConfig, data: LabData | None = None, *, progress: Progress = _no
         settings=settings,
         warnings=tuple(notes),
         synthesis=synthesize(effects, regions=[r.info.key for r in data.regions], alpha=est.alpha),
+        diagnostics=tuple(diagnostics),
     )
 
 

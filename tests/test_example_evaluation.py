@@ -60,7 +60,7 @@ def test_two_runs_are_byte_identical(two_runs):
 
 def test_every_effect_carries_its_inference_and_sample_counts(two_runs):
     eff = two_runs[0][1].effects_tidy()
-    assert len(eff) == 6 * 2
+    assert len(eff) == 6 * 3 * 2  # regions x outcomes x methods
     assert (eff.std_error > 0).all()
     assert (eff.conf_low < eff.estimate).all() and (eff.estimate < eff.conf_high).all()
     assert (eff.n_treated > 0).all() and (eff.n_firms > eff.n_treated).all() and (eff.n_clusters > 1).all()
@@ -94,3 +94,33 @@ def test_a_cohort_2x2_recovers_the_planted_effect(lab, truth, outcome):
         assert h.conf_low <= row.att <= h.conf_high, (region.info.key, outcome, h, row.att)
         if region.info.key == ZERO_EFFECT_REGION:
             assert row.att == 0 and h.conf_low <= 0 <= h.conf_high
+
+
+def cs_truth(truth: pd.DataFrame, region: str, outcome: str) -> float:
+    """The realized ATT the simple CS aggregation targets: post-joining cohort-year effects
+    averaged with weights proportional to cohort size."""
+    t = truth[(truth.region == region) & (truth.outcome == outcome)]
+    size = t.groupby("cohort").n_firms.max()
+    w = t.cohort.map(size)
+    return float((t.att * w).sum() / w.sum())
+
+
+@pytest.mark.parametrize("outcome", ["exporter", "log_exports"])
+def test_the_headline_callaway_santanna_effect_covers_the_realized_att(two_runs, truth, outcome):
+    result = two_runs[0][1]
+    assert result.settings["headline_estimator"] == "callaway_santanna"
+    for eff in result.effects:
+        if eff.outcome != outcome or eff.result.method != "callaway_santanna":
+            continue
+        h = eff.result.headline
+        target = cs_truth(truth, eff.region, outcome)
+        if eff.region == PRE_TREND_REGION:  # selection: members were already pulling ahead
+            assert h.conf_low > target
+        else:
+            assert h.conf_low <= target <= h.conf_high, (eff.region, h, target)
+
+
+def test_the_planted_pre_trend_is_detected(two_runs):
+    diag = {(d.region, d.outcome): d for d in two_runs[0][1].diagnostics}
+    assert diag[(PRE_TREND_REGION, "exporter")].pretrend["p_value"] < 0.01
+    assert diag[(PRE_TREND_REGION, "log_exports")].pretrend["p_value"] < 0.01

@@ -141,7 +141,8 @@ def test_config_validates_and_names_existing_files(example_dir: Path) -> None:
     assert text == ex.example_config_text(".", "reports")
     cfg = parse_config(text, base_dir=example_dir)
     assert [r.key for r in cfg.regions] == [s.key for s in ex.REGIONS]
-    assert cfg.estimation.outcomes == ["exporter", "log_exports"]
+    assert cfg.estimation.outcomes == ["exporter", "log_exports", "exports_eur"]
+    assert cfg.estimation.methods[0] == "callaway_santanna"
     assert (cfg.estimation.leads, cfg.estimation.lags, cfg.estimation.cluster) == (
         4,
         5,

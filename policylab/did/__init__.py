@@ -33,3 +33,20 @@ __all__ += [
     "att_gt",
     "pretrend_test",
 ]
+
+# few-cluster inference (issue 7): wild/score/multiplier bootstrap, randomization inference
+from .randomization import randomization_inference
+from .results import FewClusterResult
+from .wild import multiplier_bootstrap, wild_bootstrap
+
+__all__ += [
+    "FewClusterResult",
+    "multiplier_bootstrap",
+    "randomization_inference",
+    "wild_bootstrap",
+]
+
+# sensitivity to parallel-trends violations (issue 7): Rambachan-Roth robust sets
+from .honest import HonestDiDResult, honest_did
+
+__all__ += ["HonestDiDResult", "honest_did"]

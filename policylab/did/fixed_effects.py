@@ -22,7 +22,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import scipy.linalg
 import scipy.sparse as sp
 
 DemeanMethod = Literal["auto", "exact", "map"]
@@ -172,6 +171,8 @@ def _demean_exact(y: np.ndarray, a: Factor, b: Factor) -> np.ndarray:
     rhs = b.sums(y_a)  # B' M_A y
     # H is singular (constant vector; more if the panel is disconnected). rhs lies in its
     # range, so any least-squares solution gives the same fitted values M_A B g.
+    import scipy.linalg
+
     g = scipy.linalg.lstsq(h, rhs, lapack_driver="gelsd")[0]
     fitted = g[b.codes]
     return y_a - (fitted - a.means(fitted)[a.codes])

@@ -28,8 +28,12 @@ def pretrend_test(result: GroupTimeResult | DiDResult) -> PretrendResult:
     Parameters
     ----------
     result : GroupTimeResult or DiDResult
-        Group-time ATTs from :func:`policylab.did.att_gt`, or an event study
-        (:func:`policylab.did.event_study`) whose lead terms are tested.
+        Group-time ATTs from :func:`policylab.did.att_gt` (every pre-treatment ATT(g,t)), or an
+        event study whose lead terms are tested: ``event_study`` (event time < -1, the
+        reference -1 being zero) or a Callaway-Sant'Anna dynamic aggregation packaged by
+        :func:`policylab.did.headline.cs_headline_result` (event time < 0). With few clusters
+        the many ATT(g,t) have a singular covariance; the aggregated event times then still
+        give a test.
 
     Returns
     -------
@@ -69,10 +73,14 @@ def pretrend_test(result: GroupTimeResult | DiDResult) -> PretrendResult:
         terms = tuple(t for t, m in zip(result.terms, mask, strict=True) if m)
         source = "att_gt"
     elif isinstance(result, DiDResult):
+        # TWFE event studies normalise event time -1 to zero, so their leads are e < -1. The
+        # Callaway-Sant'Anna dynamic aggregation (varying base period) estimates e = -1 as a
+        # genuine placebo (g-1 against g-2), so there every e < 0 is tested.
+        cut = 0 if result.method == "callaway_santanna" else -1
         idx = [
             i
             for i, e in enumerate(result.estimates)
-            if e.event_time is not None and e.event_time < -1
+            if e.event_time is not None and e.event_time < cut
         ]
         if not idx:
             raise DesignError(

@@ -736,3 +736,150 @@ class PretrendResult:
             "distribution": self.distribution,
             "terms": list(self.terms),
         }
+
+
+# --- few-cluster inference: wild / score / multiplier bootstrap, randomization inference ---
+
+FEW_CLUSTER_TIDY_COLUMNS = [
+    *TIDY_COLUMNS,
+    "method",
+    "draws",
+    "weights",
+    "exact",
+    "n_clusters",
+    "n_treated_clusters",
+]
+
+
+@dataclass(frozen=True, eq=False)
+class FewClusterResult:
+    """Few-cluster inference on one estimate (:func:`policylab.did.wild_bootstrap`,
+    :func:`policylab.did.multiplier_bootstrap`, :func:`policylab.did.randomization_inference`).
+
+    Attributes
+    ----------
+    method : str
+        ``"wild_cluster_restricted_bootstrap"`` (WCR), ``"wild_cluster_unrestricted_bootstrap"``
+        (WCU), ``"score_bootstrap_restricted"`` / ``"score_bootstrap_unrestricted"`` (Poisson),
+        ``"multiplier_bootstrap"`` (Callaway-Sant'Anna aggregates) or
+        ``"randomization_inference"``.
+    estimator : str
+        The estimator whose estimate is tested (``"twfe"``, ``"event_study"``, ``"did_2x2"``,
+        ``"etwfe"``, ``"att_gt"``).
+    term : str
+        The tested term (``"att"``, ``"avg_post"``, ``"event_time::2"``, ``"overall"`` ...).
+    estimate : float
+        The point estimate (unchanged: only the inference differs).
+    std_error : float
+        CRV1 standard error for the wild and score bootstraps (the denominator of the
+        bootstrap-t statistic), the bootstrap standard error for the multiplier bootstrap,
+        NaN for randomization inference.
+    statistic : float
+        The observed test statistic at ``null``: ``(estimate - null) / std_error`` for the
+        bootstraps, ``estimate - null`` for randomization inference.
+    p_value : float
+        Two-sided (symmetric) p-value of ``estimate == null``.
+    conf_low, conf_high : float
+        ``1 - alpha`` confidence interval by test inversion (``-inf``/``inf`` when the data
+        cannot reject any value on that side; NaN when not computed).
+    draws : int
+        Bootstrap draws or permutations used (all of them when ``exact``).
+    weights : str or None
+        ``"rademacher"`` or ``"webb"``; ``None`` for randomization inference.
+    exact : bool
+        Every distinct draw (``2**G`` Rademacher / ``6**G`` Webb sign vectors, or every
+        distinct permutation) was enumerated, so the p-value has no simulation error.
+    n_clusters, n_treated_clusters : int
+        Clusters (resampled units) and clusters holding treated units.
+    seed : int or None
+        Seed that reproduces the draws (``None`` when ``exact``).
+    spec : dict
+        The options that produced the result.
+    warnings : tuple of str
+        Caveats (unbounded interval, disconnected acceptance region, coarse p-values ...).
+    """
+
+    method: str
+    estimator: str
+    term: str
+    estimate: float
+    std_error: float
+    statistic: float
+    p_value: float
+    conf_low: float
+    conf_high: float
+    alpha: float
+    null: float
+    draws: int
+    weights: str | None
+    exact: bool
+    n_clusters: int
+    n_treated_clusters: int
+    seed: int | None
+    spec: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    def as_estimate(self) -> Estimate:
+        """The estimate with this inference's interval and p-value (``std_error`` as stored)."""
+        return Estimate(
+            term=self.term,
+            estimate=self.estimate,
+            std_error=self.std_error,
+            conf_low=self.conf_low,
+            conf_high=self.conf_high,
+            p_value=self.p_value,
+        )
+
+    def tidy(self) -> pd.DataFrame:
+        """One row: ``term, event_time, estimate, std_error, statistic, p_value, conf_low,
+        conf_high`` (as :meth:`DiDResult.tidy`) and ``method, draws, weights, exact,
+        n_clusters, n_treated_clusters``."""
+        row = {
+            "term": self.term,
+            "event_time": pd.NA,
+            "estimate": self.estimate,
+            "std_error": self.std_error,
+            "statistic": self.statistic,
+            "p_value": self.p_value,
+            "conf_low": self.conf_low,
+            "conf_high": self.conf_high,
+            "method": self.method,
+            "draws": self.draws,
+            "weights": self.weights,
+            "exact": self.exact,
+            "n_clusters": self.n_clusters,
+            "n_treated_clusters": self.n_treated_clusters,
+        }
+        if self.term.startswith("event_time::"):
+            row["event_time"] = int(self.term.split("::")[1])
+        df = pd.DataFrame([row], columns=FEW_CLUSTER_TIDY_COLUMNS)
+        df["event_time"] = df["event_time"].astype("Int64")
+        return df
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready record (non-finite interval ends become ``None``)."""
+
+        def num(x: float) -> float | None:
+            return float(x) if np.isfinite(x) else None
+
+        return {
+            "method": self.method,
+            "estimator": self.estimator,
+            "term": self.term,
+            "estimate": float(self.estimate),
+            "std_error": num(self.std_error),
+            "statistic": num(self.statistic),
+            "p_value": num(self.p_value),
+            "conf_low": num(self.conf_low),
+            "conf_high": num(self.conf_high),
+            "alpha": self.alpha,
+            "null": self.null,
+            "draws": int(self.draws),
+            "weights": self.weights,
+            "exact": bool(self.exact),
+            "n_clusters": int(self.n_clusters),
+            "n_treated_clusters": int(self.n_treated_clusters),
+            "seed": self.seed,
+            "spec": self.spec,
+            "warnings": list(self.warnings),
+        }

@@ -29,7 +29,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import DesignError, FewClustersWarning
 from .results import Estimate
@@ -190,6 +189,8 @@ def make_estimate(
 ) -> Estimate:
     """An :class:`Estimate` with a t-based ``1 - alpha`` interval and two-sided p-value."""
     se = float(np.sqrt(variance)) if variance > 0 else 0.0
+    from scipy import stats  # imported here: scipy.stats costs ~0.3 s at import
+
     crit = float(stats.t.ppf(1.0 - alpha / 2.0, df))
     p = float(2.0 * stats.t.sf(abs(estimate) / se, df)) if se > 0 else float("nan")
     return Estimate(

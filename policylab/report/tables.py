@@ -51,6 +51,9 @@ NOT_AVAILABLE = "n/a"
 MISSING = "—"
 
 METHOD_LABELS = {
+    "callaway_santanna": "Callaway–Sant'Anna",
+    "sun_abraham": "Sun–Abraham",
+    "etwfe": "Extended TWFE",
     "event_study": "Event study (TWFE)",
     "twfe": "TWFE DiD",
     "did_2x2": "2×2 DiD",

@@ -169,6 +169,61 @@ def validate(
         raise typer.Exit(EXIT_USER_ERROR)
 
 
+class MethodChoice(str, Enum):
+    callaway_santanna = "callaway_santanna"
+    event_study = "event_study"
+    sun_abraham = "sun_abraham"
+    etwfe = "etwfe"
+    etwfe_poisson = "etwfe_poisson"
+    twfe = "twfe"
+
+
+class OutcomeChoice(str, Enum):
+    exporter = "exporter"
+    log_exports = "log_exports"
+    exports_eur = "exports_eur"
+    n_export_markets = "n_export_markets"
+
+
+@app.command()
+def estimate(
+    config: Annotated[Path, typer.Argument(help="The lab config (TOML).")],
+    method: Annotated[MethodChoice, typer.Option("--method", "-m", help="The estimator.")] = MethodChoice.callaway_santanna,
+    outcome: Annotated[OutcomeChoice, typer.Option("--outcome", "-o", help="The outcome.")] = OutcomeChoice.exporter,
+    region: Annotated[Optional[list[str]], typer.Option("--region", "-r", help="Region key(s); all when omitted.")] = None,
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="A table or JSON.")] = OutputFormat.text,
+) -> None:
+    """Run one estimator for one outcome in every (or the chosen) region; print its estimates."""
+    from .config import load_config
+    from .pipeline import estimate as run_estimate
+
+    with _user_errors():
+        cfg = load_config(config)
+        effects = run_estimate(cfg, method=method.value, outcome=outcome.value, regions=region)
+    if output_format is OutputFormat.json:
+        from .report._serialize import to_jsonable
+
+        payload = to_jsonable({"schema_version": 1, "results": [e.to_dict() for e in effects]})
+        typer.echo(json.dumps(payload, sort_keys=True, indent=2, allow_nan=False, ensure_ascii=False))
+        return
+    from rich.table import Table
+
+    console = Console(highlight=False, width=160)
+    for eff in effects:
+        res = eff.result
+        table = Table(title=f"{eff.region} · {eff.outcome} · {res.method}", title_justify="left")
+        for col in ("term", "estimate", "std. error", "95% CI" if abs(res.alpha - 0.05) < 1e-12 else "CI", "p-value"):
+            table.add_column(col, justify="left" if col == "term" else "right")
+        for e in (*res.estimates, res.headline):
+            table.add_row(e.term, f"{e.estimate:.4f}", f"{e.std_error:.4f}",
+                          f"[{e.conf_low:.4f}, {e.conf_high:.4f}]", f"{e.p_value:.3f}")
+        console.print(table)
+        console.print(f"firms {res.n_units}, treated {res.n_treated}, clusters {res.n_clusters}; {res.vcov_type}",
+                      markup=False)
+        for w in res.warnings:
+            console.print(f"note: {w}", markup=False)
+
+
 @app.command()
 def example(
     directory: Annotated[Path, typer.Argument(help="Folder to write the synthetic example data and config into.")],

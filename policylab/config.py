@@ -27,11 +27,14 @@ OUTCOME_LABELS: dict[str, str] = {
 }
 
 
-Method = Literal["callaway_santanna", "event_study", "sun_abraham"]
+Method = Literal["callaway_santanna", "event_study", "sun_abraham", "etwfe", "etwfe_poisson", "twfe"]
 METHOD_LABELS: dict[str, str] = {
     "callaway_santanna": "Callaway-Sant'Anna (doubly robust; simple aggregation)",
     "event_study": "Event study (TWFE with never-member controls)",
     "sun_abraham": "Sun-Abraham interaction-weighted event study",
+    "etwfe": "Extended TWFE (Wooldridge, linear)",
+    "etwfe_poisson": "Extended TWFE (Wooldridge, Poisson; effect in levels)",
+    "twfe": "Static two-way fixed effects (biased under staggered, dynamic effects)",
 }
 
 

@@ -55,7 +55,51 @@ def _fit_method(method: str, panel: pd.DataFrame, outcome: str, cfg: LabConfig, 
 
         return sun_abraham(panel, outcome=outcome, unit="firm_id", time="year", cohort="cohort",
                            leads=est.leads, lags=est.lags, cluster=cluster, alpha=est.alpha), None
+    if method in ("etwfe", "etwfe_poisson"):
+        from .did import etwfe
+
+        family = "poisson" if method == "etwfe_poisson" else "linear"
+        return etwfe(panel, outcome=outcome, unit="firm_id", time="year", cohort="cohort", family=family,
+                     cluster=cluster, alpha=est.alpha), None
+    if method == "twfe":
+        from .did import twfe
+
+        return twfe(panel, outcome=outcome, unit="firm_id", time="year", treatment="treated_now",
+                    cluster=cluster, alpha=est.alpha), None
     raise ValueError(f"unknown method {method!r}")  # the config model rules this out
+
+
+def estimate(cfg: LabConfig, *, method: str, outcome: str, regions: list[str] | None = None,
+             data: LabData | None = None) -> list[RegionEffect]:
+    """One estimator for one outcome in each (chosen) region, as ``policylab estimate`` runs it.
+
+    Raises :class:`~policylab.errors.UserError` for an unknown region key or outcome;
+    a region whose design cannot identify the effect raises :class:`DesignError`.
+    """
+    from .did.panel import firm_panel
+    from .errors import UserError
+
+    data = data if data is not None else ingest(cfg)
+    keys = [r.info.key for r in data.regions]
+    unknown = sorted(set(regions or []) - set(keys))
+    if unknown:
+        raise UserError(f"unknown region key(s) {unknown}; the config has {keys}")
+    cluster = "consortium" if cfg.estimation.cluster == "consortium" else "firm_id"
+    out = []
+    for region in data.regions:
+        if regions and region.info.key not in regions:
+            continue
+        panel = firm_panel(region.tables["firms"], region.tables["membership"])
+        if panel[outcome].notna().sum() == 0:
+            raise UserError(f"{region.info.name}: outcome '{outcome}' has no known values")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # carried on the result's own warnings
+            try:
+                res, _ = _fit_method(method, panel, outcome, cfg, cluster)
+            except DesignError as exc:
+                raise DesignError(f"{region.info.name}: {exc}") from None
+        out.append(RegionEffect(region.info.key, outcome, res))
+    return out
 
 
 def _bacon_summary(panel: pd.DataFrame, outcome: str) -> tuple[dict | None, str | None]:

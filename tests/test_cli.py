@@ -83,3 +83,27 @@ def test_evaluate_writes_the_three_outputs_and_json_equals_the_api(tiny_lab):
     api = policylab.evaluate(tiny_lab, write=False)
     assert result.stdout == results_json(api)
     assert json.loads(result.stdout)["schema_version"] == 1
+
+
+def test_estimate_json_equals_the_api(tiny_lab):
+    from policylab.config import load_config
+    from policylab.pipeline import estimate
+
+    result = runner.invoke(app, ["estimate", str(tiny_lab), "--method", "event_study", "--outcome", "log_exports",
+                                 "--format", "json"])
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout)["results"]
+    [api] = estimate(load_config(tiny_lab), method="event_study", outcome="log_exports")
+    assert [r["headline"]["estimate"] for r in got] == [api.result.headline.estimate]
+    assert got[0]["method"] == "event_study" and got[0]["region"] == "tiny"
+
+
+def test_estimate_names_an_unknown_region_and_exits_2(tiny_lab):
+    result = runner.invoke(app, ["estimate", str(tiny_lab), "--region", "atlantis"])
+    assert result.exit_code == 2
+    assert "unknown region key(s) ['atlantis']; the config has ['tiny']" in result.stderr
+
+
+def test_estimate_rejects_an_unknown_method_as_a_usage_error(tiny_lab):
+    result = runner.invoke(app, ["estimate", str(tiny_lab), "--method", "magic"])
+    assert result.exit_code == 2

@@ -736,5 +736,5 @@ def _few_clusters(d: CSData, name: Hashable) -> str | None:
     return (
         f"few clusters: {name!r} has {g} clusters, only {g_treated} with treated units. "
         f"Cluster-robust intervals can be too narrow with fewer than {FEW_CLUSTERS} treated "
-        "clusters (see docs/peers.md); read the standard errors with care"
+        "clusters; read the standard errors with care (a wild cluster bootstrap or randomization inference holds up better)"
     )

@@ -104,13 +104,7 @@ def evaluate(
             from .report import now_timestamp
 
             stamp = now_timestamp()
-        result = run_evaluate(cfg, out_dir=out_dir, progress=_progress(quiet))
-        if stamp is not None:
-            # pipeline.evaluate writes without a timestamp; stamp the outputs over it (the same
-            # result, so the files differ only by the stamp)
-            from .report import write_report
-
-            write_report(result, out_dir, timestamp=stamp)
+        result = run_evaluate(cfg, out_dir=out_dir, progress=_progress(quiet), timestamp=stamp)
     if output_format is OutputFormat.json:
         from .report import results_json
 

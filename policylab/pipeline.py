@@ -255,11 +255,13 @@ def run(cfg: LabConfig, data: LabData | None = None, *, progress: Progress = _no
 
 
 def evaluate(config: str | Path | LabConfig, *, out_dir: str | Path | None = None, write: bool = True,
-             progress: Progress = _noop) -> EvaluationResult:
+             progress: Progress = _noop, timestamp: str | None = None) -> EvaluationResult:
     """Run the whole lab: ingest, indicators, estimation, and (``write=True``) the report.
 
     Outputs go to ``out_dir`` or the config's ``lab.output_dir`` (relative to the config file):
-    ``index.html``, ``results.json``, ``indicators.csv``, written atomically.
+    ``index.html``, ``regions/``, ``results.json``, ``indicators.csv``, written atomically.
+    ``timestamp`` (text) is written once per page and into the JSON; without it, the same
+    inputs give byte-identical outputs.
     """
     cfg = config if isinstance(config, LabConfig) else load_config(config)
     out = Path(out_dir) if out_dir is not None else cfg.output_dir
@@ -275,5 +277,5 @@ def evaluate(config: str | Path | LabConfig, *, out_dir: str | Path | None = Non
         from .report import write_report
 
         progress("Writing the report")
-        write_report(result, out)
+        write_report(result, out, timestamp=timestamp)
     return result

@@ -50,3 +50,20 @@ __all__ += [
 from .honest import HonestDiDResult, honest_did
 
 __all__ += ["HonestDiDResult", "honest_did"]
+
+# minimum detectable effects of a region's design (issue 7)
+from .power import (
+    PowerDesign,
+    PowerResult,
+    mde_for_panel,
+    minimum_detectable_effect,
+    warn_if_underpowered,
+)
+
+__all__ += [
+    "PowerDesign",
+    "PowerResult",
+    "mde_for_panel",
+    "minimum_detectable_effect",
+    "warn_if_underpowered",
+]

@@ -74,7 +74,7 @@ from scipy import linalg, optimize, special, stats
 
 from .results import AggregateResult, DiDResult, Estimate
 
-__all__ = ["HonestDiDResult", "honest_did", "RESTRICTIONS", "METHODS"]
+__all__ = ["METHODS", "RESTRICTIONS", "HonestDiDResult", "honest_did"]
 
 Restriction = Literal["relative_magnitude", "smoothness"]
 Method = Literal["C-LF", "Conditional", "FLCI"]
@@ -198,9 +198,9 @@ class HonestDiDResult:
                 {"M": float(m), "conf_low": num(lo), "conf_high": num(hi)}
                 for m, lo, hi in zip(self.M, self.conf_low, self.conf_high, strict=True)
             ],
-            "breakdown": None if self.breakdown is None else (
-                "inf" if math.isinf(self.breakdown) else float(self.breakdown)
-            ),
+            "breakdown": None
+            if self.breakdown is None
+            else ("inf" if math.isinf(self.breakdown) else float(self.breakdown)),
             "l_vec": [float(x) for x in self.l_vec],
             "pre_event_times": list(self.pre_event_times),
             "post_event_times": list(self.post_event_times),
@@ -322,7 +322,9 @@ def honest_did(
     alpha = _check_alpha(alpha)
     if grid is not None:
         if len(grid) != 3 or not grid[0] < grid[1] or int(grid[2]) < 2:
-            raise ValueError(f"grid must be (lower, upper, points) with lower < upper, got {grid!r}")
+            raise ValueError(
+                f"grid must be (lower, upper, points) with lower < upper, got {grid!r}"
+            )
         if method == "FLCI":
             raise ValueError("grid applies to the test-inversion methods, not to 'FLCI'")
     for name, v in (("grid_points", grid_points), ("lf_draws", lf_draws)):
@@ -345,8 +347,9 @@ def honest_did(
         conf_low=est - z * sd_theta,
         conf_high=est + z * sd_theta,
         p_value=float(2 * stats.norm.sf(abs(est) / sd_theta)) if sd_theta > 0 else float("nan"),
-        event_time=int(inputs.post_event_times[int(np.argmax(lv))]) if term != "average_post"
-        and term.startswith("event_time::") else None,
+        event_time=int(inputs.post_event_times[int(np.argmax(lv))])
+        if term != "average_post" and term.startswith("event_time::")
+        else None,
     )
 
     if restriction == "relative_magnitude":
@@ -378,9 +381,7 @@ def honest_did(
                 f"the robust confidence set at {m:g} is unbounded: the data cannot bound the "
                 "effect under that restriction"
             )
-    if grid is not None and np.any(
-        np.isclose(lows_a, grid[0]) | np.isclose(highs_a, grid[1])
-    ):
+    if grid is not None and np.any(np.isclose(lows_a, grid[0]) | np.isclose(highs_a, grid[1])):
         notes.append("the confidence set reaches an end of the supplied grid; widen the grid")
 
     bd = solver.breakdown(sd_theta) if breakdown else None
@@ -438,7 +439,7 @@ class _Inputs:
 
 def _check_alpha(alpha: object) -> float:
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating)):
-        raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}")
+        raise TypeError(f"alpha must be a number in (0, 1), got {alpha!r}")
     a = float(alpha)
     if not 0 < a < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
@@ -450,7 +451,9 @@ def _sizes(value: object, default: tuple[float, ...] | None, name: str) -> tuple
         return default
     vals = np.atleast_1d(np.asarray(value, dtype=float))
     if vals.ndim != 1 or vals.size == 0 or not np.all(np.isfinite(vals)) or np.any(vals < 0):
-        raise ValueError(f"{name} must be a non-negative number or a non-empty list of them, got {value!r}")
+        raise ValueError(
+            f"{name} must be a non-negative number or a non-empty list of them, got {value!r}"
+        )
     return tuple(float(v) for v in vals)
 
 
@@ -560,7 +563,7 @@ def _event_study_inputs(
             raise ValueError("betahat has missing or infinite entries")
         V = sigma  # checked below
         pre_t = tuple(range(-1 - int(num_pre), -1))
-        post_t = tuple(range(0, int(num_post)))
+        post_t = tuple(range(int(num_post)))
         source = "arrays"
     V = _check_sigma(V, beta.size)  # type: ignore[arg-type]
     return _Inputs(beta, V, len(pre_t), len(post_t), pre_t, post_t, source, tuple(notes))
@@ -574,9 +577,7 @@ def _few_clusters_note(notes: list[str], n_clusters: int) -> None:
         )
 
 
-def _l_vector(
-    l_vec: object, e: object, post_times: tuple[int, ...]
-) -> tuple[np.ndarray, str]:
+def _l_vector(l_vec: object, e: object, post_times: tuple[int, ...]) -> tuple[np.ndarray, str]:
     n = len(post_times)
     if l_vec is not None:
         lv = np.asarray(l_vec, dtype=float).ravel()
@@ -591,7 +592,7 @@ def _l_vector(
             raise ValueError(f"e must be an event time or 'average', got {e!r}")
         return np.full(n, 1.0 / n), "average_post"
     if isinstance(e, bool) or not isinstance(e, (int, np.integer)):
-        raise ValueError(f"e must be an event time or 'average', got {e!r}")
+        raise TypeError(f"e must be an event time or 'average', got {e!r}")
     if int(e) not in post_times:
         raise ValueError(f"e = {e} is not a post-period event time (have {list(post_times)})")
     lv = np.zeros(n)
@@ -763,7 +764,7 @@ def truncnorm_sf(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out = np.empty(x.shape)
     upper = a >= 0  # interval in the upper half: use survival functions
     with np.errstate(divide="ignore", invalid="ignore"):
-        lq = lambda t: special.log_ndtr(-t)  # noqa: E731  log P(Z > t)
+        lq = lambda t: special.log_ndtr(-t)
         lp = special.log_ndtr  # log P(Z < t)
         num_u = _log_diff(lq(x[upper]), lq(b[upper]))
         den_u = _log_diff(lq(a[upper]), lq(b[upper]))
@@ -810,8 +811,9 @@ class _ArpPiece:
             G = self.V @ self.SY @ self.V.T
             self.G, self.p, self.q = G, self.V @ self.y0, self.V @ self.a1
             if hybrid and self.V.shape[0]:
-                xi = rng.multivariate_normal(np.zeros(self.sd.size), self.SY, size=lf_draws,
-                                             method="eigh")
+                xi = rng.multivariate_normal(
+                    np.zeros(self.sd.size), self.SY, size=lf_draws, method="eigh"
+                )
                 self.lf_cv = float(np.quantile((xi @ self.V.T).max(axis=1), 1 - self.kappa))
             else:
                 self.lf_cv = np.inf
@@ -837,7 +839,9 @@ class _ArpPiece:
         lo = np.where(bcoef < 1 - 1e-9, ratio, -np.inf).max(axis=1)
         return ~self._reject(eta, np.sqrt(np.clip(s2, 0.0, None)), lo, up)
 
-    def _reject(self, eta: np.ndarray, sB: np.ndarray, vlo: np.ndarray, vup: np.ndarray) -> np.ndarray:
+    def _reject(
+        self, eta: np.ndarray, sB: np.ndarray, vlo: np.ndarray, vup: np.ndarray
+    ) -> np.ndarray:
         eta, sB, vlo, vup = np.broadcast_arrays(eta, sB, vlo, vup)
         reject = np.zeros(eta.shape, dtype=bool)
         first = eta > self.lf_cv
@@ -886,15 +890,31 @@ class _ArpPiece:
         # linear-fractional programmes over the polytope, i.e. LPs in (u, t).
         a_eq = np.block([[A_eq[:k], np.zeros((k, 1))], [self.sd[None, :], -np.ones((1, 1))]])
         a_up = np.vstack([a_eq, np.r_[c, -1.0][None, :]])
-        r = optimize.linprog(np.r_[-S, 0.0], A_eq=a_up, b_eq=np.r_[np.zeros(k + 1), 1.0],
-                             bounds=[(0, None)] * (m + 1), method="highs")
+        r = optimize.linprog(
+            np.r_[-S, 0.0],
+            A_eq=a_up,
+            b_eq=np.r_[np.zeros(k + 1), 1.0],
+            bounds=[(0, None)] * (m + 1),
+            method="highs",
+        )
         vup = float(r.fun) if r.status == 0 else np.inf  # min of -S'u = min a / (1 - b)
         a_lo = np.vstack([a_eq, np.r_[-c, 1.0][None, :]])
-        r = optimize.linprog(np.r_[-S, 0.0], A_eq=a_lo, b_eq=np.r_[np.zeros(k + 1), 1.0],
-                             bounds=[(0, None)] * (m + 1), method="highs")
+        r = optimize.linprog(
+            np.r_[-S, 0.0],
+            A_eq=a_lo,
+            b_eq=np.r_[np.zeros(k + 1), 1.0],
+            bounds=[(0, None)] * (m + 1),
+            method="highs",
+        )
         vlo = float(-r.fun) if r.status == 0 else -np.inf
-        return not bool(self._reject(np.array([eta]), np.array([math.sqrt(max(s2, 0.0))]),
-                                     np.array([vlo]), np.array([vup]))[0])
+        return not bool(
+            self._reject(
+                np.array([eta]),
+                np.array([math.sqrt(max(s2, 0.0))]),
+                np.array([vlo]),
+                np.array([vup]),
+            )[0]
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -909,7 +929,7 @@ def folded_normal_quantile(b: float, alpha: float) -> float:
     hi = b + stats.norm.ppf(1 - alpha / 2)
     if hi - lo < 1e-13:
         return hi
-    f = lambda c: special.ndtr(c - b) - special.ndtr(-c - b) - (1 - alpha)  # noqa: E731
+    f = lambda c: special.ndtr(c - b) - special.ndtr(-c - b) - (1 - alpha)
     if f(lo) >= 0:
         return float(lo)
     return float(optimize.brentq(f, lo, hi, xtol=1e-14, rtol=1e-14))
@@ -950,7 +970,12 @@ def _flci_setup(Sig: np.ndarray, n_pre: int, n_post: int, lv: np.ndarray) -> dic
 
 
 def optimal_flci(
-    beta: np.ndarray, Sig: np.ndarray, n_pre: int, n_post: int, lv: np.ndarray, m: float,
+    beta: np.ndarray,
+    Sig: np.ndarray,
+    n_pre: int,
+    n_post: int,
+    lv: np.ndarray,
+    m: float,
     alpha: float,
 ) -> FLCI:
     """The shortest ``1 - alpha`` fixed-length interval for ``l' tau_post`` over
@@ -1002,8 +1027,14 @@ def optimal_flci(
         best = None
         for z_start in starts:
             x0 = np.r_[z_start, np.abs(mu0 + K @ z_start)]
-            r = optimize.minimize(obj, x0, jac=True, method="SLSQP", constraints=[cons],
-                                  options={"ftol": 1e-12, "maxiter": 500})
+            r = optimize.minimize(
+                obj,
+                x0,
+                jac=True,
+                method="SLSQP",
+                constraints=[cons],
+                options={"ftol": 1e-12, "maxiter": 500},
+            )
             zz = r.x[:k]
             val = _half_length(zz, sd, mu0, K, mm, alpha)
             if best is None or val < best[0]:
@@ -1024,7 +1055,7 @@ def optimal_flci(
     )
 
 
-def _half_length(z, sd, mu0, K, mm, alpha) -> float:  # noqa: ANN001
+def _half_length(z, sd, mu0, K, mm, alpha) -> float:
     s = sd(z)
     return s * folded_normal_quantile(mm * float(np.abs(mu0 + K @ z).sum()) / s, alpha)
 
@@ -1048,8 +1079,21 @@ def _sd_upper_bound_m(beta: np.ndarray, Sig: np.ndarray, n_pre: int, alpha: floa
 
 class _Solver:
     def __init__(
-        self, beta, Sig, n_pre, n_post, lv, alpha, restriction, method, *,  # noqa: ANN001
-        grid, grid_points, lf_draws, seed, max_bases=MAX_BASES,  # noqa: ANN001
+        self,
+        beta,
+        Sig,
+        n_pre,
+        n_post,
+        lv,
+        alpha,
+        restriction,
+        method,
+        *,
+        grid,
+        grid_points,
+        lf_draws,
+        seed,
+        max_bases=MAX_BASES,
     ) -> None:
         self.beta, self.Sig, self.n_pre, self.n_post, self.lv = beta, Sig, n_pre, n_post, lv
         self.alpha, self.restriction, self.method = alpha, restriction, method
@@ -1064,8 +1108,20 @@ class _Solver:
         else:
             polys = [sd_polyhedron(self.n_pre, self.n_post, m)]
         return [
-            _ArpPiece(A, d, self.beta, self.Sig, self.n_pre, self.n_post, self.lv, self.alpha,
-                      self.method == "C-LF", self.lf_draws, self.seed, self.max_bases)
+            _ArpPiece(
+                A,
+                d,
+                self.beta,
+                self.Sig,
+                self.n_pre,
+                self.n_post,
+                self.lv,
+                self.alpha,
+                self.method == "C-LF",
+                self.lf_draws,
+                self.seed,
+                self.max_bases,
+            )
             for A, d in polys
         ]
 
@@ -1155,7 +1211,9 @@ def _invert(
     return lo, hi
 
 
-def _bisect(accept: Callable[[np.ndarray], np.ndarray], out: float, inside: float, scale: float) -> float:
+def _bisect(
+    accept: Callable[[np.ndarray], np.ndarray], out: float, inside: float, scale: float
+) -> float:
     """Boundary between a rejected point ``out`` and an accepted point ``inside``: each round
     tests 64 points between them (one vectorised call) and keeps the outermost accepted one."""
     for _ in range(20):

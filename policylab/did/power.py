@@ -119,15 +119,18 @@ class PowerDesign:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        if not (isinstance(self.sigma2, (int, float)) and math.isfinite(self.sigma2)
-                and self.sigma2 > 0):
+        if not (
+            isinstance(self.sigma2, (int, float)) and math.isfinite(self.sigma2) and self.sigma2 > 0
+        ):
             raise ValueError(f"sigma2 must be a positive number, got {self.sigma2!r}")
         if not -1 < self.rho < 1:
             raise ValueError(f"rho must be in (-1, 1), got {self.rho!r}")
         if not 0 <= self.icc <= 1:
             raise ValueError(f"icc must be in [0, 1], got {self.icc!r}")
-        for name, total in (("treated_cluster_sizes", self.n_treated),
-                            ("control_cluster_sizes", self.n_control)):
+        for name, total in (
+            ("treated_cluster_sizes", self.n_treated),
+            ("control_cluster_sizes", self.n_control),
+        ):
             sizes = getattr(self, name)
             if sizes and (sum(sizes) != total or min(sizes) < 1):
                 raise ValueError(f"{name} must be positive and sum to {total}, got {sizes!r}")
@@ -360,8 +363,9 @@ def minimum_detectable_effect(
     df = max(df, 1.0)
     crit = float(stats.t.ppf(1 - alpha / 2, df))
     approx = crit + float(stats.t.ppf(power, df))
-    mult = float(optimize.brentq(lambda lam: _t_power(lam, crit, df) - power, 0.0, 4 * approx,
-                                 xtol=1e-12))
+    mult = float(
+        optimize.brentq(lambda lam: _t_power(lam, crit, df) - power, 0.0, 4 * approx, xtol=1e-12)
+    )
     notes = list(notes)
     if min(g_t, g_c) < 2:
         notes.append("a group has a single cluster: its variance cannot be estimated, df set to 1")
@@ -403,7 +407,11 @@ class NoiseEstimates:
 
 
 def estimate_noise(
-    pre: pd.DataFrame, *, outcome: Hashable, unit: Hashable, time: Hashable,
+    pre: pd.DataFrame,
+    *,
+    outcome: Hashable,
+    unit: Hashable,
+    time: Hashable,
     cluster: Hashable | None,
 ) -> NoiseEstimates:
     """``sigma2``, ``rho`` and ``icc`` from pre-treatment observations (module docstring)."""
@@ -462,8 +470,9 @@ def _anova_icc(d: pd.DataFrame, notes: list[str]) -> tuple[float, int]:
     size = cells.transform("size")
     dd = d[size >= 2]
     if dd.empty:
-        notes.append("no consortium has two firms observed in the same pre-treatment year: "
-                     "icc = 0 assumed")
+        notes.append(
+            "no consortium has two firms observed in the same pre-treatment year: icc = 0 assumed"
+        )
         return 0.0, 0
     g = dd.groupby(["c", "t"])["e"]
     k = g.ngroups
@@ -546,7 +555,7 @@ def mde_for_panel(
     df = df[df[outcome].notna()]
     coh = pd.to_numeric(df[cohort], errors="raise").fillna(0).astype("int64")
     yr = pd.to_numeric(df[time], errors="raise").astype("int64")
-    df = df.assign(**{"_coh": coh.to_numpy(), "_t": yr.to_numpy()})
+    df = df.assign(_coh=coh.to_numpy(), _t=yr.to_numpy())
     treated = df["_coh"] > 0
     pre_rows = (~treated) | (df["_t"] < df["_coh"])
     firm_first = df.groupby(unit)["_coh"].first()
@@ -570,8 +579,13 @@ def mde_for_panel(
             raise ValueError("no member firm is observed after joining: give n_post")
         n_post = max(1, int(np.median(post)))
         notes.append(f"n_post = {n_post}: median years from joining observed per member firm")
-    noise = estimate_noise(df[pre_rows].rename(columns={"_t": "_time"}), outcome=outcome,
-                           unit=unit, time="_time", cluster=cluster)
+    noise = estimate_noise(
+        df[pre_rows].rename(columns={"_t": "_time"}),
+        outcome=outcome,
+        unit=unit,
+        time="_time",
+        cluster=cluster,
+    )
     notes.extend(noise.notes)
     if cluster is not None:
         first_c = df.groupby(unit)[cluster].first()
@@ -590,8 +604,9 @@ def mde_for_panel(
         f"({noise.n_pairs} consecutive pairs, {noise.n_cells} consortium-year cells) in "
         "pre-treatment years"
     )
-    res = minimum_detectable_effect(design, alpha=alpha, power=power, outcome=str(outcome),
-                                    baseline_mean=baseline, notes=notes)
+    res = minimum_detectable_effect(
+        design, alpha=alpha, power=power, outcome=str(outcome), baseline_mean=baseline, notes=notes
+    )
     spec = {
         "estimator": "mde_for_panel",
         "outcome": str(outcome), "unit": str(unit), "time": str(time), "cohort": str(cohort),
@@ -606,7 +621,9 @@ def mde_for_panel(
 # --------------------------------------------------------------------------------------
 
 
-def plausible_effect(outcome: str, baseline_mean: float | None = None) -> tuple[float, float] | None:
+def plausible_effect(
+    outcome: str, baseline_mean: float | None = None
+) -> tuple[float, float] | None:
     """Plausible effect range of ``outcome`` in its own units (domain.md §2.3), or ``None``
     when none is known. ``exports_eur`` needs the treated firms' ``baseline_mean``
     (+10 to +20 % of it)."""
@@ -668,7 +685,5 @@ def warn_if_underpowered(
         body = f"inside the plausible range ({rng}); effects below it are likely to be missed"
     tail = ""
     if res is not None:
-        tail = (
-            f"; the chance of detecting an effect of {low:.3g} is {100 * res.power_at(low):.0f}%"
-        )
+        tail = f"; the chance of detecting an effect of {low:.3g} is {100 * res.power_at(low):.0f}%"
     return head + body + tail + ". A non-significant estimate is not evidence of no effect."

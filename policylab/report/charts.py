@@ -242,7 +242,12 @@ def event_study_frame(tidy: pd.DataFrame) -> pd.DataFrame:
         )
         es = pd.concat([es, ref], ignore_index=True)
     else:
-        es.loc[es["event_time"] == -1, "kind"] = "reference"
+        # event time -1 is the normalised reference only when it carries no uncertainty (an
+        # event study sets it to 0); Callaway-Sant'Anna with a varying base period estimates it
+        se = es["std_error"]
+        fixed = se.isna() | (se == 0)
+        es.loc[(es["event_time"] == -1) & fixed & (es["estimate"].fillna(0.0) == 0.0),
+               "kind"] = "reference"
     return es.sort_values("event_time", kind="stable").reset_index(drop=True)
 
 

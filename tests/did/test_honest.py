@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from policylab.did import att_gt, aggregate, event_study, honest_did
+from policylab.did import aggregate, att_gt, event_study, honest_did
 from policylab.did.honest import (
     _Solver,
     folded_normal_quantile,
@@ -59,8 +59,9 @@ def example(seed: int = 0, n_pre: int = 3, n_post: int = 3):
 def test_smoothness_flci_one_pre_one_post_closed_form(m):
     beta = np.array([-0.02, 0.15])
     sigma = np.array([[0.0004, 0.0001], [0.0001, 0.0009]])
-    res = honest_did(beta, sigma, num_pre=1, num_post=1, restriction="smoothness", M=m,
-                     breakdown=False)
+    res = honest_did(
+        beta, sigma, num_pre=1, num_post=1, restriction="smoothness", M=m, breakdown=False
+    )
     sd = np.sqrt(np.ones(2) @ sigma @ np.ones(2))
     half = sd * stats.foldnorm.ppf(0.95, m / sd)
     assert res.conf_low[0] == pytest.approx(beta.sum() - half, abs=1e-9)
@@ -74,8 +75,9 @@ def test_smoothness_flci_second_post_period_worst_bias_is_3m():
     beta = np.array([0.01, 0.1, 0.2])
     sigma = np.diag([0.0004, 0.0005, 0.0006])
     m = 0.02
-    res = honest_did(beta, sigma, num_pre=1, num_post=2, restriction="smoothness", M=m, e=1,
-                     breakdown=False)
+    res = honest_did(
+        beta, sigma, num_pre=1, num_post=2, restriction="smoothness", M=m, e=1, breakdown=False
+    )
     v = np.array([2.0, 0.0, 1.0])
     sd = np.sqrt(v @ sigma @ v)
     half = sd * stats.foldnorm.ppf(0.95, 3 * m / sd)
@@ -86,8 +88,9 @@ def test_smoothness_flci_second_post_period_worst_bias_is_3m():
 @pytest.mark.parametrize("e", [0, 2, "average"])
 def test_smoothness_m0_is_the_blue_under_a_linear_violation(e):
     beta, sigma = example(3, n_pre=4, n_post=3)
-    res = honest_did(beta, sigma, num_pre=4, num_post=3, restriction="smoothness", M=0.0, e=e,
-                     breakdown=False)
+    res = honest_did(
+        beta, sigma, num_pre=4, num_post=3, restriction="smoothness", M=0.0, e=e, breakdown=False
+    )
     lv = res.l_vec
     t = np.r_[np.arange(-4, 0), np.arange(1, 4)].astype(float)
     n = beta.size
@@ -106,10 +109,12 @@ def test_relative_magnitude_mbar0_closed_form_hybrid():
     beta = np.array([-10 * s1, 0.1])
     sigma = np.diag([s1**2, s2**2])
     alpha, kappa = 0.05, 0.005
-    res = honest_did(beta, sigma, num_pre=1, num_post=1, Mbar=0.0, lf_draws=400_000,
-                     breakdown=False)
-    L = optimize.brentq(lambda x: stats.norm.cdf(x) * (2 * stats.norm.cdf(x) - 1) - (1 - kappa),
-                        1, 5)
+    res = honest_did(
+        beta, sigma, num_pre=1, num_post=1, Mbar=0.0, lf_draws=400_000, breakdown=False
+    )
+    L = optimize.brentq(
+        lambda x: stats.norm.cdf(x) * (2 * stats.norm.cdf(x) - 1) - (1 - kappa), 1, 5
+    )
     size = (alpha - kappa) / (1 - kappa)
     pl = stats.norm.cdf(L)
     c = stats.norm.ppf(pl - size * (pl - 0.5))
@@ -135,10 +140,21 @@ def test_robust_sets_shrink_to_the_identified_set(restriction, size, method):
     beta, sigma = example(5)
     tiny = sigma * 1e-10
     kw = {"Mbar": size} if restriction == "relative_magnitude" else {"M": size}
-    res = honest_did(beta, tiny, num_pre=3, num_post=3, restriction=restriction, method=method,
-                     breakdown=False, **kw)
-    polys = (rm_polyhedra(3, 3, size) if restriction == "relative_magnitude"
-             else [sd_polyhedron(3, 3, size)])
+    res = honest_did(
+        beta,
+        tiny,
+        num_pre=3,
+        num_post=3,
+        restriction=restriction,
+        method=method,
+        breakdown=False,
+        **kw,
+    )
+    polys = (
+        rm_polyhedra(3, 3, size)
+        if restriction == "relative_magnitude"
+        else [sd_polyhedron(3, 3, size)]
+    )
     lo, hi = identified_set(polys, beta, 3, res.l_vec)
     assert res.conf_low[0] == pytest.approx(lo, abs=1e-3)
     assert res.conf_high[0] == pytest.approx(hi, abs=1e-3)
@@ -146,8 +162,9 @@ def test_robust_sets_shrink_to_the_identified_set(restriction, size, method):
 
 def test_folded_normal_quantile_and_truncated_normal_tails():
     for b in (0.0, 0.3, 2.0, 40.0):
-        assert folded_normal_quantile(b, 0.05) == pytest.approx(stats.foldnorm.ppf(0.95, b),
-                                                                rel=1e-10)
+        assert folded_normal_quantile(b, 0.05) == pytest.approx(
+            stats.foldnorm.ppf(0.95, b), rel=1e-10
+        )
     # far in the upper tail, where 1 - Phi underflows in a naive difference
     x, a, b = np.array([40.05]), np.array([40.0]), np.array([np.inf])
     assert truncnorm_sf(x, a, b)[0] == pytest.approx(np.exp(-40 * 0.05 - 0.05**2 / 2), rel=2e-3)
@@ -165,10 +182,26 @@ def test_smoothness_sets_ignore_a_linear_trend():
     beta, sigma = example(7)
     t = np.r_[np.arange(-3, 0), np.arange(1, 4)]
     for method in ("FLCI", "Conditional"):
-        a = honest_did(beta, sigma, num_pre=3, num_post=3, restriction="smoothness",
-                       M=[0.0, 0.01], method=method, breakdown=False)
-        b = honest_did(beta + 0.05 * t, sigma, num_pre=3, num_post=3, restriction="smoothness",
-                       M=[0.0, 0.01], method=method, breakdown=False)
+        a = honest_did(
+            beta,
+            sigma,
+            num_pre=3,
+            num_post=3,
+            restriction="smoothness",
+            M=[0.0, 0.01],
+            method=method,
+            breakdown=False,
+        )
+        b = honest_did(
+            beta + 0.05 * t,
+            sigma,
+            num_pre=3,
+            num_post=3,
+            restriction="smoothness",
+            M=[0.0, 0.01],
+            method=method,
+            breakdown=False,
+        )
         np.testing.assert_allclose(b.conf_low - 0.05 * 0.0, a.conf_low, atol=1e-7)
         np.testing.assert_allclose(b.conf_high, a.conf_high, atol=1e-7)
 
@@ -180,8 +213,7 @@ def test_scale_equivariance(restriction):
     kw = {"Mbar": [0.5, 1.0]} if restriction == "relative_magnitude" else {"M": [0.0, 0.01]}
     kw_k = kw if restriction == "relative_magnitude" else {"M": [0.0, 0.01 * k]}
     a = honest_did(beta, sigma, num_pre=3, num_post=3, restriction=restriction, **kw)
-    b = honest_did(k * beta, k * k * sigma, num_pre=3, num_post=3, restriction=restriction,
-                   **kw_k)
+    b = honest_did(k * beta, k * k * sigma, num_pre=3, num_post=3, restriction=restriction, **kw_k)
     np.testing.assert_allclose(b.conf_low, k * a.conf_low, rtol=1e-6, atol=1e-7 * k)
     np.testing.assert_allclose(b.conf_high, k * a.conf_high, rtol=1e-6, atol=1e-7 * k)
     scale = 1.0 if restriction == "relative_magnitude" else k
@@ -190,15 +222,18 @@ def test_scale_equivariance(restriction):
 
 def test_flci_widens_with_m_and_breakdown_brackets_zero():
     beta, sigma = example(2)
-    res = honest_did(beta, sigma, num_pre=3, num_post=3, restriction="smoothness",
-                     M=np.linspace(0, 0.05, 6))
+    res = honest_did(
+        beta, sigma, num_pre=3, num_post=3, restriction="smoothness", M=np.linspace(0, 0.05, 6)
+    )
     assert np.all(np.diff(res.conf_high - res.conf_low) > 0)
     bd = res.breakdown
     assert bd is not None and 0 < bd < np.inf
-    below = honest_did(beta, sigma, num_pre=3, num_post=3, restriction="smoothness",
-                       M=0.995 * bd, breakdown=False)
-    above = honest_did(beta, sigma, num_pre=3, num_post=3, restriction="smoothness",
-                       M=1.01 * bd, breakdown=False)
+    below = honest_did(
+        beta, sigma, num_pre=3, num_post=3, restriction="smoothness", M=0.995 * bd, breakdown=False
+    )
+    above = honest_did(
+        beta, sigma, num_pre=3, num_post=3, restriction="smoothness", M=1.01 * bd, breakdown=False
+    )
     assert below.conf_low[0] > 0 and above.conf_low[0] < 0
 
 
@@ -207,8 +242,9 @@ def test_relative_magnitude_breakdown_brackets_zero():
     res = honest_did(beta, sigma, num_pre=3, num_post=3, Mbar=[0.0])
     bd = res.breakdown
     assert bd is not None and 0 < bd < np.inf
-    near = honest_did(beta, sigma, num_pre=3, num_post=3, Mbar=[0.99 * bd, 1.02 * bd],
-                      breakdown=False)
+    near = honest_did(
+        beta, sigma, num_pre=3, num_post=3, Mbar=[0.99 * bd, 1.02 * bd], breakdown=False
+    )
     assert near.conf_low[0] > 0 and near.conf_low[1] < 0
 
 
@@ -235,9 +271,21 @@ def test_vertex_and_linear_programme_paths_agree():
     for method in ("Conditional", "C-LF"):
         out = []
         for max_bases in (10**6, 0):
-            s = _Solver(beta, sigma, 2, 3, lv, 0.05, "relative_magnitude", method,
-                        grid=(-0.2, 0.4, 40), grid_points=100, lf_draws=500, seed=3,
-                        max_bases=max_bases)
+            s = _Solver(
+                beta,
+                sigma,
+                2,
+                3,
+                lv,
+                0.05,
+                "relative_magnitude",
+                method,
+                grid=(-0.2, 0.4, 25),
+                grid_points=100,
+                lf_draws=300,
+                seed=3,
+                max_bases=max_bases,
+            )
             out.append(s.interval(1.0))
         assert out[0] == pytest.approx(out[1], abs=1e-12)
 
@@ -257,8 +305,9 @@ def test_inputs_are_not_modified():
 
 def test_tidy_and_to_dict():
     beta, sigma = example(0)
-    res = honest_did(beta, sigma, num_pre=3, num_post=3, restriction="smoothness",
-                     M=[0.0, 0.01], e="average")
+    res = honest_did(
+        beta, sigma, num_pre=3, num_post=3, restriction="smoothness", M=[0.0, 0.01], e="average"
+    )
     t = res.tidy()
     assert list(t.columns) == ["term", "restriction", "M", "conf_low", "conf_high", "method"]
     assert t["method"].tolist() == ["original", "FLCI", "FLCI"]
@@ -274,8 +323,16 @@ def test_tidy_and_to_dict():
 
 def test_event_study_result_equals_the_array_call(make_panel):
     df = make_panel(n_firms=120, seed=3)
-    es = event_study(df, outcome="exports", unit="firm", time="year", cohort="cohort",
-                     leads=3, lags=2, cluster="consortium")
+    es = event_study(
+        df,
+        outcome="exports",
+        unit="firm",
+        time="year",
+        cohort="cohort",
+        leads=3,
+        lags=2,
+        cluster="consortium",
+    )
     res = honest_did(es, Mbar=[1.0], e=1, breakdown=False)
     beta = np.array([e.estimate for e in es.estimates])
     arr = honest_did(beta, es.vcov, num_pre=2, num_post=3, Mbar=[1.0], e=1, breakdown=False)
@@ -288,7 +345,7 @@ def test_event_study_result_equals_the_array_call(make_panel):
 
 def test_callaway_santanna_dynamic_needs_a_universal_base(make_panel):
     df = make_panel(n_firms=150, seed=5)
-    kw = dict(outcome="exports", unit="firm", time="year", cohort="cohort")
+    kw = {"outcome": "exports", "unit": "firm", "time": "year", "cohort": "cohort"}
     varying = aggregate(att_gt(df, **kw), "dynamic")
     with pytest.raises(ValueError, match="universal"):
         honest_did(varying)
@@ -337,3 +394,24 @@ def test_bad_arrays_raise():
         honest_did(beta, bad, num_pre=3, num_post=3)
     with pytest.raises(TypeError):
         honest_did("not an estimate")
+
+
+@pytest.mark.slow
+def test_relative_magnitude_sets_cover_at_the_edge_of_the_restriction():
+    """Coverage of the C-LF set when the violation is as large as Delta^RM(1) allows: one
+    pre-period change of 0.02 (the other is 0), and the post-period violation keeps changing
+    by 0.02 per period, so the true effect 0.1 is the lower end of the identified set
+    [0.10, 0.14]. 300 draws of beta_hat ~ N(tau + delta, Sigma) with standard errors of
+    about 0.005: coverage is at least 0.95 minus 3 Monte Carlo standard errors, and below
+    0.99 (the check is not vacuous: the set is not simply wide)."""
+    rng = np.random.default_rng(17)
+    a = rng.normal(size=(4, 4))
+    sigma = 1e-5 * (a @ a.T / 4 + np.eye(4))
+    delta = np.array([-0.02, -0.02, 0.02, 0.04])  # e = -3, -2 | 0, 1; reference e = -1 is 0
+    tau = np.array([0.0, 0.0, 0.1, 0.1])
+    draws = rng.multivariate_normal(tau + delta, sigma, size=300)
+    covered = []
+    for b in draws:
+        res = honest_did(b, sigma, num_pre=2, num_post=2, Mbar=1.0, breakdown=False)
+        covered.append(res.conf_low[0] <= 0.1 <= res.conf_high[0])
+    assert 0.95 - 3 * np.sqrt(0.05 * 0.95 / 300) <= np.mean(covered) < 0.99

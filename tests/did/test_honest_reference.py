@@ -57,21 +57,43 @@ def ehec_event_study():
     df = df[(df["year"] < 2016) & (df["yexp2"].isna() | (df["yexp2"] != 2015))].copy()
     df["cohort"] = np.where(df["yexp2"] == 2014, 2014, 0)
     # fixest::feols(dins ~ i(year, D, ref = 2013) | stfips + year, cluster = "stfips")
-    return event_study(df, outcome="dins", unit="stfips", time="year", cohort="cohort",
-                       leads=6, lags=1, cluster="stfips")
+    return event_study(
+        df,
+        outcome="dins",
+        unit="stfips",
+        time="year",
+        cohort="cohort",
+        leads=6,
+        lags=1,
+        cluster="stfips",
+    )
 
 
 # createSensitivityResults_relativeMagnitudes, Mbarvec = seq(0.5, 2, by = 0.5), method C-LF
-README_RM = [(0.5, "0.0240", "0.0672"), (1.0, "0.0170", "0.0720"),
-             (1.5, "0.00824", "0.0797"), (2.0, "-0.000916", "0.0881")]
+README_RM = [
+    (0.5, "0.0240", "0.0672"),
+    (1.0, "0.0170", "0.0720"),
+    (1.5, "0.00824", "0.0797"),
+    (2.0, "-0.000916", "0.0881"),
+]
 # createSensitivityResults, Mvec = seq(0, 0.05, by = 0.01), method FLCI
-README_SD = [(0.00, "0.0259", "0.0607"), (0.01, "0.0132", "0.0787"),
-             (0.02, "0.00286", "0.0907"), (0.03, "-0.00714", "0.101"),
-             (0.04, "-0.0171", "0.111"), (0.05, "-0.0271", "0.121")]
+README_SD = [
+    (0.00, "0.0259", "0.0607"),
+    (0.01, "0.0132", "0.0787"),
+    (0.02, "0.00286", "0.0907"),
+    (0.03, "-0.00714", "0.101"),
+    (0.04, "-0.0171", "0.111"),
+    (0.05, "-0.0271", "0.121"),
+]
 # Stata README: honestdid, l_vec(0.5 \ 0.5) ... mvec(0(0.5)2): the average effect
 STATA_AVG_ORIGINAL = ("0.040", "0.075")
-STATA_AVG_RM = [(0.0, "0.041", "0.075"), (0.5, "0.033", "0.080"), (1.0, "0.020", "0.090"),
-                (1.5, "0.006", "0.103"), (2.0, "-0.008", "0.117")]
+STATA_AVG_RM = [
+    (0.0, "0.041", "0.075"),
+    (0.5, "0.033", "0.080"),
+    (1.0, "0.020", "0.090"),
+    (1.5, "0.006", "0.103"),
+    (2.0, "-0.008", "0.117"),
+]
 
 
 def test_ehec_event_study_and_original_interval(ehec_event_study):
@@ -84,8 +106,12 @@ def test_ehec_event_study_and_original_interval(ehec_event_study):
 def test_ehec_relative_magnitudes_on_the_r_grid(ehec_event_study):
     """R's default grid for Delta^RM: 1,000 points on +/- 20 sd(theta_hat) around 0."""
     sd = honest_did(ehec_event_study, Mbar=[0.0], breakdown=False).original.std_error
-    res = honest_did(ehec_event_study, Mbar=[m for m, _, _ in README_RM],
-                     grid=(-20 * sd, 20 * sd, 1000), breakdown=False)
+    res = honest_did(
+        ehec_event_study,
+        Mbar=[m for m, _, _ in README_RM],
+        grid=(-20 * sd, 20 * sd, 1000),
+        breakdown=False,
+    )
     for (m, lo, hi), got_lo, got_hi in zip(README_RM, res.conf_low, res.conf_high, strict=True):
         assert close(got_lo, lo) and close(got_hi, hi), (m, got_lo, got_hi)
 
@@ -104,8 +130,7 @@ def test_ehec_relative_magnitudes_refined_and_breakdown(ehec_event_study):
 def test_ehec_smoothness_flci(ehec_event_study):
     """README: "the breakdown value for a significant effect is M ~ 0.03" (the interval
     excludes 0 at M = 0.02 and includes it at 0.03)."""
-    res = honest_did(ehec_event_study, restriction="smoothness",
-                     M=[m for m, _, _ in README_SD])
+    res = honest_did(ehec_event_study, restriction="smoothness", M=[m for m, _, _ in README_SD])
     for (m, lo, hi), got_lo, got_hi in zip(README_SD, res.conf_low, res.conf_high, strict=True):
         tol = 0.0025 * (got_hi - got_lo) / 2
         assert close(got_lo, lo, tol) and close(got_hi, hi, tol), (m, got_lo, got_hi)
@@ -120,8 +145,9 @@ def test_ehec_average_effect_stata_readme(ehec_event_study):
     R-sized grid step on the inner side."""
     mbars = [m for m, _, _ in STATA_AVG_RM]
     runs = [
-        honest_did(ehec_event_study, e="average", Mbar=mbars, lf_draws=1000, seed=seed,
-                   breakdown=False)
+        honest_did(
+            ehec_event_study, e="average", Mbar=mbars, lf_draws=1000, seed=seed, breakdown=False
+        )
         for seed in range(8)
     ]
     res = runs[0]
@@ -132,34 +158,116 @@ def test_ehec_average_effect_stata_readme(ehec_event_study):
     highs = np.array([r.conf_high for r in runs])
     step = 40 * res.original.std_error / 999
     for j, (m, lo, hi) in enumerate(STATA_AVG_RM):
-        assert lows[:, j].min() - half_unit(lo) <= float(lo) <= (
-            lows[:, j].max() + step + half_unit(lo)), m
-        assert highs[:, j].min() - step - half_unit(hi) <= float(hi) <= (
-            highs[:, j].max() + half_unit(hi)), m
+        assert (
+            lows[:, j].min() - half_unit(lo)
+            <= float(lo)
+            <= (lows[:, j].max() + step + half_unit(lo))
+        ), m
+        assert (
+            highs[:, j].min() - step - half_unit(hi)
+            <= float(hi)
+            <= (highs[:, j].max() + half_unit(hi))
+        ), m
 
 
 # --- 2. BCdata_EventStudy (R outputs frozen by HonestDiD.jl) -------------------------------
 
-BC_BETAHAT = np.array([0.006696351804, 0.02934503369, -0.006472972222, 0.0730149895,
-                       0.1959611177, 0.3120639026, 0.2395415455, 0.1260425001])
-BC_SIGMA = np.array([
-    [0.0008428358124, 0.0004768686777, 0.0002618051076, 0.0002354220342, 0.0001676371467,
-     0.0001128707663, 1.992816215e-05, -0.0001368265366],
-    [0.0004768686777, 0.0006425420288, 0.0003987425007, 0.0002435515198, 0.0002201960306,
-     0.0001804591157, 3.84376508e-05, -2.960421989e-05],
-    [0.0002618051076, 0.0003987425007, 0.0005229949602, 0.000211768609, 0.0001840722252,
-     0.000145852784, 7.005197403e-05, 5.952994979e-05],
-    [0.0002354220342, 0.0002435515198, 0.000211768609, 0.0003089595411, 0.0001197866077,
-     0.0001334081317, 0.0001016335009, 0.0001079051726],
-    [0.0001676371467, 0.0002201960306, 0.0001840722252, 0.0001197866077, 0.000359970436,
-     0.0002478818642, 0.0001749579242, 0.0001654256921],
-    [0.0001128707663, 0.0001804591157, 0.000145852784, 0.0001334081317, 0.0002478818642,
-     0.0004263949813, 0.0002171437809, 0.0002892747871],
-    [1.992816215e-05, 3.84376508e-05, 7.005197403e-05, 0.0001016335009, 0.0001749579242,
-     0.0002171437809, 0.0004886697861, 0.0003805322049],
-    [-0.0001368265366, -2.960421989e-05, 5.952994979e-05, 0.0001079051726, 0.0001654256921,
-     0.0002892747871, 0.0003805322049, 0.000761739444],
-])
+BC_BETAHAT = np.array(
+    [
+        0.006696351804,
+        0.02934503369,
+        -0.006472972222,
+        0.0730149895,
+        0.1959611177,
+        0.3120639026,
+        0.2395415455,
+        0.1260425001,
+    ]
+)
+BC_SIGMA = np.array(
+    [
+        [
+            0.0008428358124,
+            0.0004768686777,
+            0.0002618051076,
+            0.0002354220342,
+            0.0001676371467,
+            0.0001128707663,
+            1.992816215e-05,
+            -0.0001368265366,
+        ],
+        [
+            0.0004768686777,
+            0.0006425420288,
+            0.0003987425007,
+            0.0002435515198,
+            0.0002201960306,
+            0.0001804591157,
+            3.84376508e-05,
+            -2.960421989e-05,
+        ],
+        [
+            0.0002618051076,
+            0.0003987425007,
+            0.0005229949602,
+            0.000211768609,
+            0.0001840722252,
+            0.000145852784,
+            7.005197403e-05,
+            5.952994979e-05,
+        ],
+        [
+            0.0002354220342,
+            0.0002435515198,
+            0.000211768609,
+            0.0003089595411,
+            0.0001197866077,
+            0.0001334081317,
+            0.0001016335009,
+            0.0001079051726,
+        ],
+        [
+            0.0001676371467,
+            0.0002201960306,
+            0.0001840722252,
+            0.0001197866077,
+            0.000359970436,
+            0.0002478818642,
+            0.0001749579242,
+            0.0001654256921,
+        ],
+        [
+            0.0001128707663,
+            0.0001804591157,
+            0.000145852784,
+            0.0001334081317,
+            0.0002478818642,
+            0.0004263949813,
+            0.0002171437809,
+            0.0002892747871,
+        ],
+        [
+            1.992816215e-05,
+            3.84376508e-05,
+            7.005197403e-05,
+            0.0001016335009,
+            0.0001749579242,
+            0.0002171437809,
+            0.0004886697861,
+            0.0003805322049,
+        ],
+        [
+            -0.0001368265366,
+            -2.960421989e-05,
+            5.952994979e-05,
+            0.0001079051726,
+            0.0001654256921,
+            0.0002892747871,
+            0.0003805322049,
+            0.000761739444,
+        ],
+    ]
+)
 E1 = np.array([1.0, 0.0, 0.0, 0.0])
 SD1 = float(np.sqrt(BC_SIGMA[4, 4]))
 
@@ -205,8 +313,9 @@ def test_bc_relative_magnitudes_conditional():
     ],
 )
 def test_bc_smoothness_conditional(m, points, lv, lo, hi):
-    res = bc(restriction="smoothness", M=[m], method="Conditional", l_vec=lv,
-             grid=sd_grid(m, lv, points))
+    res = bc(
+        restriction="smoothness", M=[m], method="Conditional", l_vec=lv, grid=sd_grid(m, lv, points)
+    )
     assert res.conf_low[0] == pytest.approx(lo, abs=1e-9)
     assert res.conf_high[0] == pytest.approx(hi, abs=1e-9)
 

@@ -65,18 +65,25 @@ class RegionDiagnostics:
     (``PretrendResult.to_dict()``), or None when there are no pre-periods. ``bacon``: the
     Goodman-Bacon decomposition of the static TWFE estimate on the balanced part of the panel
     (``type, weight, estimate`` rows plus the TWFE estimate and the sample), or None with the
-    reason in ``notes``.
+    reason in ``notes``. ``power``: the minimum detectable effect of the region's design at 80%
+    power (``PowerResult.to_dict()`` plus ``plausible`` range and ``warning`` text) — computed
+    from the design and pre-period outcomes, before any estimate. ``honest``: Rambachan-Roth
+    relative-magnitude sensitivity of the event study's average post-joining effect
+    (``HonestDiDResult.to_dict()``), with its breakdown value.
     """
 
     region: str  # RegionInfo.key
     outcome: str
     pretrend: dict[str, Any] | None = None
     bacon: dict[str, Any] | None = None
+    power: dict[str, Any] | None = None
+    honest: dict[str, Any] | None = None
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"region": self.region, "outcome": self.outcome, "pretrend": self.pretrend,
-                "bacon": self.bacon, "notes": list(self.notes)}
+                "bacon": self.bacon, "power": self.power, "honest": self.honest,
+                "notes": list(self.notes)}
 
 
 @dataclass(frozen=True)

@@ -124,6 +124,41 @@ def _bacon_summary(panel: pd.DataFrame, outcome: str) -> tuple[dict | None, str 
     }, None
 
 
+def _power(panel: pd.DataFrame, outcome: str, cluster: str) -> tuple[dict | None, str | None]:
+    """Minimum detectable effect of the region's design (80% power, 5% two-sided)."""
+    from .did.power import mde_for_panel, plausible_effect, warn_if_underpowered
+
+    try:
+        res = mde_for_panel(panel, outcome=outcome, unit="firm_id", time="year", cohort="cohort",
+                            cluster=cluster)
+    except (DesignError, ValueError) as exc:
+        return None, f"minimum detectable effect not computed: {exc}"
+    out = res.to_dict()
+    # log(1 + exports) mixes the extensive margin (0 -> exporting moves it by ~10) with the
+    # intensive one, so the published +10-20 % on export value is no guide to its size.
+    plausible = None if outcome == "log_exports" else plausible_effect(outcome, baseline_mean=res.baseline_mean)
+    out["plausible"] = None if plausible is None else [float(plausible[0]), float(plausible[1])]
+    out["warning"] = warn_if_underpowered(res, plausible) if plausible is not None else None
+    return out, None
+
+
+def _honest(effects: list[RegionEffect], region: str, outcome: str) -> tuple[dict | None, str | None]:
+    """Rambachan-Roth sensitivity (relative magnitudes) of the TWFE event study's average
+    post-joining effect: how large may post-joining violations of parallel trends be, relative
+    to the largest pre-joining one, before the effect is no longer distinguishable from zero."""
+    from .did import honest_did
+
+    es = next((e.result for e in effects if e.region == region and e.outcome == outcome
+               and e.result.method == "event_study"), None)
+    if es is None:
+        return None, None
+    try:
+        res = honest_did(es, restriction="relative_magnitude", e="average")
+    except (DesignError, ValueError) as exc:
+        return None, f"sensitivity analysis (HonestDiD) not computed: {exc}"
+    return res.to_dict(), None
+
+
 def estimate_region(region: RegionData, cfg: LabConfig) -> tuple[list[RegionEffect], list[RegionDiagnostics], list[str]]:
     """Every configured estimator for each outcome of one region (members vs comparison firms),
     with the design checks of the headline estimator."""
@@ -156,9 +191,11 @@ def estimate_region(region: RegionData, cfg: LabConfig) -> tuple[list[RegionEffe
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             bacon_summary, why = _bacon_summary(panel, outcome)
-        if why:
-            diag_notes.append(why)
-        diagnostics.append(RegionDiagnostics(region.info.key, outcome, pretrend, bacon_summary, tuple(diag_notes)))
+            power, why_power = _power(panel, outcome, cluster)
+            honest, why_honest = _honest(effects, region.info.key, outcome)
+        diag_notes += [w for w in (why, why_power, why_honest) if w]
+        diagnostics.append(RegionDiagnostics(region.info.key, outcome, pretrend, bacon_summary, power, honest,
+                                             tuple(diag_notes)))
     return effects, diagnostics, notes
 
 

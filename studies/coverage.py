@@ -9,7 +9,10 @@ in a year drawn uniformly from 2014-2018 (all its firms together). Two designs:
 * (i)  G treated consortia and G comparison consortia that never join, G in {3, 6, 10, 20, 40}
        (3 added to the issue's list so the 3-treated target can be read in both designs);
 * (ii) 3, 6 or 10 treated consortia among 300 never-member firms, each its own cluster
-       (so each never-member has its own AR(1) shock).
+       (so each never-member has its own AR(1) shock);
+* (ii-u) design (ii) with 10% of the firm-years missing at random: the unbalanced panels
+       ``evaluate`` gets from real programme files (added after the first run, with
+       ``--designs 8,9,10 --append``).
 
 The design was fixed before any result was seen and is not tuned to any method.
 
@@ -20,7 +23,9 @@ constant):
 policylab
     CS analytic (influence function summed within clusters, normal critical value);
     the same with a t(G_treated - 1) critical value (a reference row, not a policylab
-    option); CS cluster multiplier bootstrap with Webb weights; CS randomization inference
+    option); CS cluster multiplier bootstrap with Webb weights; CS wild cluster restricted
+    bootstrap in the aggregate's regression form, under the constant-effect null
+    (Rademacher and Webb) and with only the aggregate restricted (Webb); CS randomization inference
     permuting the timing among treated consortia (and, in design (i), the cohorts among all
     consortia); TWFE CRV1 (t with G - 1 df); TWFE wild cluster restricted bootstrap (WCR) with
     Rademacher and with Webb weights (interval by test inversion). All bootstraps and
@@ -38,7 +43,7 @@ peers
 Usage::
 
     python studies/coverage.py --reps 1000 --workers 2          # writes studies/COVERAGE.md
-    python studies/coverage.py --reps 50 --workers 2 --out /tmp/pilot.md
+    python studies/coverage.py --reps 50 --workers 2 --out pilot/COVERAGE.md   # a quick pilot
 
 Raw per-replication results go next to the markdown (``coverage_raw.csv``).
 """
@@ -73,28 +78,42 @@ SD_SHOCK = 0.5
 DRAWS = 999
 ALPHA = 0.05
 BASE_SEED = 20261127
+ONLY: set[str] = set()  # --methods: run only these (pilots); empty = all
 
+# (label, treated consortia, comparison consortia, never-member firms, share of firm-years
+# missing at random)
 DESIGNS = [
-    ("i", 3, 3, 0),
-    ("i", 6, 6, 0),
-    ("i", 10, 10, 0),
-    ("i", 20, 20, 0),
-    ("i", 40, 40, 0),
-    ("ii", 3, 0, 300),
-    ("ii", 6, 0, 300),
-    ("ii", 10, 0, 300),
+    ("i", 3, 3, 0, 0.0),
+    ("i", 6, 6, 0, 0.0),
+    ("i", 10, 10, 0, 0.0),
+    ("i", 20, 20, 0, 0.0),
+    ("i", 40, 40, 0, 0.0),
+    ("ii", 3, 0, 300, 0.0),
+    ("ii", 6, 0, 300, 0.0),
+    ("ii", 10, 0, 300, 0.0),
+    # what evaluate sees: firms entering and leaving, outcomes missing
+    ("ii-u", 3, 0, 300, 0.1),
+    ("ii-u", 6, 0, 300, 0.1),
+    ("ii-u", 10, 0, 300, 0.1),
 ]
+
+#: The interval policylab's few-cluster policy shows for CS aggregates (few_clusters.py).
+HEADLINE_CS = "cs_wcr_webb"
+TARGETS = {3: 0.93, 6: 0.94}  # issue 7: headline CS coverage at 3 and 6 treated consortia
 
 METHODS = {
     # key: (label, group)
     "cs_analytic": ("CS analytic, clustered (normal)", "policylab"),
     "cs_analytic_t": ("CS analytic, clustered, t(G_treated-1) critical value [reference]", "reference"),
     "cs_webb": ("CS multiplier bootstrap, Webb", "policylab"),
+    "cs_wcr_rad": ("CS WCR (regression form, constant-effect null), Rademacher", "policylab"),
+    "cs_wcr_webb": ("**CS WCR (regression form, constant-effect null), Webb — headline**", "policylab"),
+    "cs_wcr_webb_agg": ("CS WCR (regression form, only the aggregate restricted), Webb", "policylab"),
     "cs_ri_treated": ("CS randomization inference, timing among treated consortia", "policylab"),
     "cs_ri_all": ("CS randomization inference, cohorts among all consortia", "policylab"),
     "twfe_crv1": ("TWFE CRV1 (t, G-1 df)", "policylab"),
     "twfe_wcr_rad": ("TWFE WCR, Rademacher", "policylab"),
-    "twfe_wcr_webb": ("TWFE WCR, Webb", "policylab"),
+    "twfe_wcr_webb": ("**TWFE WCR, Webb — headline for linear estimators**", "policylab"),
     "moderndid_boot": ("moderndid 0.2 CS clustered multiplier bootstrap", "peer"),
     "diffdiff_analytic": ("diff-diff CS analytic, clustered", "peer"),
     "diffdiff_webb": ("diff-diff CS multiplier bootstrap, Webb", "peer"),
@@ -155,9 +174,11 @@ def run_methods(df: pd.DataFrame, design: str, rep: int) -> dict[str, tuple]:
     errors: dict[str, str] = {}
 
     def attempt(key, fn):
+        if ONLY and key not in ONLY:
+            return
         try:
             out[key] = fn()
-        except Exception as exc:  # recorded, never hidden
+        except Exception as exc:  # noqa: BLE001 -- recorded in the table, never hidden
             errors[key] = f"{type(exc).__name__}: {exc}"[:200]
 
     gt = att_gt(df, outcome="y", unit="firm", time="year", cohort="cohort", cluster="cluster")
@@ -173,10 +194,22 @@ def run_methods(df: pd.DataFrame, design: str, rep: int) -> dict[str, tuple]:
             *_ci(multiplier_bootstrap(gt, "simple", B=DRAWS, weights="webb", seed=rep))
         ),
     )
-    attempt(
-        "cs_ri_treated",
-        lambda: _interval(*_ci(randomization_inference(gt, df, "simple", B=DRAWS, seed=rep))),
-    )
+    for key, w, nm in (
+        ("cs_wcr_rad", "rademacher", "constant_effect"),
+        ("cs_wcr_webb", "webb", "constant_effect"),
+        ("cs_wcr_webb_agg", "webb", "restriction"),
+    ):
+        attempt(
+            key,
+            lambda w=w, nm=nm: _interval(
+                *_ci(wild_bootstrap(gt, df, B=DRAWS, weights=w, seed=rep, null_model=nm))
+            ),
+        )
+    if design != "ii-u":  # unbalanced: RI would refit att_gt 2 x 999 times per replication
+        attempt(
+            "cs_ri_treated",
+            lambda: _interval(*_ci(randomization_inference(gt, df, "simple", B=DRAWS, seed=rep))),
+        )
     if design == "i":
         attempt(
             "cs_ri_all",
@@ -218,6 +251,8 @@ def _moderndid(df: pd.DataFrame, rep: int) -> tuple[float, float]:
         boot=True,
         biters=DRAWS,
         random_state=rep,
+        # on unbalanced data: as R did's allow_unbalanced_panel (else it drops firms)
+        allow_unbalanced_panel=bool(df.groupby("firm")["year"].size().nunique() > 1),
     )
     a = moderndid.aggte(m, type="simple")
     z = 1.959963984540054
@@ -228,6 +263,8 @@ def _diffdiff(df: pd.DataFrame, rep: int, boot: bool) -> tuple[float, float]:
     import diff_diff
 
     kw = {"n_bootstrap": DRAWS, "bootstrap_weights": "webb"} if boot else {}
+    if df.groupby("firm")["year"].size().nunique() > 1:
+        kw["allow_unbalanced_panel"] = True  # else it balances the panel (drops firms)
     cs = diff_diff.CallawaySantAnna(cluster="cluster", seed=rep, **kw).fit(
         df, outcome="y", unit="firm", time="year", first_treat="cohort", aggregate="simple"
     )
@@ -266,10 +303,12 @@ def _wildboottest(df: pd.DataFrame, rep: int, weights: str) -> float:
 
 def one_rep(task: tuple[int, int]) -> list[dict]:
     d_idx, rep = task
-    design, n_tr, n_comp, n_single = DESIGNS[d_idx]
+    design, n_tr, n_comp, n_single, missing = DESIGNS[d_idx]
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     rng = np.random.default_rng(np.random.SeedSequence([BASE_SEED, d_idx, rep]))
     df = simulate(rng, n_tr, n_comp, n_single)
+    if missing:
+        df = df[rng.random(len(df)) >= missing].reset_index(drop=True)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -338,11 +377,14 @@ def markdown(summary: pd.DataFrame, raw: pd.DataFrame, reps: int, seconds: float
         "# Coverage of 95% intervals with few treated consortia",
         "",
         "Written by `studies/coverage.py` (see its docstring for the simulation and the methods);",
-        f"{reps} replications per design, B = {DRAWS} bootstrap draws / permutations, true effect "
-        f"{EFFECT}. Coverage is the share of intervals containing the true effect; MC s.e. is its "
-        "Monte Carlo standard error. Widths: mean over the bounded intervals and median over "
-        "all (∞ when more than half are unbounded); \"unbounded\" is the share of intervals "
-        "with an infinite end. p-value-only peers have coverage by test inversion and no width.",
+        (
+            f"{reps} replications per design, B = {DRAWS} bootstrap draws / permutations, true "
+            f"effect {EFFECT}. Coverage is the share of intervals containing the true effect; "
+            "MC s.e. is its Monte Carlo standard error. Widths: mean over the bounded intervals "
+            "and median over all (∞ when more than half are unbounded); \"unbounded\" is the "
+            "share of intervals with an infinite end. p-value-only peers have coverage by test "
+            "inversion and no width."
+        ),
         "",
     ]
     versions = {}
@@ -354,13 +396,22 @@ def markdown(summary: pd.DataFrame, raw: pd.DataFrame, reps: int, seconds: float
     lines.append(
         "Versions: "
         + ", ".join(f"{k} {v}" for k, v in versions.items())
-        + f"; Python {platform.python_version()}. Run time {seconds / 60:.0f} min on "
-        f"{os.cpu_count()} cores."
+        + f"; Python {platform.python_version()}. The replications took "
+        f"{raw.loc[raw['method'] == '_seconds', 'p_truth'].sum() / 60:.0f} CPU-minutes in all "
+        f"({os.cpu_count()} cores, one worker process each)."
     )
     lines.append("")
     for design, title in (
         ("i", "Design (i): G treated consortia and G comparison consortia"),
         ("ii", "Design (ii): G treated consortia among 300 never-member firms (own clusters)"),
+        (
+            "ii-u",
+            (
+                "Design (ii), unbalanced: 10% of firm-years missing at random (what evaluate "
+                "sees; CS uses its repeated cross-section form; randomization inference not "
+                "run, it would refit for every permutation)"
+            ),
+        ),
     ):
         s = summary[summary["design"] == design]
         if s.empty:
@@ -390,6 +441,7 @@ def markdown(summary: pd.DataFrame, raw: pd.DataFrame, reps: int, seconds: float
             tag = "" if group == "policylab" else f" *({group})*"
             lines.append(f"| {label}{tag} | " + " | ".join(cells) + " |")
         lines.append("")
+    lines += targets(summary)
     errs = raw[raw["method"] == "_error"]
     if not errs.empty:
         lines += ["## Failures", "", "| design | G | reps failed | method: error (first) |", "|---|---|---|---|"]
@@ -405,18 +457,76 @@ def markdown(summary: pd.DataFrame, raw: pd.DataFrame, reps: int, seconds: float
     return "\n".join(lines)
 
 
+def targets(summary: pd.DataFrame) -> list[str]:
+    """Issue 7's check: the headline CS interval covers at least the target and is no wider
+    (median width) than the narrowest peer interval that covers at least the target."""
+    out = [
+        "## Issue 7 targets",
+        "",
+        (
+            f"Headline CS interval: {METHODS[HEADLINE_CS][0].strip('*')}. A peer \"covers\" "
+            "when its coverage is at least the target; widths are medians. Peers without a "
+            "width (p-value only) cannot be compared on width."
+        ),
+        "",
+        (
+            "| design | G | target | headline coverage (MC s.e.) | met | headline median "
+            "width | narrowest covering peer (coverage, median width) | no wider |"
+        ),
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for design in ("i", "ii", "ii-u"):
+        for g, target in TARGETS.items():
+            s = summary[(summary["design"] == design) & (summary["g"] == g)]
+            h = s[s["method"] == HEADLINE_CS]
+            if h.empty:
+                continue
+            h = h.iloc[0]
+            peers = s[
+                s["method"].map(lambda m: METHODS.get(m, ("", ""))[1] == "peer")
+                & (s["coverage"] >= target)
+                & s["median_width"].notna()
+            ]
+            if peers.empty:
+                peer_txt, wider = "none covers", "–"
+            else:
+                best = peers.sort_values("median_width").iloc[0]
+                peer_txt = (
+                    f"{METHODS[best.method][0]} ({_fmt(best.coverage)}, "
+                    f"{_fmt(best.median_width, 2)})"
+                )
+                wider = "yes" if h.median_width <= best.median_width else "no"
+            out.append(
+                f"| ({design}) | {g} | {target:.2f} | {_fmt(h.coverage)} ({_fmt(h.mc_se)}) | "
+                f"{'yes' if h.coverage >= target else 'no'} | {_fmt(h.median_width, 2)} | "
+                f"{peer_txt} | {wider} |"
+            )
+    out.append("")
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, default=HERE / "COVERAGE.md")
     ap.add_argument("--designs", type=str, default="", help="comma-separated indices")
+    ap.add_argument("--methods", type=str, default="", help="comma-separated keys (pilots)")
+    ap.add_argument(
+        "--append",
+        action="store_true",
+        help="keep the other designs' rows of the raw CSV and rebuild the whole table",
+    )
     args = ap.parse_args(argv)
+    ONLY.update(m for m in args.methods.split(",") if m)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     idx = [int(i) for i in args.designs.split(",")] if args.designs else range(len(DESIGNS))
     tasks = [(d, r) for d in idx for r in range(args.reps)]
     t0 = time.time()
     rows: list[dict] = []
     raw_path = args.out.with_name(args.out.stem.lower() + "_raw.csv")
+    if args.append and raw_path.exists():  # the progress writes below overwrite raw_path
+        raw_path.replace(raw_path.with_suffix(".previous.csv"))
     ctx = mp.get_context("fork")
     with ctx.Pool(args.workers, maxtasksperchild=200) as pool:
         for i, res in enumerate(pool.imap_unordered(one_rep, tasks, chunksize=4), 1):
@@ -426,9 +536,16 @@ def main(argv: list[str] | None = None) -> None:
                 raw = pd.DataFrame(rows)
                 raw.to_csv(raw_path, index=False)
     raw = pd.DataFrame(rows)
+    seconds = time.time() - t0
+    if args.append and raw_path.exists():
+        old = pd.read_csv(raw_path.with_suffix(".previous.csv"))
+        ran = {DESIGNS[i][0] + f":{DESIGNS[i][1]}" for i in idx}
+        keep = ~(old["design"] + ":" + old["g"].astype(str)).isin(ran)
+        raw = pd.concat([old[keep], raw], ignore_index=True)
     raw.to_csv(raw_path, index=False)
+    raw_path.with_suffix(".previous.csv").unlink(missing_ok=True)
     summary = summarise(raw)
-    args.out.write_text(markdown(summary, raw, args.reps, time.time() - t0), encoding="utf-8")
+    args.out.write_text(markdown(summary, raw, args.reps, seconds), encoding="utf-8")
     print(f"wrote {args.out}", file=sys.stderr)
 
 

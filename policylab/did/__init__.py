@@ -67,3 +67,6 @@ __all__ += [
     "minimum_detectable_effect",
     "warn_if_underpowered",
 ]
+from .few_clusters import FewClusterDecision, few_cluster_inference
+
+__all__ += ["FewClusterDecision", "few_cluster_inference"]

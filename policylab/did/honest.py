@@ -86,7 +86,7 @@ DEFAULT_MBAR = (0.0, 0.5, 1.0, 1.5, 2.0)
 HONEST_TIDY_COLUMNS = ["term", "restriction", "M", "conf_low", "conf_high", "method"]
 
 # Above this many candidate bases the dual vertices are not listed; the LPs are solved instead.
-MAX_BASES = 250_000
+MAX_BASES = 1_000_000
 _TOL = 1e-9
 
 
@@ -1144,7 +1144,11 @@ class _Solver:
             if not acc.any():
                 return float("nan"), float("nan")
             return float(g[acc].min()), float(g[acc].max())
-        return _invert(accept, self.center, self._half_width(m), self.grid_points, self.sd_theta)
+        # the linear-programme path costs a few LPs per theta: search a coarser grid
+        points = self.grid_points if all(p.V is not None for p in pieces) else 60
+        return _invert(
+            accept, self.center, self._half_width(m), min(self.grid_points, points), self.sd_theta
+        )
 
     def _half_width(self, m: float) -> float:
         s = self.sd_theta

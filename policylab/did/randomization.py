@@ -51,8 +51,8 @@ from ..errors import DesignError
 from ._checks import check_alpha, check_frame
 from .results import FewClusterResult, GroupTimeResult
 from .wild import (
-    DEFAULT_DRAWS,
     _TIE,
+    DEFAULT_DRAWS,
     check_draws,
     check_flag,
     check_null,
@@ -163,7 +163,6 @@ class _FastCS:
         att = {}
         for c, t in self.cells:
             b = self.base[c]
-            g = self.cohorts[c]
             d_treat = (sy[:, c, t] - sy[:, c, b]) / n[:, c]
             num = sy_never[:, t] - sy_never[:, b]
             den = n_never.astype(np.float64).copy()
@@ -174,7 +173,6 @@ class _FastCS:
                         num = num + sy[:, c2, t] - sy[:, c2, b]
                         den = den + n[:, c2]
             att[(c, t)] = d_treat - num / den
-            del g
         e_of = {(c, t): int(per[t] - self.cohorts[c]) for c, t in self.cells}
         kind = self.kind
         if kind == "simple":

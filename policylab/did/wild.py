@@ -8,8 +8,9 @@ Miller 2008; MacKinnon and Webb 2017) imposes the null on the bootstrap data and
 the observed CRV1 t-statistic with its bootstrap distribution.
 
 * :func:`wild_bootstrap` -- WCR (or WCU) for ``did_2x2``, ``twfe``, ``event_study`` (any
-  term or the ``avg_post`` headline) and linear ``etwfe``; the Kline and Santos (2012) score
-  bootstrap for Poisson ``etwfe``.
+  term or the ``avg_post`` headline), linear ``etwfe`` and Callaway-Sant'Anna aggregates
+  (through their saturated-regression form); the Kline and Santos (2012) score bootstrap
+  for Poisson ``etwfe``.
 * :func:`multiplier_bootstrap` -- cluster-level multiplier bootstrap of a Callaway-Sant'Anna
   aggregate: the aggregate's influence function summed within clusters, times Webb (or
   Rademacher) multipliers.
@@ -81,9 +82,11 @@ DEFAULT_DRAWS = 9999
 MIN_DRAWS = 19
 _TIE = 1e-8  # relative tolerance for |t*| >= |t|
 _CHUNK = 1 << 21  # elements of a draws x clusters block held at once
+NullModel = Literal["constant_effect", "restriction"]
+NULL_MODELS: tuple[str, ...] = ("constant_effect", "restriction")
 WCR = "wild_cluster_restricted_bootstrap"
 WCU = "wild_cluster_unrestricted_bootstrap"
-SUPPORTED = ("did_2x2", "twfe", "event_study", "etwfe")
+SUPPORTED = ("did_2x2", "twfe", "event_study", "etwfe", "att_gt")
 
 __all__ = [
     "DEFAULT_DRAWS",
@@ -314,6 +317,9 @@ class LinearProblem:
     r: np.ndarray
     ssc: float
     treated_clusters: int
+    #: ``(Z, d)``: the restricted model ``y - theta0 * d = Z c + u`` (same rows and space as
+    #: ``x``), when the null imposed on the bootstrap data is not just ``r'b = theta0``.
+    null_model: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def n_clusters(self) -> int:
@@ -347,9 +353,15 @@ def linear_wild(
     a_hat = np.asarray(ind @ (x * u[:, None])) @ q
     se = math.sqrt(prob.ssc * float(a_hat @ a_hat))
     v, exact = draw_weights(weights, g, draws, seed)
-    if impose_null:
-        xq = x @ q
-        resid = [u + theta * xq / rq, -xq / rq]
+    # Restricted residuals as u(theta0) = u0 + (theta0 - estimate) * u1: centred on the
+    # estimate, so that far-away nulls do not magnify rounding errors.
+    if impose_null and prob.null_model is not None:
+        z, d = prob.null_model
+        coef, *_ = np.linalg.lstsq(z, np.column_stack([y, d]), rcond=None)
+        mz = np.column_stack([y, d]) - z @ coef
+        resid = [mz[:, 0] - theta * mz[:, 1], -mz[:, 1]]
+    elif impose_null:
+        resid = [u, -(x @ q) / rq]
     else:
         resid = [u]
     parts = _t_parts(x, a_inv, q, resid, ind, v, prob.ssc)
@@ -360,7 +372,8 @@ def linear_wild(
     if impose_null:
 
         def pfun(th: np.ndarray) -> np.ndarray:
-            return _pvalues(parts.tstats(th), t_obs(th))
+            th = np.asarray(th, dtype=np.float64)
+            return _pvalues(parts.tstats(th - theta), t_obs(th))
 
     else:
         t_star = parts.tstats(np.zeros(1))
@@ -372,7 +385,11 @@ def linear_wild(
     lo = hi = math.nan
     notes: list[str] = []
     if conf_int and se > 0:
-        lo, hi, notes = invert_test(pfun, theta, se, alpha)
+        if exact and 2.0 / v.shape[0] > alpha:
+            # v and -v = (1, ..., 1) reproduce |t| at every null: p >= 2 / #draws > alpha
+            lo, hi = -math.inf, math.inf
+        else:
+            lo, hi, notes = invert_test(pfun, theta, se, alpha)
     return {
         "estimate": theta,
         "std_error": se,
@@ -389,7 +406,7 @@ def linear_wild(
 
 def _one_way(spec_cluster: object) -> Hashable | None:
     if isinstance(spec_cluster, list):
-        raise ValueError(
+        raise ValueError(  # noqa: TRY004 -- a two-way spec is a value the method cannot take
             "the wild cluster bootstrap supports one-way clustering only; the result was "
             f"clustered two-way by {spec_cluster!r}: refit with one cluster variable"
         )
@@ -661,8 +678,6 @@ def _etwfe_design(result: DiDResult, data: pd.DataFrame, term: str) -> _EtwfeDes
     ucodes, _ = recode(panel.unit_codes[keep])
     cl = panel.cluster_codes
     cluster = recode(cl[0][keep])[0] if cl else ucodes
-    if not is_nested(ucodes, cluster):
-        pass  # no absorbed fixed effects in ETWFE: any one-way clustering is exact
     n_fe = design.n_cohorts + design.n_times - 1
     dof_k, _ = fixest_dof_k(
         design.x.shape[1] - n_fe,
@@ -697,6 +712,150 @@ def _problem_etwfe_linear(ed: _EtwfeDesign) -> LinearProblem:
     )
 
 
+def _problem_att_gt(
+    result: GroupTimeResult, data: pd.DataFrame, term: str, null_model: str = "constant_effect"
+) -> tuple[LinearProblem, float]:
+    """A Callaway-Sant'Anna aggregate as a linear combination of a saturated regression.
+
+    Without covariates or sampling weights every ``ATT(g, t)`` is a difference of
+    cohort-by-period means, and the aggregate is linear in the outcome (the group shares
+    depend on the design only). So it is ``r'b`` in a regression on one dummy per cohort
+    (never treated included) and period:
+
+    * balanced panel (CS's panel estimator): firm effects plus the cohort-by-period dummies
+      except each cohort's first period; ``b[c, t] - b[c, s]`` is cohort ``c``'s mean change
+      from ``s`` to ``t``;
+    * unbalanced panel (CS's repeated cross-section estimator, influence function summed
+      within firm): no firm effects, one dummy per cohort-by-period cell, ``b[c, t]`` the
+      cell mean.
+
+    Each cell contributes its cohort's change minus the comparison group's, the comparison
+    cohorts pooled with the estimator's own weights (firms per cohort; observations per cell
+    for the unbalanced design). The CRV1 scores of ``r'b`` are the cluster sums of CS's
+    influence function without the term for estimated group shares (the bootstrap
+    conditions on the design), exactly so for never-treated comparisons.
+    """
+    from .aggregate import KINDS, aggregate
+
+    s = result.spec
+    kind = term.split(":", 1)[1] if term.startswith("overall:") else term
+    if kind not in KINDS:
+        raise ValueError(
+            f"term {term!r} is not an aggregate; use 'overall:<kind>' with kind in "
+            + ", ".join(map(repr, KINDS))
+        )
+    why = []
+    if result.design not in ("panel", "unbalanced_panel"):
+        why.append(f"the design is {result.design!r} (panel data are needed)")
+    if s.get("covariates"):
+        why.append("it has covariates")
+    if s.get("weights") is not None:
+        why.append("it has sampling weights")
+    if why:
+        raise ValueError(
+            "wild_bootstrap of a Callaway-Sant'Anna aggregate uses its regression form, "
+            "which needs panel data without covariates or sampling weights; this result "
+            "does not qualify: " + "; ".join(why)
+            + ". Use multiplier_bootstrap or randomization_inference instead"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        agg = aggregate(result, kind, bootstrap=False)
+    w = np.asarray(agg.overall_weights)
+    g_cell, t_cell = np.asarray(result.group), np.asarray(result.time)
+    b_cell = np.asarray(result.base_period)
+    periods = np.unique(np.r_[t_cell, b_cell])
+
+    pos = pd.Index(result.units).get_indexer(data[s["unit"]])
+    y_all = numeric_column(data, s["outcome"], "outcome")
+    t_all = numeric_column(data, s["time"], "time")
+    rows = (pos >= 0) & ~np.isnan(y_all) & np.isin(t_all, periods)
+    pos, y, t_raw = pos[rows], y_all[rows], t_all[rows]
+    ucoh = np.asarray(result.unit_cohort, dtype=np.float64)
+    coh = ucoh[pos]
+    cohorts = np.unique(ucoh)  # sorted, never treated (inf) last
+    c_idx = np.searchsorted(cohorts, coh)
+    t_idx = np.searchsorted(periods, t_raw)
+    n, n_c, n_t = y.size, cohorts.size, periods.size
+    panel = result.design == "panel"
+
+    # columns: (cohort, period); in the panel form each cohort's first period is the
+    # reference (absorbed by the firm effects)
+    col = np.full((n_c, n_t), -1)
+    first = 1 if panel else 0
+    col[:, first:] = np.arange(n_c * (n_t - first)).reshape(n_c, n_t - first)
+    x = np.zeros((n, int(col.max()) + 1))
+    has = col[c_idx, t_idx] >= 0
+    x[np.flatnonzero(has), col[c_idx, t_idx][has]] = 1.0
+    cell_n = np.zeros((n_c, n_t))
+    np.add.at(cell_n, (c_idx, t_idx), 1.0)
+    unit_n = np.array([np.sum(ucoh == c) for c in cohorts], dtype=np.float64)
+
+    r = np.zeros(x.shape[1])
+
+    def add(value: float, cohort: float, period: float) -> None:
+        j = col[int(np.searchsorted(cohorts, cohort)), int(np.searchsorted(periods, period))]
+        if j >= 0:
+            r[j] += value
+
+    for k in np.flatnonzero(w):
+        if t_cell[k] < g_cell[k]:
+            raise ValueError("internal: the aggregate weights pre-treatment cells")
+        wk, g, t, b = w[k], float(g_cell[k]), float(t_cell[k]), float(b_cell[k])
+        add(wk, g, t)
+        add(-wk, g, b)
+        ctrl = np.asarray(result.comparison_cohorts[k], dtype=np.float64)
+        ci = np.searchsorted(cohorts, ctrl)
+        for per, sign in ((t, -1.0), (b, 1.0)):
+            if panel:
+                share = unit_n[ci] / unit_n[ci].sum()
+            else:
+                cnt = cell_n[ci, int(np.searchsorted(periods, per))]
+                share = cnt / cnt.sum()
+            for c, sh in zip(ctrl, share, strict=True):
+                add(sign * wk * sh, float(c), per)
+
+    # cohort-by-period cells without observations (unbalanced panels) have no column
+    used = np.any(x != 0, axis=0)
+    if np.any(r[~used] != 0):
+        raise ValueError("internal: the aggregate uses a cohort-by-period cell without data")
+    x, r = x[:, used], r[used]
+    cluster_all = (
+        np.asarray(result.unit_cluster) if result.unit_cluster is not None else None
+    )
+    cluster = recode(cluster_all[pos] if cluster_all is not None else pos)[0]
+    treated = np.isfinite(coh)
+    d = (treated & (t_raw >= np.where(treated, coh, 0.0))).astype(np.float64)
+    tdum = np.zeros((n, n_t))
+    tdum[np.arange(n), t_idx] = 1.0
+    if panel:
+        unit = Factor(*recode(pos))
+        x = x - unit.means(x)[unit.codes]
+        yd = y - unit.means(y[:, None])[unit.codes, 0]
+        # constant-effect null: y - theta0 D = firm + year effects + u
+        z = tdum[:, 1:] - unit.means(tdum[:, 1:])[unit.codes]
+        dd = d - unit.means(d[:, None])[unit.codes, 0]
+        dof_k = x.shape[1] + 1
+    else:
+        yd, dd = y, d
+        # constant-effect null in the repeated cross-section form: cohort + period effects
+        cdum = np.zeros((n, n_c))
+        cdum[np.arange(n), c_idx] = 1.0
+        z = np.column_stack([cdum, tdum[:, 1:]])
+        dof_k = x.shape[1]
+    g = int(cluster.max()) + 1
+    prob = LinearProblem(
+        y=yd,
+        x=x,
+        cluster=cluster,
+        r=r,
+        ssc=_crv1_factor(n, g, dof_k),
+        treated_clusters=_treated_clusters(cluster, treated),
+        null_model=(z, dd) if null_model == "constant_effect" else None,
+    )
+    return prob, float(agg.overall.estimate)
+
+
 # --------------------------------------------------------------------------- Poisson
 
 
@@ -722,6 +881,17 @@ class _PoissonLevel:
         grad = (self.a * mu1) @ self.xt - (self.a * mu0) @ self.x0
         return value, grad
 
+    def hessian(self, beta: np.ndarray) -> np.ndarray:
+        w1 = self.a * np.exp(self.xt @ beta)
+        w0 = self.a * np.exp(self.x0 @ beta)
+        return _wgram(self.xt, w1) - _wgram(self.x0, w0)
+
+
+def _wgram(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``x' diag(w) x`` without BLAS: for these small designs OpenBLAS's threads only cost
+    time, 10-100x on a busy 2-core machine (see ``_cs_inference._dot``)."""
+    return np.einsum("ij,i,ik->jk", x, w, x, optimize=False)
+
 
 def _constrained_poisson(
     y: np.ndarray,
@@ -733,24 +903,27 @@ def _constrained_poisson(
     tol: float = 1e-10,
     maxiter: int = 100,
 ) -> np.ndarray:
-    """Poisson PML subject to ``h(b) = theta0`` by Newton steps on the KKT system (SQP)."""
+    """Poisson PML subject to ``h(b) = theta0``: Newton's method on the Lagrangian's
+    first-order conditions ``X'(y - mu) = lam * grad h``, ``h(b) = theta0`` (the constraint's
+    curvature included, so convergence is quadratic from a warm start)."""
     beta = start.copy()
     k = beta.size
+    lam = 0.0
     for _ in range(maxiter):
         mu = np.exp(x @ beta)
         score = x.T @ (y - mu)
-        hess = (x * mu[:, None]).T @ x
         val, grad = h(beta)
         kkt = np.zeros((k + 1, k + 1))
-        kkt[:k, :k] = hess
+        kkt[:k, :k] = _wgram(x, mu) + lam * h.hessian(beta)
         kkt[:k, k] = grad
         kkt[k, :k] = grad
-        sol = np.linalg.solve(kkt, np.r_[score, theta0 - val])
+        sol = np.linalg.solve(kkt, np.r_[score - lam * grad, theta0 - val])
         delta = sol[:k]
         step = 1.0
         while step > 1e-6 and not np.all(x @ (beta + step * delta) < 700.0):
             step /= 2.0
         beta = beta + step * delta
+        lam += step * sol[k]
         small = np.max(np.abs(step * delta)) <= tol * (1.0 + np.max(np.abs(beta)))
         if small and abs(h(beta)[0] - theta0) <= 1e-8 * (1.0 + abs(theta0)):
             return beta
@@ -799,7 +972,7 @@ def poisson_score_bootstrap(
         mu = np.exp(x @ beta)
         sw = np.sqrt(mu)
         xw = x * sw[:, None]
-        a_inv = np.linalg.inv(xw.T @ xw)
+        a_inv = np.linalg.inv(_wgram(x, mu))
         a_inv = (a_inv + a_inv.T) / 2.0
         _, gr = h(beta)
         return _t_parts(xw, a_inv, a_inv @ gr, [(y - mu) / sw], ind, v, ssc)
@@ -831,7 +1004,7 @@ def poisson_score_bootstrap(
     notes: list[str] = []
     if conf_int and se > 0:
         state["beta"] = beta_hat
-        lo, hi, notes = invert_test(pfun, theta, se, alpha, grid=12, rel_tol=1e-5)
+        lo, hi, notes = invert_test(pfun, theta, se, alpha, grid=8, rel_tol=1e-4)
     return {
         "estimate": theta,
         "std_error": se,
@@ -899,11 +1072,13 @@ def wild_bootstrap(
     seed: int | None = None,
     null: float = 0.0,
     impose_null: bool = True,
+    null_model: NullModel | None = None,
     alpha: float | None = None,
     conf_int: bool = True,
 ) -> FewClusterResult:
     """Wild cluster bootstrap-t of one estimate of a fitted linear DiD model (WCR by
-    default), or the score bootstrap of a Poisson ETWFE effect.
+    default), of a Callaway-Sant'Anna aggregate, or the score bootstrap of a Poisson ETWFE
+    effect.
 
     Fit first, then bootstrap the result on the same data::
 
@@ -917,15 +1092,19 @@ def wild_bootstrap(
 
     Parameters
     ----------
-    result : DiDResult
+    result : DiDResult or GroupTimeResult
         From :func:`did_2x2`, :func:`twfe`, :func:`event_study` or :func:`etwfe`
-        (``family="linear"`` or ``"poisson"``).
+        (``family="linear"`` or ``"poisson"``); or from :func:`att_gt` on panel data
+        (balanced or not) without covariates or sampling weights (its aggregates are then
+        linear combinations of a saturated regression, see Notes).
     data : DataFrame
         The data ``result`` was fitted on. Not modified.
     term : str or None
         The tested estimate: ``None`` = the headline (``"att"``; ``"avg_post"`` for an event
-        study, the post-period average of the event-time terms), or any term of
-        ``result.estimates`` (``"event_time::2"``) or, for ETWFE, ``result.by_cohort``.
+        study, the post-period average of the event-time terms; ``"overall:simple"`` for
+        ``att_gt``), or any term of ``result.estimates`` (``"event_time::2"``) or, for ETWFE,
+        ``result.by_cohort``; for ``att_gt`` ``"overall:<kind>"`` with ``kind`` one of
+        ``"simple"``, ``"group"``, ``"dynamic"``, ``"calendar"``.
     B : int
         Bootstrap draws (at least 19). When the weight distribution has at most ``B``
         distinct vectors (``2**G`` Rademacher, ``6**G`` Webb, ``G`` clusters) they are all
@@ -941,6 +1120,13 @@ def wild_bootstrap(
         ``True``: restricted bootstrap (WCR; the null is imposed on the bootstrap data,
         which is what gives reliable tests with few clusters). ``False``: unrestricted
         (WCU), whose interval is the percentile-t interval ``estimate -/+ q * se``.
+    null_model : {"constant_effect", "restriction"} or None
+        ``att_gt`` only (default ``"constant_effect"``): the null imposed on the bootstrap
+        data. ``"constant_effect"``: the effect is ``theta0`` in every treated cell and
+        there are no pre-trends (``y - theta0 * D`` = firm + year effects + noise), the
+        sharp null of randomization inference; ``"restriction"``: only the aggregate is
+        restricted (``r'b = theta0``) and the other cells stay free. Other estimators
+        restrict ``r'b = theta0`` (``None`` or ``"restriction"``).
     alpha : float or None
         ``1 - alpha`` interval; default the result's ``alpha``.
     conf_int : bool
@@ -969,6 +1155,19 @@ def wild_bootstrap(
     weights, and the one-step effect over its CRV1 standard error; see
     :func:`poisson_score_bootstrap`.
 
+    **Callaway-Sant'Anna.** Without covariates or weights each ``ATT(g, t)`` is a difference
+    of cohort-by-period means, so an aggregate is ``r'b`` in a regression on one dummy per
+    cohort and period (plus firm effects for a balanced panel; CS's repeated cross-section
+    form for an unbalanced one), with the comparison cohorts pooled as CS pools them; its
+    CRV1 scores are the cluster sums of CS's influence function (group shares held fixed;
+    exactly so with never-treated comparisons). The
+    default ``null_model="constant_effect"`` matters: when a cohort has a single treated
+    consortium, the saturated dummies absorb that consortium's shocks, so residuals
+    restricted only on the aggregate do not contain them and the bootstrap under-covers
+    (0.83 against 0.92 in a 200-replication pilot, 6 treated consortia among 300 firms);
+    under the constant-effect null the restricted residuals keep them. The interval is
+    then one for a constant effect, as randomization inference's.
+
     **Few treated clusters.** Coverage depends on the number of *treated* clusters, not the
     total. With 3 or fewer the result carries a caveat (see ``studies/COVERAGE.md``).
 
@@ -991,14 +1190,13 @@ def wild_bootstrap(
     True
     """
     if isinstance(result, GroupTimeResult):
+        estimator = "att_gt"
+    elif isinstance(result, DiDResult):
+        estimator = result.spec.get("estimator", result.method)
+    else:
         raise TypeError(
-            "wild_bootstrap takes a did_2x2/twfe/event_study/etwfe result; for "
-            "Callaway-Sant'Anna use multiplier_bootstrap(result, kind) or "
-            "randomization_inference(result, data, kind)"
+            f"result must be a DiDResult or GroupTimeResult, got {type(result).__name__}"
         )
-    if not isinstance(result, DiDResult):
-        raise TypeError(f"result must be a DiDResult, got {type(result).__name__}")
-    estimator = result.spec.get("estimator", result.method)
     if estimator not in SUPPORTED:
         raise ValueError(
             f"wild_bootstrap supports {', '.join(SUPPORTED)} results; got {estimator!r}"
@@ -1010,20 +1208,40 @@ def wild_bootstrap(
     null = check_null(null)
     impose_null = check_flag(impose_null, "impose_null")
     conf_int = check_flag(conf_int, "conf_int")
+    if null_model is not None and (not isinstance(null_model, str) or null_model not in NULL_MODELS):
+        raise ValueError(
+            f"null_model must be None or one of {', '.join(map(repr, NULL_MODELS))}; "
+            f"got {null_model!r}"
+        )
+    if null_model == "constant_effect" and estimator != "att_gt":
+        raise ValueError("null_model='constant_effect' applies to att_gt results only")
+    if null_model is None:
+        null_model = "constant_effect" if estimator == "att_gt" else "restriction"
     alpha = result.alpha if alpha is None else check_alpha(alpha)
-    term, reported = _result_term(result, term)
+    if estimator == "att_gt":
+        if term is None:
+            term = "overall:simple"
+        if not isinstance(term, str):
+            raise TypeError(f"term must be None or 'overall:<kind>', got {term!r}")
+    else:
+        term, reported = _result_term(result, term)
     used_seed = resolve_seed(seed)
 
-    options = dict(
-        draws=draws,
-        weights=weights,
-        seed=used_seed,
-        null=null,
-        impose_null=impose_null,
-        alpha=alpha,
-        conf_int=conf_int,
-    )
-    if estimator == "etwfe":
+    options = {
+        "draws": draws,
+        "weights": weights,
+        "seed": used_seed,
+        "null": null,
+        "impose_null": impose_null,
+        "alpha": alpha,
+        "conf_int": conf_int,
+    }
+    if estimator == "att_gt":
+        prob, reported = _problem_att_gt(result, data, term, null_model)
+        out = linear_wild(prob, **options)
+        method = WCR if impose_null else WCU
+        treated = prob.treated_clusters
+    elif estimator == "etwfe":
         ed = _etwfe_design(result, data, term)
         if ed.poisson:
             out = poisson_score_bootstrap(ed, **options)
@@ -1064,9 +1282,11 @@ def wild_bootstrap(
         "seed": None if out["exact"] else used_seed,
         "null": null,
         "impose_null": impose_null,
+        "null_model": null_model if impose_null else None,
         "alpha": alpha,
         "statistic": "CRV1 bootstrap-t, symmetric p-value",
         "result_spec": dict(result.spec),
+        "clusters": "the result's (one-way) clusters",
     }
     return FewClusterResult(
         method=method,
@@ -1259,7 +1479,7 @@ def multiplier_bootstrap(
     dev = np.abs(theta_star)
     p = float(np.mean(dev >= abs(est - null) * (1.0 - _TIE)))
     # accept theta0 iff #{|theta*| >= |est - theta0|} > alpha * B: the m-th largest |theta*|
-    m = int(math.floor(alpha * dev.size)) + 1
+    m = math.floor(alpha * dev.size) + 1
     c = float(np.sort(dev)[::-1][m - 1]) if m <= dev.size else math.inf
     notes = [_coarse_note(exact, int(v.shape[0]), alpha, weights)]
     return FewClusterResult(

@@ -66,6 +66,10 @@ class HeadlineIndicator:
 HEADLINE_INDICATORS: tuple[HeadlineIndicator, ...] = (
     HeadlineIndicator("smes_supported", "SMEs supported", "count", "I01", "members", CUMULATIVE),
     HeadlineIndicator("consortia_active", "Consortia active", "count", "I02A", "all", LATEST),
+    HeadlineIndicator("survival_3y", "Consortia active 3 years after seed funding, %",
+                      "percent", "I04K", "3_years", CUMULATIVE),
+    HeadlineIndicator("self_sustainability", "Running costs paid by members, %", "percent",
+                      "I05", "all", LATEST),
     HeadlineIndicator("orders_value", "New export orders via consortia, EUR", "money", "I10",
                       "all", CUMULATIVE),
     HeadlineIndicator("exporters_members", "Members", "percent", "I14", "members", LATEST,
@@ -270,12 +274,15 @@ def treated_clusters(result: Any) -> int | None:
 
 def _pre_join_away_from_zero(eff: RegionEffect) -> tuple[int, int]:
     """(estimates before joining whose interval excludes zero, estimates before joining);
-    event time −1 is the reference and not counted."""
+    a reference year the estimator sets to 0 (no standard error) is not counted, an
+    estimated year −1 (Callaway–Sant'Anna's varying base period) is."""
     tidy = eff.result.tidy()
     if "event_time" not in tidy:
         return 0, 0
     pre = tidy.loc[tidy["event_time"].notna()]
-    pre = pre.loc[pre["event_time"].astype("int64") < -1]
+    pre = pre.loc[pre["event_time"].astype("int64") < 0]
+    se = pre["std_error"].astype("float64")
+    pre = pre.loc[(se > 0).to_numpy(dtype=bool)]
     lo, hi = pre["conf_low"].astype("float64"), pre["conf_high"].astype("float64")
     ok = lo.notna() & hi.notna()
     away = ((lo > 0) | (hi < 0)) & ok
@@ -323,6 +330,13 @@ def _caveats(result: EvaluationResult, info: RegionInfo, figures: Sequence[Figur
                        "from never-members before they joined, which would bias the effect "
                        f"(see the event study; with {pre} years, one such estimate can also "
                        "occur by chance).")
+        test = next((d.pretrend for d in result.diagnostics
+                     if d.region == info.key and d.outcome == outcome and d.pretrend), None)
+        p = (test or {}).get("p_value")
+        if p is not None and math.isfinite(float(p)) and float(p) < float(res.alpha):
+            out.append(f"The joint test of the years before joining rejects parallel trends "
+                       f"({fmt_p(float(p))}; see Diagnostics): the effect may be partly a "
+                       "difference that existed before joining.")
     hidden = [f for f in figures if f.flag == SUPPRESSED]
     if hidden:
         min_cell = result.settings.get("min_cell_firms", "the minimum number of")
@@ -370,9 +384,12 @@ def region_summary(result: EvaluationResult, table: pd.DataFrame, info: RegionIn
 
 # --------------------------------------------------------------------------- lab-wide effects
 
-def pooled_sentences(p: PooledEffect, result: EvaluationResult) -> tuple[str, ...]:
-    """Plain-language sentences about one pooled effect, generated from its numbers."""
+def pooled_sentences(p: PooledEffect, result: EvaluationResult, *,
+                     estimator: str = "") -> tuple[str, ...]:
+    """Plain-language sentences about one pooled effect, generated from its numbers;
+    ``estimator`` (its label) is named in the first."""
     short = outcome_short(p.outcome)
+    by = f" by {estimator}" if estimator else ""
     names = {r.key: r.name for r in result.regions}
     out = []
     if not p.pooled:
@@ -382,7 +399,7 @@ def pooled_sentences(p: PooledEffect, result: EvaluationResult) -> tuple[str, ..
         est, lo, hi = (v * factor for v in (p.estimate, p.conf_low, p.conf_high))
         d = effect_decimals(p.outcome, [est, lo, hi])
         out.append(
-            f"Lab-wide effect on {short}: {fmt_number(est, d, sign=True)} {unit} "
+            f"Lab-wide effect on {short}{by}: {fmt_number(est, d, sign=True)} {unit} "
             f"({ci_level(p.alpha)} CI {fmt_number(lo, d, sign=True)} to "
             f"{fmt_number(hi, d, sign=True)}), pooled over {p.n_regions} regions by a "
             f"random-effects meta-analysis ({METHOD_LABELS.get(p.method, p.method)} τ²)."

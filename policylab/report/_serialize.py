@@ -89,10 +89,14 @@ def results_json(result: EvaluationResult, *, timestamp: str | None = None) -> s
     Returns
     -------
     str
-        Strict JSON (``allow_nan=False``); missing or non-finite numbers are ``null``. The same
-        result always gives the same text.
+        Strict JSON (``allow_nan=False``); missing or non-finite numbers are ``null``, and so
+        is the value of every suppressed indicator cell. The same result always gives the same
+        text.
     """
     record = to_jsonable(result.to_json_dict())
+    for row in record.get("indicators") or []:
+        if isinstance(row, dict) and row.get("flag") == "suppressed":
+            row["value"] = None  # disclosure control, even if an upstream stage left a number
     if timestamp is not None:
         record["generated_at"] = str(timestamp)
     text = json.dumps(record, sort_keys=True, indent=2, allow_nan=False, ensure_ascii=False)

@@ -29,7 +29,10 @@ from ..evaluation import EvaluationResult, RegionEffect, RegionInfo
 from ..synthesis import METHOD_LABELS as POOL_METHOD_LABELS
 from ..synthesis import PooledEffect, Synthesis
 from . import charts, tables
+from ._blocks import Block, Detail, IndicatorIndex, SectionBody
+from ._diagnostics import diagnostics as _diagnostics_section
 from ._indicators import CUMULATIVE, period_sort_key, region_rows, sorted_indicators
+from ._monitoring import Ctx, cost_effectiveness, life_cycle, orders
 from ._overview import (
     HEADLINE_INDICATORS,
     ContextRow,
@@ -37,18 +40,23 @@ from ._overview import (
     ci_level,
     context_rows,
     data_quality_row,
+    effect_decimals,
     fmt_number,
     fmt_p,
     headline_outcome,
+    outcome_scale,
     pooled_sentences,
     reason_text,
     region_summary,
+    treated_clusters,
 )
 from ._serialize import to_jsonable
 
 __all__ = [
     "SECTIONS",
+    "Block",
     "Context",
+    "Detail",
     "EventStudyPanel",
     "MethodsNote",
     "NavItem",
@@ -57,6 +65,7 @@ __all__ = [
     "RegionDashboard",
     "ReportModel",
     "Section",
+    "SectionBody",
     "SiteLink",
     "Summary",
     "WarningItem",
@@ -93,7 +102,11 @@ SECTIONS: tuple[Section, ...] = (
     Section("summary", "Executive summary", "sections/summary.html.j2"),
     Section("context", "Programme context", "sections/context.html.j2"),
     Section("dashboard", "Indicator dashboard", "sections/dashboard.html.j2"),
+    Section("life-cycle", "Cluster life-cycle", "sections/blocks.html.j2"),
+    Section("orders", "Export orders", "sections/blocks.html.j2"),
     Section("impact", "Impact estimates", "sections/impact.html.j2"),
+    Section("diagnostics", "Diagnostics", "sections/blocks.html.j2"),
+    Section("cost-effectiveness", "Cost-effectiveness", "sections/blocks.html.j2"),
     Section("warnings", "Warnings", "sections/warnings.html.j2"),
     Section("methods", "Methods and caveats", "sections/methods.html.j2"),
     Section("data-quality", "Data quality", "sections/data_quality.html.j2"),
@@ -145,9 +158,12 @@ class OutcomeImpact:
     table: tables.Table
     forest: charts.Chart | None
     event_studies: tuple[EventStudyPanel, ...]
-    pooled: tuple[PooledEffect, ...]
+    pooled: tuple[PooledEffect, ...]  # the headline estimator's first, then the others'
     lab_sentences: tuple[str, ...]
-    notes: tuple[tuple[str, tuple[str, ...]], ...]  # (region name, that region's notes)
+    notes: tuple[tuple[str, tuple[str, ...]], ...]  # ("region · estimator", its notes)
+    headline_label: str = ""
+    robustness_labels: tuple[str, ...] = ()
+    es_note: str = ""  # how to read the event-study charts
 
 
 @dataclass(frozen=True)
@@ -215,6 +231,10 @@ class Page:
     dashboards: tuple[RegionDashboard, ...]
     dashboard_years: tuple[str, ...]
     impacts: tuple[OutcomeImpact, ...]
+    life_cycle: SectionBody
+    orders: SectionBody
+    diagnostics: SectionBody
+    costs: SectionBody
     methods: MethodsNote
     data_quality: tables.Table | None
     data_quality_rows: int
@@ -237,6 +257,23 @@ class Page:
     def href(self, path: str) -> str:
         """A link from this page to ``path`` (relative to the output folder)."""
         return self.root + path
+
+    @property
+    def all_charts(self) -> tuple[charts.Chart, ...]:
+        """Every chart of the page, in page order."""
+        out: list[charts.Chart] = []
+        for section in self.sections:
+            if section.id == "impact":
+                for o in self.impacts:
+                    out += [c for c in (o.forest, *(p.chart for p in o.event_studies)) if c]
+            elif section.template.endswith("blocks.html.j2"):
+                out += [b.chart for b in self.body(section.id).blocks if b.chart is not None]
+        return tuple(out)
+
+    def body(self, section_id: str) -> SectionBody:
+        """The blocks of one of the block sections (life-cycle, orders, diagnostics, costs)."""
+        return {"life-cycle": self.life_cycle, "orders": self.orders,
+                "diagnostics": self.diagnostics, "cost-effectiveness": self.costs}[section_id]
 
 
 @dataclass(frozen=True)
@@ -297,7 +334,12 @@ def _page_ids() -> _Ids:
     return _Ids([*(s.id for s in SECTIONS), *(f"{s.id}-title" for s in SECTIONS), *LAYOUT_IDS])
 
 
-def _outcome_label(outcome: str) -> str:
+def _outcome_label(outcome: str, result: EvaluationResult | None = None) -> str:
+    """The outcome's label: the run's own (``settings["outcome_labels"]``), else the config's."""
+    if result is not None:
+        own = (result.settings.get("outcome_labels") or {}).get(outcome)
+        if own:
+            return str(own)
     try:
         from ..config import OUTCOME_LABELS
     except Exception:  # pragma: no cover - the config module is optional here
@@ -312,8 +354,18 @@ def _ci_label(alphas: Iterable[float]) -> str:
     return "CI"
 
 
-def _method_label(method: str) -> str:
+def _method_label(method: str, result: EvaluationResult | None = None) -> str:
+    """An estimator's full label: the run's own (``settings["method_labels"]``), else ours."""
+    if result is not None:
+        own = (result.settings.get("method_labels") or {}).get(method)
+        if own:
+            return str(own)
     return tables.METHOD_LABELS.get(method, method)
+
+
+def _method_short(method: str) -> str:
+    """An estimator's short name, for legends and column heads."""
+    return tables.METHOD_LABELS.get(method, method.replace("_", " "))
 
 
 _SAFE_STEM = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
@@ -370,6 +422,7 @@ class _Builder:
         self.result = result
         self.synthesis: Synthesis | None = result.synthesis
         self.table = sorted_indicators(result)
+        self.cells = IndicatorIndex(self.table, result)
         self.paths = region_paths(result.regions)
         self.min_cell = result.settings.get("min_cell_firms", "the minimum number of")
         self.methods = _methods(result)
@@ -377,7 +430,9 @@ class _Builder:
         years = sorted((p for p in periods if period_sort_key(p)[0] == 0), key=period_sort_key)
         self.years = tuple(years[-DASHBOARD_YEARS:])
         self._dashboards: dict[str, RegionDashboard] = {}
-        self._panels: dict[tuple[str, int], EventStudyPanel] = {}  # (outcome, effect index)
+        self._panels: dict[tuple[str, str], EventStudyPanel] = {}  # (outcome, region key)
+        self.headline: str | None = result.settings.get("headline_estimator") or (
+            result.effects[0].result.method if result.effects else None)
         self._lab_sentences: tuple[str, ...] | None = None
         self._forest_specs: dict[str, dict[str, Any]] = {}
 
@@ -395,7 +450,12 @@ class _Builder:
         dashboards = tuple(self._dashboard(info) for info in infos)
         for d in dashboards:
             ids.reserve(d.id)
+        ctx = Ctx(result, self.cells, self.min_cell, only, ids)
+        life = life_cycle(ctx)
+        order_body = orders(ctx)
         impacts = self._impacts(ids, only)
+        diag = _diagnostics_section(ctx)
+        costs = cost_effectiveness(ctx)
         dq_html, dq_rows = self._data_quality(infos)
         if only is None:
             title = f"{result.lab_name} · policylab report"
@@ -409,13 +469,16 @@ class _Builder:
         site_nav = (SiteLink("Lab overview", root + INDEX_PATH, only is None),) + tuple(
             SiteLink(i.name, root + self.paths[i.key], only is not None and i.key == only.key)
             for i in result.regions)
-        contents = _contents(SECTIONS, dashboards if only is None else (), impacts)
+        contents = _contents(SECTIONS, dashboards if only is None else (), impacts,
+                             {"life-cycle": life, "orders": order_body, "diagnostics": diag,
+                              "cost-effectiveness": costs})
         page = Page(
             path=path, kind="index" if only is None else "region",
             region=None if only is None else only.key, root=root, title=title, heading=heading,
             kicker=kicker, meta=meta, sections=SECTIONS, contents=contents, site_nav=site_nav,
             summary=summary, context=context, warnings=_warnings(result, keys if only else None),
             dashboards=dashboards, dashboard_years=self.years, impacts=impacts,
+            life_cycle=life, orders=order_body, diagnostics=diag, costs=costs,
             methods=self.methods, data_quality=dq_html, data_quality_rows=dq_rows,
             provenance=_provenance(result, only), table_css=(),
         )
@@ -428,20 +491,23 @@ class _Builder:
     def lab_sentences(self) -> tuple[str, ...]:
         if self._lab_sentences is None:
             out: list[str] = []
-            for p in self._headline_pooled():
+            chosen = self._headline_pooled()
+            if chosen:
+                out.append(f"Every effect in this summary is by the headline estimator, "
+                           f"{self.method_label(self.headline)}; other estimators are shown as "
+                           "robustness checks under Impact estimates.")
+            for p in chosen:
                 out += pooled_sentences(p, self.result)
             self._lab_sentences = tuple(out)
         return self._lab_sentences
 
     def _headline_pooled(self) -> list[PooledEffect]:
-        """One pooled effect per outcome: the headline estimator's, else the first."""
+        """One pooled effect per outcome, by the headline estimator only."""
         if self.synthesis is None:
             return []
-        preferred = self.result.settings.get("headline_estimator")
         chosen: dict[str, PooledEffect] = {}
         for p in self.synthesis.pooled:
-            if p.outcome not in chosen or (p.estimator == preferred
-                                           and chosen[p.outcome].estimator != preferred):
+            if p.estimator == self.headline and p.outcome not in chosen:
                 chosen[p.outcome] = p
         first = headline_outcome(self.result)
         order = sorted(chosen, key=lambda o: (o != first,))
@@ -469,16 +535,19 @@ class _Builder:
                         key=period_sort_key)
         when = (f"{latest[0]}" if len(latest) == 1 else ", ".join(latest)) if latest else "—"
         return ("SMEs supported and export orders: cumulative over the period covered. "
-                f"Consortia active and exporting firms: latest year ({when}). Monitoring "
-                "figures are gross numbers from programme records; the effect is a net "
-                "estimate against never-members (see Impact estimates).")
+                f"Consortia active, self-sustainability and exporting firms: latest year "
+                f"({when}). Survival: Kaplan–Meier share of consortia still active 3 years "
+                "after their seed funding ended. Monitoring figures are gross numbers from "
+                "programme records; the effect is a net estimate against never-members by the "
+                f"headline estimator, {self.method_label(self.headline)} (other estimators: "
+                "Impact estimates).")
 
     def _summary_table(self, regions: tuple[RegionSummary, ...], ids: _Ids,
                        ci: str) -> tables.Table:
         effect_label = regions[0].figures[-1].label
         columns = [tables.Column(s.key, s.label, s.kind, s.spanner) for s in HEADLINE_INDICATORS]
         columns.append(tables.Column("effect", f"{effect_label} [{ci}]", "effect",
-                                     "Estimated effect"))
+                                     f"Estimated effect ({_method_short(self.headline or '')})"))
         records, flags = [], {}
         for i, r in enumerate(regions):
             rec: dict[str, Any] = {"region": r.name}
@@ -500,7 +569,8 @@ class _Builder:
             {"label": (f"Exporting firms, %: {f.label.lower()}" if f.key.startswith("exporters")
                        else f.label),
              "value": f.value, "kind": f.kind,
-             "period": "after joining" if f.kind == "effect" else f.period,
+             "period": (f"after joining ({_method_short(self.headline or '')})"
+                        if f.kind == "effect" else f.period),
              "conf_low": f.conf_low, "conf_high": f.conf_high, "flag": f.flag}
             for f in region.figures])
         return tables.key_figures_table(frame, table_id=ids.make("summary", "table"),
@@ -569,68 +639,115 @@ class _Builder:
     # ---- impact
 
     def _impacts(self, ids: _Ids, only: RegionInfo | None) -> tuple[OutcomeImpact, ...]:
+        """Per outcome: the headline estimator's effect by region (table, forest plot), the
+        other estimators beside it as robustness columns, and each region's event study with
+        every estimator overlaid."""
         result = self.result
-        tidy = result.effects_tidy()
+        headline = self.headline
         outcomes = list(dict.fromkeys(e.outcome for e in result.effects))
         rank = {info.key: i for i, info in enumerate(result.regions)}
         out = []
         for outcome in outcomes:
-            idx = [i for i, e in enumerate(result.effects) if e.outcome == outcome]
-            idx.sort(key=lambda i: rank.get(result.effects[i].region, len(rank)))  # stable
-            effs = [result.effects[i] for i in idx]
-            names = [result.region(e.region).name for e in effs]
-            repeated = {n for n in names if names.count(n) > 1}
-            labels = [f"{n} · {_method_label(e.result.method)}" if n in repeated else n
-                      for n, e in zip(names, effs)]
-            label = _outcome_label(outcome)
+            effs = sorted((e for e in result.effects if e.outcome == outcome),
+                          key=lambda e: rank.get(e.region, len(rank)))  # stable
+            by = {(e.result.method, e.region): e for e in effs}
+            regions = list(dict.fromkeys(e.region for e in effs))
+            others = [m for m in dict.fromkeys(e.result.method for e in effs) if m != headline]
+            heads = [by[(headline, r)] for r in regions if (headline, r) in by]
+            label = _outcome_label(outcome, result)
             ci_label = _ci_label(e.result.alpha for e in effs)
             out_id = ids.make("impact", outcome)
-            pooled = self._pooled_for(outcome, effs)
-            mine = [j for j, e in enumerate(effs) if only is None or e.region == only.key]
-            rows = tidy.iloc[[idx[j] for j in mine]].reset_index(drop=True)
-            rows["region"] = [labels[j] for j in mine]
-            rows["notes"] = [f"{len(effs[j].result.warnings)} (listed below)"
-                             if effs[j].result.warnings else "" for j in mine]
+            pooled = self._pooled(outcome, headline)
+            pooled_others = [(m, self._pooled(outcome, m)) for m in others]
+            mine = [r for r in regions if only is None or r == only.key]
+            decimals = _effect_decimals([v for e in effs for v in
+                                         (e.result.headline.estimate, e.result.headline.conf_low,
+                                          e.result.headline.conf_high)])
+            robust = [(f"r{j}", _method_short(m)) for j, m in enumerate(others)]
+            rows = []
+            for r in mine:
+                h = by.get((headline, r))
+                rec: dict[str, Any] = {"region": result.region(r).name}
+                if h is not None:
+                    res, est = h.result, h.result.headline
+                    rec.update(estimate=est.estimate, std_error=est.std_error,
+                               conf_low=est.conf_low, conf_high=est.conf_high,
+                               p_value=est.p_value, n_firms=res.n_units,
+                               n_treated=res.n_treated, n_clusters=res.n_clusters,
+                               n_treated_clusters=_nan_if_none(treated_clusters(res)))
+                for (key, _), m in zip(robust, others):
+                    o = by.get((m, r))
+                    oh = o.result.headline if o is not None else None
+                    rec[key] = oh.estimate if oh else math.nan
+                    rec[f"{key}_low"] = oh.conf_low if oh else math.nan
+                    rec[f"{key}_high"] = oh.conf_high if oh else math.nan
+                n_notes = sum(len(by[(m, r)].result.warnings) for m in [headline, *others]
+                              if (m, r) in by)
+                rec["notes"] = f"{n_notes} (listed below)" if n_notes else ""
+                rows.append(rec)
+            pooled_frame = _pooled_frame(pooled, pooled_others, robust, heads)
             table = tables.impact_table(
-                rows, table_id=f"{out_id}-table", ci_label=ci_label,
-                pooled=_pooled_rows(pooled, effs), pooled_notes=_pooled_notes(pooled, result))
-            forest = _forest(effs, labels, pooled, out_id, label, ci_label,
+                pd.DataFrame(rows), table_id=f"{out_id}-table", ci_label=ci_label,
+                pooled=pooled_frame, pooled_notes=_pooled_notes(pooled, pooled_others, result),
+                headline_label=f"Headline: {self.method_label(headline)}",
+                robustness=robust, decimals=decimals)
+            names = [result.region(e.region).name for e in heads]
+            forest = _forest(heads, names, [pooled] if pooled is not None else [], out_id,
+                             label, ci_label, estimator=self.method_label(headline),
                              emphasis=None if only is None else only.key,
                              emphasis_name=None if only is None else only.name,
                              specs=self._forest_specs, spec_key=outcome)
-            panels = self._event_studies(outcome, effs, labels, idx, out_id, label, ci_label,
-                                         mine, ids)
+            panels = self._event_studies(outcome, effs, headline, others, label, ci_label,
+                                         out_id, mine, ids)
             sentences: list[str] = []
-            for p in pooled:
-                sentences += pooled_sentences(p, result)
-            notes = tuple((labels[j], tuple(str(w) for w in effs[j].result.warnings))
-                          for j in mine if effs[j].result.warnings)
+            if pooled is not None:
+                sentences += pooled_sentences(pooled, result,
+                                              estimator=self.method_label(headline))
+            sentences += _robustness_sentences(pooled_others, self)
+            notes = tuple((f"{result.region(r).name} · {_method_short(m)}",
+                           tuple(str(w) for w in by[(m, r)].result.warnings))
+                          for r in mine for m in [headline, *others]
+                          if (m, r) in by and by[(m, r)].result.warnings)
+            shown = tuple(p for p in [pooled, *(q for _, q in pooled_others)] if p is not None)
             out.append(OutcomeImpact(out_id, outcome, label, ci_label, table, forest, panels,
-                                     tuple(pooled), tuple(sentences), notes))
+                                     shown, tuple(sentences), notes,
+                                     self.method_label(headline),
+                                     tuple(self.method_label(m) for m in others),
+                                     _event_study_note(panels, headline, others)))
         return tuple(out)
 
-    def _pooled_for(self, outcome: str, effs: list[RegionEffect]) -> list[PooledEffect]:
-        if self.synthesis is None:
-            return []
-        methods = list(dict.fromkeys(e.result.method for e in effs))
-        return [p for m in methods for p in self.synthesis.pooled
-                if p.outcome == outcome and p.estimator == m]
+    def _pooled(self, outcome: str, method: str | None) -> PooledEffect | None:
+        if self.synthesis is None or method is None:
+            return None
+        return self.synthesis.get(outcome, method)
 
-    def _event_studies(self, outcome: str, effs: list[RegionEffect], labels: list[str],
-                       idx: list[int], out_id: str, label: str, ci_label: str, mine: list[int],
-                       ids: _Ids) -> tuple[EventStudyPanel, ...]:
-        if not all((outcome, idx[j]) in self._panels for j in mine):
-            self._build_event_studies(outcome, effs, labels, idx, out_id, label, ci_label)
-        panels = tuple(self._panels[(outcome, idx[j])] for j in mine)
+    def method_label(self, method: str | None) -> str:
+        return _method_label(method or "", self.result)
+
+    def _event_studies(self, outcome: str, effs: list[RegionEffect], headline: str,
+                       others: list[str], label: str, ci_label: str, out_id: str,
+                       mine: list[str], ids: _Ids) -> tuple[EventStudyPanel, ...]:
+        if not all((outcome, r) in self._panels for r in mine):
+            self._build_event_studies(outcome, effs, headline, others, label, ci_label, out_id)
+        panels = tuple(self._panels[(outcome, r)] for r in mine)
         for p in panels:
             ids.reserve(p.id)
+            if p.chart is not None:
+                ids.reserve(p.chart.id)
         return panels
 
-    def _build_event_studies(self, outcome: str, effs: list[RegionEffect], labels: list[str],
-                             idx: list[int], out_id: str, label: str, ci_label: str) -> None:
-        """Every region's event study of one outcome, on one shared vertical scale."""
-        frames = [charts.event_study_frame(e.result.tidy()) for e in effs]
-        finite = [f.loc[f["estimate"].map(charts.is_finite)] for f in frames]
+    def _build_event_studies(self, outcome: str, effs: list[RegionEffect], headline: str,
+                             others: list[str], label: str, ci_label: str, out_id: str) -> None:
+        """Every region's event study of one outcome, every estimator overlaid (the headline
+        first), on one vertical scale shared by all regions."""
+        order = [m for m in [headline, *others] if any(e.result.method == m for e in effs)]
+        names = {m: _method_short(m) for m in order}
+        frames: dict[tuple[str, str], pd.DataFrame] = {}
+        for e in effs:
+            f = charts.event_study_frame(e.result.tidy())
+            f["series"] = names[e.result.method]
+            frames[(e.region, e.result.method)] = f
+        finite = [f.loc[f["estimate"].map(charts.is_finite)] for f in frames.values()]
         nonempty = [f for f in finite if len(f)]
         y_domain = x_domain = None
         if nonempty:
@@ -638,28 +755,42 @@ class _Builder:
             y_domain = charts.value_domain(list(allpts["conf_low"]) + list(allpts["estimate"]),
                                            list(allpts["conf_high"]) + list(allpts["estimate"]))
             x_domain = (int(allpts["event_time"].min()), int(allpts["event_time"].max()))
-        ids = _Ids()
-        for j, (eff, name, points, pts) in enumerate(zip(effs, labels, frames, finite)):
-            panel_id = ids.make(out_id + "-es", eff.region, eff.result.method)
-            method = _method_label(eff.result.method)
-            if not len(pts):
-                panel = EventStudyPanel(panel_id, eff.region, name, method, None, None,
-                                        f"{method} has no event-time estimates.")
-            else:
-                spec = charts.event_study_spec(points, y_title="Effect relative to year −1",
-                                               y_domain=y_domain, x_domain=x_domain)
-                caption = (f"{name}: effect on {label} by years since joining, with {ci_label} "
-                           "(open circle: reference year −1, set to 0).")
-                first, last = int(pts["event_time"].min()), int(pts["event_time"].max())
-                description = (f"Event-study chart for {name}, outcome {label}: estimates with "
-                               f"{ci_label} for event times {first} to {last}; year −1 is the "
-                               "reference. The numbers are in the table below the chart.")
-                svg = charts.render_svg(spec, chart_id=panel_id, description=description)
-                chart = charts.Chart(panel_id, caption, description, spec, svg)
-                table = tables.event_study_table(points, table_id=f"{panel_id}-table",
-                                                 ci_label=ci_label)
-                panel = EventStudyPanel(panel_id, eff.region, name, method, chart, table, "")
-            self._panels[(outcome, idx[j])] = panel
+        local = _Ids()
+        for region in dict.fromkeys(e.region for e in effs):
+            name = self.result.region(region).name
+            panel_id = local.make(out_id + "-es", region)
+            mine = [(m, frames[(region, m)]) for m in order if (region, m) in frames]
+            shown = [(m, f) for m, f in mine if f["estimate"].map(charts.is_finite).any()]
+            methods = " and ".join(names[m] for m, _ in mine)
+            if not shown:
+                self._panels[(outcome, region)] = EventStudyPanel(
+                    panel_id, region, name, methods, None, None,
+                    f"{methods}: no event-time estimates.")
+                continue
+            points = pd.concat([f for _, f in shown], ignore_index=True)
+            series = [names[m] for m, _ in shown]
+            spec = charts.event_study_spec(points, y_title="Effect by years since joining",
+                                           y_domain=y_domain, x_domain=x_domain,
+                                           series_order=series)
+            caption = f"{name}: effect on {label} by years since joining, with {ci_label}"
+            if len(series) > 1:
+                caption += (f" ({series[0]}: black circles; "
+                            + "; ".join(f"{s}: grey {_SHAPE_WORDS[i]}" for i, s in
+                                        enumerate(series[1:], start=1)) + ")")
+            caption += "."
+            without = [names[m] for m, f in mine if not any(m == k for k, _ in shown)]
+            if without:
+                caption += f" No event-time estimates: {', '.join(without)}."
+            first = int(points["event_time"].min())
+            last = int(points["event_time"].max())
+            description = (f"Event-study chart for {name}, outcome {label}: estimates with "
+                           f"{ci_label} by {', '.join(series)} for event times {first} to "
+                           f"{last}. The numbers are in the table below the chart.")
+            chart = _chart(spec, f"{panel_id}-chart", caption, description)
+            table = tables.event_study_table(points, table_id=f"{panel_id}-table",
+                                             ci_label=ci_label, series_order=series)
+            self._panels[(outcome, region)] = EventStudyPanel(panel_id, region, name, methods,
+                                                              chart, table, "")
 
     # ---- data quality
 
@@ -680,10 +811,13 @@ class _Builder:
 # --------------------------------------------------------------------------- sections
 
 def _contents(sections: Sequence[Section], dashboards: Sequence[RegionDashboard],
-              impacts: Sequence[OutcomeImpact]) -> tuple[NavItem, ...]:
+              impacts: Sequence[OutcomeImpact],
+              bodies: dict[str, SectionBody] | None = None) -> tuple[NavItem, ...]:
     children = {
         "dashboard": tuple(NavItem(d.id, d.name) for d in dashboards),
         "impact": tuple(NavItem(o.id, o.label) for o in impacts),
+        **{sid: tuple(NavItem(b.id, b.title) for b in body.blocks if b.level == 3)
+           for sid, body in (bodies or {}).items()},
     }
     return tuple(NavItem(s.id, s.title, children.get(s.id, ())) for s in sections)
 
@@ -694,35 +828,92 @@ def _warnings(result: EvaluationResult, keys: Sequence[str] | None) -> tuple[War
         if keys is not None and eff.region not in keys:
             continue
         region = result.region(eff.region).name
+        source = f"{_outcome_label(eff.outcome, result)} · {_method_short(eff.result.method)}"
         for w in eff.result.warnings:
-            items.append(WarningItem(_outcome_label(eff.outcome), str(w), group=region))
+            items.append(WarningItem(source, str(w), group=region))
     return tuple(items)
 
 
-def _pooled_label(p: PooledEffect, several: bool) -> str:
-    base = f"Lab-wide, {p.n_regions} regions"
-    return f"{base} · {_method_label(p.estimator)}" if several else base
+_SHAPE_WORDS = ("circles", "triangles", "squares", "diamonds", "crosses")
 
 
-def _pooled_rows(pooled: Sequence[PooledEffect], effs: Sequence[RegionEffect]) -> pd.DataFrame:
-    several = len(pooled) > 1
-    rows = []
-    for p in pooled:
-        used = [e for e in effs if e.result.method == p.estimator and e.region in p.regions]
-        rows.append({
-            "region": _pooled_label(p, several),
-            "method": f"Random effects ({POOL_METHOD_LABELS.get(p.method, p.method)})",
-            "estimate": p.estimate, "std_error": p.std_error, "conf_low": p.conf_low,
-            "conf_high": p.conf_high, "p_value": p.p_value,
-            "n_firms": sum(int(e.result.n_units) for e in used) if used else math.nan,
-            "n_treated": sum(int(e.result.n_treated) for e in used) if used else math.nan,
-            "n_clusters": sum(int(e.result.n_clusters) for e in used) if used else math.nan,
-            "notes": (f"I² {fmt_number(100 * p.i2, 0)}%; equal effects {fmt_p(p.q_p_value)}"
-                      if p.pooled else (p.warnings[0] if p.warnings else "")),
-        })
-    return pd.DataFrame(rows, columns=["region", "method", "estimate", "std_error", "conf_low",
-                                       "conf_high", "p_value", "n_firms", "n_treated",
-                                       "n_clusters", "notes"])
+def _event_study_note(panels: Sequence[EventStudyPanel], headline: str | None,
+                      others: Sequence[str]) -> str:
+    """How to read the event-study charts of one outcome (said once, not under every chart)."""
+    if not any(p.chart is not None for p in panels):
+        return ""
+    text = ("Each chart shows the effect in each year before and after joining, with its "
+            "interval; the dotted line marks joining and the dashed line no effect.")
+    if others:
+        text += (f" The headline estimator, {_method_short(headline or '')}, is drawn in black "
+                 "circles; " + ", ".join(f"{_method_short(m)} in grey {_SHAPE_WORDS[i]}"
+                                         for i, m in enumerate(others, start=1))
+                 + ", shifted a little to the right, as a robustness check.")
+    if headline == "callaway_santanna" or "callaway_santanna" in others:
+        text += (" Before joining, Callaway–Sant'Anna compares each year with the year before "
+                 "(a varying base period), so its pre-joining points test for sudden changes, "
+                 "not for a drift; after joining, each year is compared with the year before "
+                 "joining.")
+    if any("event_study" == m for m in [headline, *others]):
+        text += (" The event study sets year −1 to 0 (open circle) and measures every other "
+                 "year against it.")
+    text += " Every region's chart has the same vertical scale."
+    return text
+
+
+def _nan_if_none(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _effect_decimals(values: Sequence[float]) -> int:
+    """Decimals of raw effect estimates: none for EUR-sized numbers, three for shares/logs."""
+    finite = [abs(float(v)) for v in values if charts.is_finite(v)]
+    big = max(finite, default=0.0)
+    if big >= 1000:
+        return 0
+    if big >= 100:
+        return 1
+    return 3
+
+
+def _chart(spec: dict[str, Any], chart_id: str, caption: str, description: str) -> charts.Chart:
+    svg = charts.render_svg(spec, chart_id=chart_id, description=description)
+    return charts.Chart(chart_id, caption, description, spec, svg)
+
+
+def _pooled_label(p: PooledEffect) -> str:
+    return f"Lab-wide, {p.n_regions} region{'s' if p.n_regions != 1 else ''}"
+
+
+def _pooled_frame(pooled: PooledEffect | None, others: Sequence[tuple[str, PooledEffect | None]],
+                  robust: Sequence[tuple[str, str]], heads: Sequence[RegionEffect]) -> pd.DataFrame:
+    """The lab-wide row of the impact table: the pooled headline estimate, the other
+    estimators' pooled estimates in their robustness columns."""
+    if pooled is None:
+        return pd.DataFrame()
+    used = [e for e in heads if e.region in pooled.regions]
+    rec: dict[str, Any] = {
+        "region": _pooled_label(pooled), "estimate": pooled.estimate,
+        "std_error": pooled.std_error, "conf_low": pooled.conf_low,
+        "conf_high": pooled.conf_high, "p_value": pooled.p_value,
+        "n_firms": sum(int(e.result.n_units) for e in used) if used else math.nan,
+        "n_treated": sum(int(e.result.n_treated) for e in used) if used else math.nan,
+        "n_clusters": sum(int(e.result.n_clusters) for e in used) if used else math.nan,
+        "n_treated_clusters": (sum(treated_clusters(e.result) or 0 for e in used)
+                               if used and all(treated_clusters(e.result) is not None
+                                               for e in used) else math.nan),
+        "notes": (f"I² {fmt_number(100 * pooled.i2, 0)}%; equal effects {fmt_p(pooled.q_p_value)}"
+                  if pooled.pooled else (pooled.warnings[0] if pooled.warnings else "")),
+    }
+    if not pooled.pooled:
+        for k in ("estimate", "std_error", "conf_low", "conf_high", "p_value"):
+            rec[k] = math.nan
+    for (key, _), (_, p) in zip(robust, others):
+        ok = p is not None and p.pooled
+        rec[key] = p.estimate if ok else math.nan
+        rec[f"{key}_low"] = p.conf_low if ok else math.nan
+        rec[f"{key}_high"] = p.conf_high if ok else math.nan
+    return pd.DataFrame([rec])
 
 
 def heterogeneity_text(p: PooledEffect) -> str:
@@ -734,48 +925,60 @@ def heterogeneity_text(p: PooledEffect) -> str:
             f"Q = {fmt_number(p.q, 2)} on {p.q_df} df, {fmt_p(p.q_p_value)}")
 
 
-def _pooled_notes(pooled: Sequence[PooledEffect], result: EvaluationResult) -> list[str]:
+def _pooled_notes(pooled: PooledEffect | None, others: Sequence[tuple[str, PooledEffect | None]],
+                  result: EvaluationResult) -> list[str]:
     notes = []
     names = {r.key: r.name for r in result.regions}
-    for p in pooled:
-        what = f" ({_method_label(p.estimator)})" if len(pooled) > 1 else ""
-        if p.pooled:
+    if pooled is not None:
+        if pooled.pooled:
             notes.append(
-                f"Lab-wide{what}: random-effects meta-analysis of the regions' headline "
-                f"estimates ({POOL_METHOD_LABELS.get(p.method, p.method)} τ², weights "
-                f"1/(SE² + τ²)); {heterogeneity_text(p)} (test that every region has the same "
-                "effect). I²: share of the spread between regions beyond sampling error.")
+                "Lab-wide: random-effects meta-analysis of the regions' headline estimates "
+                f"({POOL_METHOD_LABELS.get(pooled.method, pooled.method)} τ², weights "
+                f"1/(SE² + τ²)); {heterogeneity_text(pooled)} (test that every region has the "
+                "same effect). I²: share of the spread between regions beyond sampling error.")
         else:
-            notes.append(f"Lab-wide{what}: not pooled: {heterogeneity_text(p)}.")
-        if p.excluded:
-            left = "; ".join(f"{names.get(r, r)} ({reason_text(why)})" for r, why in p.excluded)
+            notes.append(f"Lab-wide: not pooled: {heterogeneity_text(pooled)}.")
+        if pooled.excluded:
+            left = "; ".join(f"{names.get(r, r)} ({reason_text(why)})" for r, why in pooled.excluded)
             notes.append(f"Left out of the pooled effect: {left}.")
+    for m, p in others:
+        label = _method_label(m, result)
+        if p is not None and p.pooled:
+            notes.append(f"Robustness, {_method_short(m)}: {label}; its lab-wide row pools the "
+                         f"regions' estimates the same way ({heterogeneity_text(p)}).")
+        elif label != _method_short(m):
+            notes.append(f"Robustness, {_method_short(m)}: {label}.")
     return notes
 
 
-def _unique(labels: Sequence[str]) -> list[str]:
-    seen: dict[str, int] = {}
+def _robustness_sentences(pooled_others: Sequence[tuple[str, PooledEffect | None]],
+                          builder: _Builder) -> list[str]:
     out = []
-    for lab in labels:
-        n = seen.get(lab, 0)
-        seen[lab] = n + 1
-        out.append(lab if n == 0 else f"{lab} ({n + 1})")
+    for m, p in pooled_others:
+        if p is None or not p.pooled:
+            continue
+        factor, unit, _ = outcome_scale(p.outcome)
+        est, lo, hi = (v * factor for v in (p.estimate, p.conf_low, p.conf_high))
+        d = effect_decimals(p.outcome, [est, lo, hi])
+        out.append(f"Robustness: with {builder.method_label(m)} the lab-wide effect is "
+                   f"{fmt_number(est, d, sign=True)} {unit} ({ci_level(p.alpha)} CI "
+                   f"{fmt_number(lo, d, sign=True)} to {fmt_number(hi, d, sign=True)}).")
     return out
 
 
 def _forest(effs: Sequence[RegionEffect], labels: Sequence[str],
             pooled: Sequence[PooledEffect], out_id: str, label: str, ci_label: str, *,
-            emphasis: str | None, emphasis_name: str | None,
+            estimator: str, emphasis: str | None, emphasis_name: str | None,
             specs: dict[str, dict[str, Any]], spec_key: str) -> charts.Chart | None:
-    """The forest plot of one outcome; ``emphasis`` (a region key) rings that region's square.
+    """The forest plot of one outcome (headline estimator only); ``emphasis`` (a region key)
+    rings that region's square.
 
     ``specs`` keeps the plain spec under ``spec_key`` (the outcome): a region page rings its
     region on a copy of it instead of building the chart again.
     """
     heads = [e.result.headline for e in effs]
-    several = len(pooled) > 1
     pooled_shown = [p for p in pooled if p.pooled]
-    all_labels = _unique([*labels, *(_pooled_label(p, several) for p in pooled_shown)])
+    all_labels = [*labels, *(_pooled_label(p) for p in pooled_shown)]
     frame = pd.DataFrame({
         "label": all_labels,
         "estimate": [h.estimate for h in heads] + [p.estimate for p in pooled_shown],
@@ -792,21 +995,19 @@ def _forest(effs: Sequence[RegionEffect], labels: Sequence[str],
         spec = charts.emphasise(spec, [lab for lab, e in zip(all_labels, effs)
                                        if e.region == emphasis])
     chart_id = f"{out_id}-forest"
-    caption = f"Headline effect on {label} by region, with {ci_label}."
+    caption = f"Headline effect on {label} by region ({estimator}), with {ci_label}."
     if pooled_shown:
         caption += (" The diamond is the lab-wide effect, pooled by random-effects "
                     "meta-analysis (" + "; ".join(heterogeneity_text(p) for p in pooled_shown)
                     + ").")
     if emphasis_name is not None:
         caption += f" The ringed square is {emphasis_name}."
-    caption += " The dashed line marks no effect."
-    n_regions = len(heads)
-    left_out = [lab for lab, h in zip(all_labels[:n_regions], heads)
-                if not charts.is_finite(h.estimate)]
+    caption += " The dashed line marks no effect. Other estimators: the robustness columns of the table."
+    left_out = [lab for lab, h in zip(all_labels, heads) if not charts.is_finite(h.estimate)]
     if left_out:
         caption += f" Not shown (no estimate): {', '.join(left_out)}."
-    description = (f"Forest plot of the headline effect on {label} with {ci_label} for "
-                   f"{', '.join(dict.fromkeys(all_labels[:n_regions]))}"
+    description = (f"Forest plot of the headline effect ({estimator}) on {label} with "
+                   f"{ci_label} for {', '.join(dict.fromkeys(all_labels[:len(heads)]))}"
                    + (" and the lab-wide pooled effect" if pooled_shown else "")
                    + ". The numbers are in the table above.")
     svg = charts.render_svg(spec, chart_id=chart_id, description=description)
@@ -823,8 +1024,23 @@ def _provenance(result: EvaluationResult, only: RegionInfo | None) -> dict[str, 
 
 
 _ESTIMATOR_TEXT = {
+    "callaway_santanna": (
+        "A separate 2×2 comparison for each cohort of joiners (the year "
+        "they joined) and each year, against never-members (or members not yet joined, as "
+        "configured), combined with a doubly robust estimator; firms that have already "
+        "joined never serve as controls, so effects that differ by cohort or grow over time "
+        "do not bias it. The cohort-year effects are then averaged: over every post-joining "
+        "cohort-year, weighted by cohort size (the headline), and by years since joining "
+        "(the event study). Before joining, each year is compared with the year before "
+        "(varying base period)."
+    ),
+    "sun_abraham": (
+        "An event-study regression with cohort-specific event-time effects "
+        "(interaction-weighted), averaged with the cohorts' shares; robust to effects that "
+        "differ between cohorts."
+    ),
     "event_study": (
-        "Event study: a two-way fixed-effects regression (firm and year effects) of the outcome "
+        "A two-way fixed-effects regression (firm and year effects) of the outcome "
         "on indicators for each year relative to joining, with never-members as the comparison "
         "group. Event time −1, the year before joining, is the reference and is 0 by "
         "construction."
@@ -835,6 +1051,9 @@ _ESTIMATOR_TEXT = {
                "before to after joining, minus the same change for never-members.",
 }
 _HEADLINE_TEXT = {
+    "callaway_santanna": "For Callaway–Sant'Anna, the headline number is the simple "
+                         "aggregation: the average of all post-joining cohort-year effects, "
+                         "weighted by cohort size (the average effect on members, ATT).",
     "event_study": "For the event study, the headline number is the average of the effects in "
                    "the years from joining onwards (event time 0 and later), weighted by the "
                    "number of treated firm-years behind each.",
@@ -853,9 +1072,13 @@ _CAVEATS = (
     "join because they expect to join.",
     "The event study is a two-way fixed-effects regression with never-members as controls. When "
     "firms join in different years and the effect differs between those cohorts, its "
-    "coefficients can mix effects from different years since joining. Estimators that are "
-    "robust to such heterogeneity (Callaway–Sant'Anna, Sun–Abraham) will follow in a later "
-    "version.",
+    "coefficients can mix effects from different years since joining; it is shown as a "
+    "robustness check next to the headline Callaway–Sant'Anna estimate, which avoids that "
+    "problem. The Goodman-Bacon decomposition under Diagnostics shows how much a static TWFE "
+    "leans on such comparisons.",
+    "Few treated consortia: treatment is set by consortium and each region has only a handful "
+    "of them, so cluster-robust standard errors, intervals and tests (the pre-trend test "
+    "included) are likely too optimistic.",
     "Comparing regions: each region is estimated separately on its own data; differences "
     "between regions mix programme design, data sources and the kinds of firm that joined, so "
     "they are not by themselves evidence that one programme works better.",
@@ -887,9 +1110,13 @@ def _synthesis_text(result: EvaluationResult) -> tuple[str, ...]:
 
 def _methods(result: EvaluationResult) -> MethodsNote:
     methods = list(dict.fromkeys(e.result.method for e in result.effects))
-    estimators = tuple(_ESTIMATOR_TEXT.get(m, f"{m}: see the estimator's documentation.")
-                       for m in methods)
-    headline = tuple(_HEADLINE_TEXT[m] for m in methods if m in _HEADLINE_TEXT)
+    headline = result.settings.get("headline_estimator")
+    methods.sort(key=lambda m: m != headline)  # stable: the headline estimator first
+    estimators = tuple(
+        ("Headline. " if m == headline else ("Robustness. " if headline in methods else ""))
+        + f"{_method_label(m, result)}. "
+        + _ESTIMATOR_TEXT.get(m, "See the estimator's documentation.") for m in methods)
+    headline_text = tuple(_HEADLINE_TEXT[m] for m in methods if m in _HEADLINE_TEXT)
     clustering = tuple(dict.fromkeys(str(e.result.vcov_type) for e in result.effects))
     ci = _ci_label(e.result.alpha for e in result.effects) if result.effects else "CI"
     inference = (f"Intervals are {ci}s with standard errors clustered as listed; p-values are "
@@ -897,7 +1124,10 @@ def _methods(result: EvaluationResult) -> MethodsNote:
                  "testing many regions, outcomes or years.")
     comparison = ("Never-members: firms in the same region that never joined a consortium during "
                   "the period observed. Each region is compared only with its own never-members.")
-    return MethodsNote(estimators, comparison, clustering, headline, inference,
+    if result.settings.get("comparison_group") not in (None, "never members"):
+        comparison += (f" This run compares with {result.settings['comparison_group']} "
+                       "(Callaway–Sant'Anna's control group).")
+    return MethodsNote(estimators, comparison, clustering, headline_text, inference,
                        _synthesis_text(result), _CAVEATS, to_jsonable(dict(result.settings)))
 
 

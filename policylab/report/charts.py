@@ -33,7 +33,9 @@ __all__ = [
     "Chart",
     "emphasise",
     "event_study_frame",
+    "bars_spec",
     "event_study_spec",
+    "lines_spec",
     "forest_spec",
     "is_finite",
     "render_svg",
@@ -50,6 +52,10 @@ FONT = "DejaVu Sans, Verdana, Arial, sans-serif"
 THEME: dict[str, Any] = {
     "background": "white",
     "font": FONT,
+    # the whole chart is one image with its own text alternative (role="img" and <title>):
+    # no ARIA labels per mark, axis or legend, which screen readers would skip anyway
+    "aria": False,
+    "mark": {"aria": False},
     "padding": 8,
     "view": {"stroke": None},
     "axis": {
@@ -62,7 +68,9 @@ THEME: dict[str, Any] = {
         "titleFontSize": 11,
         "titleFontWeight": "normal",
         "labelLimit": 260,
+        "aria": False,
     },
+    "legend": {"aria": False},
     "point": {"color": INK, "size": 45},
     "rule": {"color": INK},
     "text": {"color": MID, "fontSize": 10},
@@ -90,8 +98,7 @@ def render_svg(spec: dict[str, Any], *, chart_id: str, description: str) -> Mark
     """
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", chart_id):
         raise ValueError(f"chart id must be letters, digits, '-' or '_'; got {chart_id!r}")
-    svg = _normalise_ids(_vegalite_svg(json.dumps(spec, sort_keys=True)),
-                         chart_id)
+    svg = _normalise_ids(_compact(_vegalite_svg(json.dumps(spec, sort_keys=True))), chart_id)
     head_end = svg.index(">", svg.index("<svg")) + 1
     head = svg[:head_end]
     title_id = f"{chart_id}-title"
@@ -110,6 +117,33 @@ def _vegalite_svg(spec_json: str) -> str:
     import vl_convert
 
     return vl_convert.vegalite_to_svg(json.loads(spec_json), allowed_base_urls=[])
+
+
+_GEOMETRY = re.compile(r'\b(d|transform|x|y|x1|x2|y1|y2|width|height|points|cx|cy|r)="([^"]*)"')
+_LONG_DECIMAL = re.compile(r"(-?\d+)\.(\d)\d+")
+_FONT_ATTR = re.compile(r' font-family="([^"]*)"')
+
+
+def _round_geometry(match: re.Match[str]) -> str:
+    def one(m: re.Match[str]) -> str:
+        value = round(float(m.group(0)), 1)
+        text = f"{value:.1f}".rstrip("0").rstrip(".")
+        return "0" if text in ("-0", "") else text
+
+    return f'{match.group(1)}="{_LONG_DECIMAL.sub(one, match.group(2))}"'
+
+
+def _compact(svg: str) -> str:
+    """Smaller SVG that draws the same: coordinates rounded to 0.1 px (geometry attributes
+    only; text is untouched), and the font family, identical on every text, set once on the
+    root element, from which SVG text inherits it."""
+    svg = _GEOMETRY.sub(_round_geometry, svg)
+    fonts = set(_FONT_ATTR.findall(svg))
+    if len(fonts) == 1:
+        (font,) = fonts
+        svg = _FONT_ATTR.sub("", svg)
+        svg = svg.replace("<svg ", f'<svg font-family="{font}" ', 1)
+    return svg
 
 
 def _normalise_ids(svg: str, prefix: str) -> str:
@@ -251,20 +285,49 @@ def event_study_frame(tidy: pd.DataFrame) -> pd.DataFrame:
     return es.sort_values("event_time", kind="stable").reset_index(drop=True)
 
 
+#: Marks of the series of a chart, in order: the first is the headline (black, filled circle),
+#: the others robustness checks (grey, other shapes). Shape and shade, never colour alone.
+SERIES_SHAPES = ("circle", "triangle-up", "square", "diamond", "cross")
+SERIES_SHADES = (INK, MID, "#8c8c8c", "#4d4d4d", "#a6a6a6")
+SERIES_DASHES = ([1, 0], [6, 3], [2, 2], [8, 3, 2, 3], [1, 3])
+
+
+def _series_scales(order: list[str]) -> dict[str, Any]:
+    import altair as alt
+
+    n = len(order)
+    return {
+        "color": alt.Scale(domain=order, range=list(SERIES_SHADES[:n])),
+        "shape": alt.Scale(domain=order, range=list(SERIES_SHAPES[:n])),
+        "dash": alt.Scale(domain=order, range=[list(d) for d in SERIES_DASHES[:n]]),
+    }
+
+
 def event_study_spec(
     points: pd.DataFrame, *, y_title: str, y_domain: list[float] | None = None,
-    x_domain: tuple[int, int] | None = None,
+    x_domain: tuple[int, int] | None = None, series_order: list[str] | None = None,
 ) -> dict[str, Any]:
     """Event-study chart: estimates and CI bars by event time, a dashed zero line and a
     dotted marker where firms join (between event times −1 and 0).
 
-    ``points`` is :func:`event_study_frame` output. ``y_domain``/``x_domain`` let several
-    regions share one scale.
+    ``points`` is :func:`event_study_frame` output, optionally with a ``series`` column (the
+    estimator's label) to overlay several estimators: ``series_order`` lists them, the
+    headline first (black filled circles); the others are drawn in grey with other shapes,
+    shifted a little to the right, with a legend. ``y_domain``/``x_domain`` let several
+    regions share one scale. A reference point (set to 0 by the estimator) is an open circle.
     """
     import altair as alt
 
-    data = points.loc[points["estimate"].map(is_finite)]
-    data = data.astype({"estimate": float})
+    data = points.loc[points["estimate"].map(is_finite)].copy()
+    data = data.astype({"estimate": float, "conf_low": float, "conf_high": float})
+    if "series" not in data:
+        data["series"] = "estimate"
+    order = list(series_order or dict.fromkeys(data["series"]))
+    several = len(order) > 1
+    step = 0.26 / max(len(order) - 1, 1) if several else 0.0
+    shift = {name: (i * step - 0.13 if several else 0.0) for i, name in enumerate(order)}
+    data["x"] = data["event_time"].astype(float) + data["series"].map(shift).astype(float)
+    data = data.loc[:, ["x", "event_time", "estimate", "conf_low", "conf_high", "kind", "series"]]
     if x_domain is None:
         x_domain = (int(data["event_time"].min()), int(data["event_time"].max()))
     if y_domain is None:
@@ -273,11 +336,14 @@ def event_study_spec(
     ticks = list(range(x_domain[0], x_domain[1] + 1))
     x_scale = alt.Scale(domain=[x_domain[0] - 0.6, x_domain[1] + 0.6], nice=False, zero=False)
     y_scale = alt.Scale(domain=y_domain, nice=False, zero=False)
-    x = alt.X("event_time:Q", scale=x_scale, title="Years since joining",
+    x = alt.X("x:Q", scale=x_scale, title="Years since joining",
               axis=alt.Axis(values=ticks, format="d", grid=False))
     ci = data.loc[data["conf_low"].map(is_finite) & data["conf_high"].map(is_finite)]
     est = data.loc[data["kind"] == "estimate"]
     ref = data.loc[data["kind"] == "reference"]
+    scales = _series_scales(order)
+    legend = (alt.Legend(title=None, orient="bottom", direction="horizontal", labelLimit=300)
+              if several else None)
 
     zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(strokeDash=[5, 3], color=INK).encode(
         y=alt.Y("y:Q", scale=y_scale, title=y_title)
@@ -289,11 +355,14 @@ def event_study_spec(
     join_text = alt.Chart(join).mark_text(align="left", baseline="top", dx=4, dy=2).encode(
         x=alt.X("x:Q", scale=x_scale), y=alt.Y("y:Q", scale=y_scale), text="label:N"
     )
-    bars = alt.Chart(ci).mark_rule(strokeWidth=1.5, color=MID).encode(
-        x=x, y=alt.Y("conf_low:Q", scale=y_scale, title=y_title), y2="conf_high:Q"
+    bars = alt.Chart(ci).mark_rule(strokeWidth=1.5).encode(
+        x=x, y=alt.Y("conf_low:Q", scale=y_scale, title=y_title), y2="conf_high:Q",
+        color=alt.Color("series:N", scale=scales["color"], legend=legend),
     )
-    dots = alt.Chart(est).mark_point(filled=True, color=INK, opacity=1).encode(
-        x=x, y=alt.Y("estimate:Q", scale=y_scale, title=y_title)
+    dots = alt.Chart(est).mark_point(filled=True, opacity=1).encode(
+        x=x, y=alt.Y("estimate:Q", scale=y_scale, title=y_title),
+        color=alt.Color("series:N", scale=scales["color"], legend=legend),
+        shape=alt.Shape("series:N", scale=scales["shape"], legend=legend),
     )
     refdot = alt.Chart(ref).mark_point(filled=True, fill="white", stroke=INK, opacity=1,
                                        strokeWidth=1.5).encode(
@@ -303,3 +372,110 @@ def event_study_spec(
         width=360, height=220
     ).configure(**THEME)
     return chart.to_dict(validate=False)  # validated once in the tests; slow on every chart
+
+
+def _null_nans(spec: dict[str, Any]) -> dict[str, Any]:
+    """NaN in a spec's inline data becomes null (JSON has no NaN; Vega reads null as
+    missing)."""
+    for rows in spec.get("datasets", {}).values():
+        for row in rows:
+            for k, v in row.items():
+                if isinstance(v, float) and not math.isfinite(v):
+                    row[k] = None
+    return spec
+
+
+def lines_spec(
+    data: pd.DataFrame, *, x_title: str, y_title: str, series_order: list[str],
+    panel_order: list[str], step: bool = False, y_domain: list[float] | None = None,
+    x_domain: list[float] | None = None, x_ticks: list[int] | None = None, columns: int = 3,
+    width: int = 210, height: int = 120, y_format: str | None = None,
+) -> dict[str, Any]:
+    """Small multiples of lines: one panel per ``panel`` value, one line per ``series``.
+
+    ``data`` columns: ``panel, x, y, series``. A missing ``y`` (a suppressed or undefined
+    point) breaks the line there instead of joining its neighbours. Series differ by shade,
+    dash and point shape (the first is black, solid, circles), so the chart reads in
+    greyscale; a legend names them when there are several. ``step=True`` draws step lines
+    (a survival curve: the value holds until the next point).
+    """
+    import altair as alt
+
+    frame = data.loc[:, ["panel", "x", "y", "series"]].copy()
+    frame["x"] = frame["x"].astype(float)
+    frame["y"] = frame["y"].map(lambda v: float(v) if is_finite(v) else None)
+    frame = frame.astype({"y": object})
+    frame.loc[frame["y"].isna(), "y"] = None
+    scales = _series_scales(series_order)
+    several = len(series_order) > 1
+    legend = (alt.Legend(title=None, orient="bottom", direction="horizontal", labelLimit=420,
+                         columns=1) if several else None)
+    finite = [float(v) for v in frame["y"] if v is not None]
+    if y_domain is None:
+        hi = max(finite, default=1.0)
+        lo = min([0.0, *finite])
+        y_domain = [lo, hi + (hi - lo) * 0.08 or 1.0]
+    if x_domain is None:
+        xs = list(frame["x"])
+        x_domain = [min(xs) - 0.3, max(xs) + 0.3] if xs else [0.0, 1.0]
+    ticks = x_ticks if x_ticks is not None else sorted({int(v) for v in frame["x"]})
+    x = alt.X("x:Q", scale=alt.Scale(domain=x_domain, nice=False, zero=False), title=x_title,
+              axis=alt.Axis(values=ticks, format="d", grid=False, labelAngle=0,
+                            labelOverlap="greedy"))
+    y_axis = alt.Axis(tickCount=4, format=y_format) if y_format else alt.Axis(tickCount=4)
+    y = alt.Y("y:Q", scale=alt.Scale(domain=y_domain, nice=False, zero=False), title=y_title,
+              axis=y_axis)
+    line = alt.Chart().mark_line(
+        strokeWidth=1.6, invalid="break-paths-filter-domains",
+        **({"interpolate": "step-after"} if step else {})).encode(
+        x=x, y=y, detail="series:N",
+        # the same legend on every channel of the field: Vega-Lite merges them into one
+        # (a legend=None on any of them would drop the merged legend)
+        color=alt.Color("series:N", scale=scales["color"], legend=legend),
+        strokeDash=alt.StrokeDash("series:N", scale=scales["dash"], legend=legend),
+    )
+    points = alt.Chart().transform_filter("isValid(datum.y)").mark_point(
+        filled=True, opacity=1, size=28).encode(
+        x=x, y=y,
+        color=alt.Color("series:N", scale=scales["color"], legend=legend),
+        shape=alt.Shape("series:N", scale=scales["shape"], legend=legend),
+    )
+    chart = alt.layer(line, points, data=frame).properties(width=width, height=height).facet(
+        facet=alt.Facet("panel:N", sort=panel_order, title=None,
+                        header=alt.Header(labelFontSize=12, labelColor=INK, labelFontWeight="bold",
+                                          labelLimit=width + 40)),
+        columns=columns,
+    ).resolve_axis(x="independent").configure(**THEME)
+    return _null_nans(chart.to_dict(validate=False))
+
+
+def bars_spec(
+    data: pd.DataFrame, *, x_title: str, y_title: str, panel_order: list[str],
+    columns: int = 3, width: int = 210, height: int = 120, y_format: str | None = None,
+) -> dict[str, Any]:
+    """Small multiples of bars by year with a count written above each bar.
+
+    ``data`` columns: ``panel, x`` (a year), ``y`` (the bar), ``label`` (text above it, may be
+    empty). Rows with a missing ``y`` (suppressed) get no bar; the caption says which.
+    """
+    import altair as alt
+
+    frame = data.loc[:, ["panel", "x", "y", "label"]].copy()
+    frame = frame.loc[frame["y"].map(is_finite)]
+    frame = frame.astype({"x": int, "y": float, "label": str})
+    years = sorted({int(v) for v in data["x"]})
+    x = alt.X("x:O", title=x_title, scale=alt.Scale(domain=years),
+              axis=alt.Axis(labelAngle=0, labelOverlap="greedy"))
+    y_axis = alt.Axis(tickCount=4, format=y_format) if y_format else alt.Axis(tickCount=4)
+    top = max(list(frame["y"]) or [1.0]) * 1.18 or 1.0
+    y = alt.Y("y:Q", title=y_title, axis=y_axis, scale=alt.Scale(domain=[0, top], nice=False))
+    bars = alt.Chart().mark_bar(color=MID, stroke=INK, strokeWidth=0.6).encode(x=x, y=y)
+    text = alt.Chart().mark_text(baseline="bottom", dy=-2, fontSize=9, color=INK).encode(
+        x=x, y=y, text="label:N")
+    chart = alt.layer(bars, text, data=frame).properties(width=width, height=height).facet(
+        facet=alt.Facet("panel:N", sort=panel_order, title=None,
+                        header=alt.Header(labelFontSize=12, labelColor=INK, labelFontWeight="bold",
+                                          labelLimit=width + 40)),
+        columns=columns,
+    ).resolve_axis(x="independent").configure(**THEME)
+    return chart.to_dict(validate=False)

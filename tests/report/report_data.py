@@ -63,16 +63,43 @@ def _num(value: Any) -> Any:
     return value
 
 
+def chart_layers(spec: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """(mark type, data rows) of each layer of a chart spec, layered or faceted (a facet's
+    layers share the chart's top-level data)."""
+    datasets = spec.get("datasets", {})
+    layers = spec.get("layer") or spec.get("spec", {}).get("layer", [])
+    shared = spec.get("data", {}).get("name")
+    out = []
+    for layer in layers:
+        mark = layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
+        out.append((mark, datasets.get(layer.get("data", {}).get("name") or shared, [])))
+    return out
+
+
 def _chart(chart: Any) -> dict[str, Any] | None:
     if chart is None:
         return None
-    datasets = chart.spec.get("datasets", {})
-    layers = chart.spec.get("layer", [])
-    data = [datasets.get(layer.get("data", {}).get("name"), []) for layer in layers]
-    marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
-             for layer in layers]
+    layers = chart_layers(chart.spec)
+    data: list[Any] = []
+    for _, rows in layers:  # layers of a faceted chart share one dataset: list it once
+        if not any(rows is seen for seen in data):
+            data.append(rows)
     return {"id": chart.id, "caption": chart.caption, "description": chart.description,
-            "marks": marks, "data": _num(data)}
+            "marks": [m for m, _ in layers], "data": _num(data)}
+
+
+def body_data(body: Any) -> dict[str, Any]:
+    """One block section (life-cycle, orders, diagnostics, cost-effectiveness) as data."""
+    return {
+        "intro": list(body.intro),
+        "blocks": [{
+            "id": b.id, "title": b.title, "level": b.level, "intro": list(b.intro),
+            "chart": _chart(b.chart), "table": table_grid(b.table), "notes": list(b.notes),
+            "warnings": list(b.warnings), "empty": b.empty,
+            "details": [{"id": d.id, "summary": d.summary, "table": table_grid(d.table)}
+                        for d in b.details],
+        } for b in body.blocks],
+    }
 
 
 def page_data(page: Page, *, shared: bool = True) -> dict[str, Any]:
@@ -83,6 +110,8 @@ def page_data(page: Page, *, shared: bool = True) -> dict[str, Any]:
         impacts.append({
             "id": o.id, "outcome": o.outcome, "label": o.label, "ci_label": o.ci_label,
             "lab_sentences": list(o.lab_sentences),
+            "headline_label": o.headline_label,
+            "robustness_labels": list(o.robustness_labels), "es_note": o.es_note,
             "table": table_grid(o.table),
             "notes": [[name, list(items)] for name, items in o.notes],
             "pooled": [_num(p.to_dict()) for p in o.pooled],
@@ -115,6 +144,10 @@ def page_data(page: Page, *, shared: bool = True) -> dict[str, Any]:
               "table": table_grid(d.table)} if shared else d.id) for d in page.dashboards],
         "dashboard_years": list(page.dashboard_years),
         "impacts": impacts,
+        "life_cycle": body_data(page.life_cycle),
+        "orders": body_data(page.orders),
+        "diagnostics": body_data(page.diagnostics),
+        "cost_effectiveness": body_data(page.costs),
         "data_quality": table_grid(page.data_quality),
         "provenance": _num(page.provenance),
         "n_table_stylesheets": len(page.table_css),

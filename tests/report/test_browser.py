@@ -70,6 +70,8 @@ def test_every_section_present(opened, model):
     built = model.page(path)
     ids = [s.id for s in SECTIONS] + [d.id for d in built.dashboards]
     ids += [o.id for o in built.impacts] + [r.id for r in built.summary.regions]
+    ids += [b.id for body in (built.life_cycle, built.orders, built.diagnostics, built.costs)
+            for b in body.blocks]
     for sid in ["site-nav", "report-header", "contents", "report-footer", *ids]:
         assert page.locator(f"#{sid}").count() == 1, sid
         assert page.locator(f"#{sid}").is_visible(), sid
@@ -78,8 +80,7 @@ def test_every_section_present(opened, model):
 def test_every_chart_has_rendered_marks(opened, model):
     path, page, *_ = opened
     built = model.page(path)
-    n_charts = sum((o.forest is not None) + sum(p.chart is not None for p in o.event_studies)
-                   for o in built.impacts)
+    n_charts = len(built.all_charts)
     svgs = page.locator("figure.chart svg")
     assert svgs.count() == n_charts > 0
     for i in range(svgs.count()):
@@ -150,3 +151,56 @@ def test_screenshot_and_print_layout(opened, tmp_path):
         assert page.locator("#summary").is_visible()
     finally:
         page.emulate_media(media="screen")
+
+
+BLOCK_SECTIONS = ("life-cycle", "orders", "diagnostics", "cost-effectiveness")
+
+
+def _drawn(locator) -> int:
+    """How many of the located SVG elements have a drawn size on the page."""
+    sizes = locator.evaluate_all(
+        "els => els.map(e => { const b = e.getBoundingClientRect(); return b.width + b.height; })")
+    return sum(1 for s in sizes if s > 0)
+
+
+def test_new_sections_render_their_charts_and_tables(opened, model):
+    path, page, *_ = opened
+    built = model.page(path)
+    for sid in BLOCK_SECTIONS:
+        section = page.locator(f"#{sid}")
+        assert section.is_visible(), sid
+        blocks = built.body(sid).blocks
+        charts = [b.chart for b in blocks if b.chart is not None]
+        assert section.locator("figure.chart svg").count() == len(charts)
+        for chart in charts:
+            svg = page.locator(f"#{chart.id}-svg")
+            box = svg.bounding_box()
+            assert box and box["width"] > 150 and box["height"] > 100, chart.id
+            assert _drawn(svg.locator("g.role-mark path, g.role-mark line")) >= 2, chart.id
+            assert svg.get_attribute("role") == "img"
+        for b in blocks:  # each block's own table is on the page, not collapsed
+            if b.table is not None:
+                assert page.locator(f"#{b.table.id}").is_visible(), b.id
+        for item in next(n for n in built.contents if n.id == sid).children:
+            link = page.locator(f"#contents a[href='#{item.id}']")
+            assert link.count() == 1 and page.locator(f"#{item.id}").is_visible()
+
+
+def test_new_charts_draw_the_marks_they_stand_for(opened):
+    path, page, *_ = opened
+    survival = page.locator("#life-cycle-survival-chart-svg")
+    assert _drawn(survival.locator("g.mark-line.role-mark path")) >= 2  # region and lab steps
+    assert _drawn(survival.locator("g.mark-symbol.role-mark path")) >= 4
+    bars = page.locator("#orders-value-chart-svg g.mark-rect.role-mark path")
+    assert _drawn(bars) >= 5
+    counts = page.locator("#orders-value-chart-svg g.mark-text.role-mark text")
+    assert counts.count() >= 5  # the number of orders above the bars
+    for cid in ("life-cycle-funding-chart", "life-cycle-retention-chart",
+                "orders-markets-chart", "life-cycle-survival-chart"):
+        assert page.locator(f"#{cid}-svg g.role-legend").count() == 1, cid  # two series named
+    legend = page.locator("#life-cycle-funding-chart-svg g.role-legend").inner_html()
+    assert "Member fees / running costs (I05)" in legend
+    if path == "index.html":  # the hostile region has no decomposition (a single cohort)
+        forbidden = page.locator("#diagnostics-bacon-exporter td", has_text="−0.120")
+        assert forbidden.count() == 1
+        assert forbidden.evaluate("e => getComputedStyle(e).fontWeight") in ("700", "bold")

@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from report_data import table_grid
 from report_fixtures import HOSTILE, MIN_CELL
 
 from policylab.report import SECTIONS, ReportModel, build_report
 from policylab.report.charts import event_study_frame, event_study_spec, render_svg
 
 HERE = Path(__file__).parent
-SECTION_IDS = ["summary", "context", "dashboard", "impact", "warnings", "methods",
-               "data-quality", "provenance"]
+SECTION_IDS = ["summary", "context", "dashboard", "life-cycle", "orders", "impact", "diagnostics",
+               "cost-effectiveness", "warnings", "methods", "data-quality", "provenance"]
 
 
 @pytest.fixture(scope="module")
@@ -42,54 +43,91 @@ def test_sections_have_stable_ids(full, rendered):
 def test_region_and_outcome_ids(page):
     assert [d.id for d in page.dashboards] == ["dashboard-cantabria", "dashboard-kujawsko",
                                                 "dashboard-hostile"]
-    assert [o.id for o in page.impacts] == ["impact-exporter", "impact-log-exports"]
+    assert [o.id for o in page.impacts] == ["impact-exporter", "impact-log-exports",
+                                            "impact-exports-eur"]
     assert [p.id for p in page.impacts[0].event_studies] == [
-        "impact-exporter-es-cantabria-event-study",
-        "impact-exporter-es-kujawsko-event-study",
-        "impact-exporter-es-hostile-event-study",
-    ]
+        "impact-exporter-es-cantabria", "impact-exporter-es-kujawsko", "impact-exporter-es-hostile"]
     for item in [*page.dashboards, *page.impacts]:
         assert re.fullmatch(r"[a-z0-9-]+", item.id)
 
 
-def test_dashboard_shows_last_six_years_and_counts_suppressed(page):
+def test_dashboard_shows_last_six_years_and_counts_suppressed(page, result):
     assert page.dashboard_years == tuple(str(y) for y in range(2017, 2023))
-    assert [d.n_suppressed for d in page.dashboards] == [1, 0, 2]
+    ind = result.indicators
+    shown = ind["period"].isin([*page.dashboard_years, "cumulative"]) & ind["level"].eq("region")
+    expected = [int((shown & ind["region"].eq(r.name) & ind["flag"].eq("suppressed")).sum())
+                for r in result.regions]
+    assert [d.n_suppressed for d in page.dashboards] == expected
+    assert expected[0] > 0 and expected[1] == 0
     can = page.dashboards[0].table.html
     assert "·" in can and f"suppressed: fewer than {MIN_CELL} firms" in can
     assert ">2016<" not in can and ">Cumulative<" in can
     assert "suppressed: fewer than" not in page.dashboards[1].table.html  # no such cell there
 
 
-def test_impact_has_table_forest_and_one_event_study_per_region(page):
-    exporter, logx = page.impacts
+def test_impact_leads_with_the_headline_estimator_and_shows_the_others_beside(page):
+    exporter, logx, eur = page.impacts
     assert exporter.ci_label == "95% CI"
-    assert exporter.forest is not None
-    regions = [p.region for p in exporter.event_studies]
-    assert regions == ["Cantabria", "Kujawsko-Pomorskie", HOSTILE]
-    assert all(p.chart is not None and p.table is not None for p in exporter.event_studies)
-    # TWFE has no event-time terms: a note instead of an empty chart
+    assert exporter.headline_label == "Callaway-Sant'Anna (doubly robust; simple aggregation)"
+    assert exporter.robustness_labels == ("Event study (TWFE with never-member controls)",)
+    grid = table_grid(exporter.table)
+    flat = [c for row in grid for c in row]
+    assert "Headline: Callaway-Sant'Anna (doubly robust; simple aggregation)" in flat
+    assert "Robustness: other estimators, estimate [95% CI]" in flat
+    assert "Event study (TWFE)" in flat
+    rows = {row[0]: row for row in grid}
+    assert set(rows) >= {"Cantabria", "Kujawsko-Pomorskie", HOSTILE, "Lab-wide, 3 regions"}
+    # one row per region (not one per region and estimator), headline numbers first
+    assert [row[0] for row in grid].count("Cantabria") == 1
+    assert rows["Cantabria"][1] == "0.053"  # Callaway-Sant'Anna simple ATT (0.0526), 3 decimals
+    es = next(e for e in exporter.event_studies if e.region_key == "cantabria")
+    assert es.method == "Callaway–Sant'Anna and Event study (TWFE)"
+    # the lab-wide sentences name the headline estimator and label the robustness check
+    text = " ".join(exporter.lab_sentences)
+    assert "by Callaway-Sant'Anna (doubly robust; simple aggregation)" in text
+    assert "Robustness: with Event study (TWFE with never-member controls)" in text
+    # log exports: Kujawsko has only a TWFE (no headline): its row shows it as robustness
+    lrows = {row[0]: row for row in table_grid(logx.table)}
+    assert lrows["Kujawsko-Pomorskie"][1] == "—"
     assert [p.chart is None for p in logx.event_studies] == [False, True]
     assert "no event-time estimates" in logx.event_studies[1].note
+    assert eur.forest is not None and len(eur.event_studies) == 1
 
 
-def test_forest_spec_encodes_estimate_and_interval(page):
+def test_forest_plot_is_the_headline_estimator_only(page):
+    for o in page.impacts:
+        if o.forest is None:
+            continue
+        spec = o.forest.spec
+        squares = spec["datasets"][spec["layer"][2]["data"]["name"]]
+        assert "·" not in json.dumps([r["label"] for r in squares])  # no "region · method"
+        assert "Callaway-Sant'Anna" in o.forest.caption
     spec = page.impacts[0].forest.spec
-    layers = spec["layer"]
-    assert len(layers) == 5  # zero line, regions' bars and squares, pooled bar and diamond
-    enc = [layer.get("encoding", {}) for layer in layers]
-    assert enc[1]["x"]["field"] == "conf_low" and enc[1]["x2"]["field"] == "conf_high"
-    assert enc[2]["x"]["field"] == "estimate" and enc[2]["y"]["field"] == "label"
-    assert layers[0]["mark"]["strokeDash"]  # the dashed zero line
-    data = spec["datasets"][layers[2]["data"]["name"]]
-    assert [r["label"] for r in data] == ["Cantabria", "Kujawsko-Pomorskie", HOSTILE]
-    assert layers[4]["mark"]["shape"] == "diamond"
-    pooled = spec["datasets"][layers[4]["data"]["name"]]
-    assert [r["label"] for r in pooled] == ["Lab-wide, 3 regions"]
-    assert pooled[0]["estimate"] == pytest.approx(page.impacts[0].pooled[0].estimate)
-    # the y axis lists the regions, then the pooled row
-    assert enc[2]["y"]["sort"] == ["Cantabria", "Kujawsko-Pomorskie", HOSTILE,
-                                   "Lab-wide, 3 regions"]
+    squares = spec["datasets"][spec["layer"][2]["data"]["name"]]
+    assert [r["label"] for r in squares] == ["Cantabria", "Kujawsko-Pomorskie", HOSTILE]
+    assert [r["estimate"] for r in squares] == pytest.approx([0.0526, 0.01, 0.205])
+
+
+def test_event_studies_overlay_every_estimator_with_the_headline_first(page):
+    panel = page.impacts[0].event_studies[0]
+    spec = panel.chart.spec
+    dots = spec["layer"][4]
+    data = spec["datasets"][dots["data"]["name"]]
+    assert list(dict.fromkeys(r["series"] for r in data)) == [
+        "Callaway–Sant'Anna", "Event study (TWFE)"]
+    assert dots["encoding"]["shape"]["scale"]["range"][:2] == ["circle", "triangle-up"]
+    assert dots["encoding"]["color"]["scale"]["range"][:2] == ["#1a1a1a", "#6b6b6b"]
+    # Callaway-Sant'Anna estimates event time -1 (a point with an interval), the event study
+    # fixes it at 0 (the open reference circle)
+    cs_minus1 = [r for r in data if r["series"] == "Callaway–Sant'Anna" and r["event_time"] == -1]
+    assert cs_minus1 and cs_minus1[0]["estimate"] == pytest.approx(0.012)
+    ref = spec["datasets"][spec["layer"][5]["data"]["name"]]
+    assert [(r["series"], r["event_time"]) for r in ref] == [("Event study (TWFE)", -1)]
+    grid = table_grid(panel.table)
+    assert grid[0][1:] == ["Callaway–Sant'Anna", "Event study (TWFE)"]
+    minus1 = next(row for row in grid if row[0] == "−1")
+    assert minus1[1] == "0.012" and minus1[4:6] == ["0.000", "reference"]
+    assert "varying base period" in page.impacts[0].es_note
 
 
 def test_event_study_frame_adds_reference_year():
@@ -122,17 +160,21 @@ def test_event_study_charts_share_the_vertical_scale(page):
 
 def test_every_chart_is_a_figure_with_caption_and_text_alternative(page, rendered):
     html = rendered["html"]
-    charts = [o.forest for o in page.impacts] + [
-        p.chart for o in page.impacts for p in o.event_studies if p.chart]
-    assert len(charts) == 6
+    charts = page.all_charts
+    # forests (3), event studies (3 + 1 + 1 with marks), survival, funding, retention, order
+    # value, markets, cost per SME
+    assert len(charts) == 3 + 5 + 6
+    assert len({c.id for c in charts}) == len(charts)
     for chart in charts:
         assert f'<title id="{chart.id}-title">' in chart.svg
         assert f'aria-labelledby="{chart.id}-title"' in chart.svg
         assert chart.caption and chart.description
-    assert html.count("<figure") == html.count("<figcaption>") == 6
-    assert html.count("<details>") == 4  # the numbers behind each event study
-    # every chart's numbers are in a table: event studies below, forest plots above
+    assert html.count("<figure") == html.count("<figcaption>") == len(charts)
+    # every chart's numbers are in a table: event studies below, forest plots above, the
+    # other charts in the same block
     assert all(p.table is not None for o in page.impacts for p in o.event_studies if p.chart)
+    for section in ("life-cycle", "orders", "cost-effectiveness"):
+        assert all(b.table is not None for b in page.body(section).blocks if b.chart)
 
 
 def test_svg_ids_are_normalised_and_deterministic():
@@ -193,7 +235,7 @@ def test_minimal_result_renders_every_section():
     assert [p.path for p in full.pages] == ["index.html", "regions/ES13.html"]
 
 
-def test_two_methods_for_one_region_are_told_apart(result):
+def test_a_third_estimator_is_one_more_robustness_column(result):
     import dataclasses
 
     from policylab.evaluation import RegionEffect
@@ -203,21 +245,32 @@ def test_two_methods_for_one_region_are_told_apart(result):
     model = build_report(dataclasses.replace(result, effects=(*result.effects, extra)),
                          region_pages=False).index
     exporter = model.impacts[0]
+    assert exporter.robustness_labels == ("Event study (TWFE with never-member controls)",
+                                          "TWFE DiD")
+    grid = table_grid(exporter.table)
+    header = next(row for row in grid if "SE" in row)
+    assert header[-2:] == ["Event study (TWFE)", "TWFE DiD"]
+    assert grid[0][-2:] == ["Robustness: other estimators, estimate [95% CI]", "Notes"]
+    can = next(row for row in grid if row[0] == "Cantabria")
+    assert can[-2] == "+0.090 [−0.008, +0.188]"  # its TWFE estimate [CI]
+    kuj = next(row for row in grid if row[0] == "Kujawsko-Pomorskie")
+    assert kuj[-2] == "—"  # no TWFE there
     spec = exporter.forest.spec
     labels = [r["label"] for r in spec["datasets"][spec["layer"][2]["data"]["name"]]]
-    assert labels[:2] == ["Cantabria · Event study (TWFE)", "Cantabria · TWFE DiD"]
-    assert len({p.id for p in exporter.event_studies}) == len(exporter.event_studies) == 4
+    assert labels == ["Cantabria", "Kujawsko-Pomorskie", HOSTILE]  # still one per region
 
 
 def test_every_chart_spec_is_valid_vega_lite(full):
     import altair as alt
 
     # the build skips Altair's (slow) schema validation; this checks every spec once
-    specs = [c.spec for page in full.pages for o in page.impacts
-             for c in [o.forest, *(p.chart for p in o.event_studies)] if c is not None]
-    assert len(specs) == 6 + 3 * 2 + 4  # overview, then each region's forests + event studies
+    specs = [c.spec for page in full.pages for c in page.all_charts]
+    # overview: 14; each region: 6 block charts, 3 forest plots (every region is in each),
+    # and its own event studies (Cantabria 3, Kujawsko-Pomorskie 1, the hostile region 1)
+    assert len(specs) == 14 + 3 * (6 + 3) + (3 + 1 + 1)
     for spec in specs:
-        alt.LayerChart.from_dict(spec)  # raises on anything Vega-Lite would not accept
+        kind = alt.FacetChart if "facet" in spec else alt.LayerChart
+        kind.from_dict(spec)  # raises on anything Vega-Lite would not accept
 
 
 def test_emphasise_rings_the_named_squares_on_a_copy():

@@ -134,10 +134,13 @@ def test_summary_respects_disclosure_control(model):
     figs, caveats = _figures(model, "hostile")
     assert figs["exporters_never"].flag == "suppressed"
     assert math.isnan(figs["exporters_never"].value)
-    assert any("1 headline figure is hidden" in c for c in caveats)
+    assert figs["survival_3y"].flag == "suppressed" and math.isnan(figs["survival_3y"].value)
+    assert any("2 headline figures are hidden" in c for c in caveats)
     grid = table_grid(model.index.summary.table)
     hostile_row = next(row for row in grid if row[0] == HOSTILE)
-    assert hostile_row[5] == "·"
+    keys = [f.key for f in next(r for r in model.index.summary.regions if r.key == "hostile").figures]
+    assert hostile_row[1 + keys.index("exporters_never")] == "·"
+    assert hostile_row[1 + keys.index("survival_3y")] == "·"
     assert any("· suppressed: fewer than 5 firms" in cell for row in grid for cell in row)
 
 
@@ -152,13 +155,17 @@ def test_summary_caveats_follow_from_the_numbers(model):
 def test_caveat_on_few_treated_firms_and_pre_join_estimates(result):
     from policylab.did.results import Estimate
 
-    eff = result.effects[1]  # Kujawsko, exporter
-    pre = Estimate("event_time::-3", 0.2, 0.02, 0.16, 0.24, 0.001, -3)
+    i = next(i for i, e in enumerate(result.effects)
+             if (e.region, e.outcome, e.result.method) == ("kujawsko", "exporter",
+                                                           "callaway_santanna"))
+    eff = result.effects[i]
+    # Callaway-Sant'Anna estimates event time -1 (varying base period): it counts
+    pre = Estimate("event_time::-4", 0.2, 0.02, 0.16, 0.24, 0.001, -4)
     res = dataclasses.replace(eff.result, n_treated=12, n_clusters=240 + 3, n_units=240 + 12 - 12,
                               estimates=(pre, *eff.result.estimates))
-    changed = dataclasses.replace(result, effects=(result.effects[0],
-                                                   dataclasses.replace(eff, result=res),
-                                                   *result.effects[2:]), synthesis=None)
+    effects = list(result.effects)
+    effects[i] = dataclasses.replace(eff, result=res)
+    changed = dataclasses.replace(result, effects=tuple(effects), synthesis=None)
     page = build_report(changed, region_pages=False).index
     caveats = next(r for r in page.summary.regions if r.key == "kujawsko").caveats
     assert any("Only 12 member firms in the estimate" in c for c in caveats)
@@ -180,9 +187,16 @@ def test_treated_clusters_uses_the_estimators_count_or_the_panel_convention(resu
 
 
 def test_lab_wide_sentences_are_generated_from_the_pooled_effect(model, result):
-    pooled = result.synthesis.get("exporter")
-    first, second, *_ = model.index.summary.lab_sentences
+    pooled = result.synthesis.get("exporter", "callaway_santanna")
+    lead, first, second, *rest = model.index.summary.lab_sentences
+    assert lead.startswith("Every effect in this summary is by the headline estimator, "
+                           "Callaway-Sant'Anna (doubly robust; simple aggregation)")
     assert first.startswith("Lab-wide effect on export propensity: +")
+    # the headline estimator only: one pooled effect per outcome, none by the event study
+    lab_wide = [t for t in model.index.summary.lab_sentences
+                if t.startswith(("Lab-wide effect on", "No lab-wide effect on"))]
+    assert len(lab_wide) == len({p.outcome for p in result.synthesis.pooled
+                                 if p.estimator == "callaway_santanna"})
     assert f"pooled over {pooled.n_regions} regions" in first and "Paule–Mandel" in first
     assert "differ by more than chance" in second and "p < 0.001" in second
     assert model.page("regions/ES13.html").summary.lab_sentences == model.index.summary.lab_sentences

@@ -1,0 +1,351 @@
+"""The few-cluster policy: which inference the headline of a result should carry.
+
+Below a configurable number of **treated** clusters (default 30) analytic cluster-robust
+intervals are too narrow (docs/peers.md; ``studies/COVERAGE.md``), so the headline interval
+and p-value are replaced by a few-cluster method, and the decision is returned as text a
+report can show. The point estimate never changes.
+
+Which method (evidence: ``studies/COVERAGE.md``, 1000 replications per design):
+
+* **Linear estimators** (``did_2x2``, ``twfe``, ``event_study``, linear ``etwfe``): the wild
+  cluster restricted bootstrap (WCR) with Webb weights. WCR is the method with near-nominal
+  coverage from 6 treated consortia on in both designs of the study; Webb's six-point
+  weights give 6**G distinct draws where Rademacher's 2**G make p-values coarse (exact
+  enumeration with 5 clusters has 32 draws, so nothing is significant at 5%), and they
+  are never worse in the study.
+* **Poisson** ``etwfe``: the Kline-Santos score bootstrap (restricted), Webb weights.
+* **Callaway-Sant'Anna** aggregates:
+
+  1. WCR in the aggregate's regression form under the constant-effect null (Webb), when
+     the result qualifies (panel data, balanced or not, either comparison group, no
+     covariates, no sampling weights: evaluate's CS fits). The study's candidates were the
+     cluster multiplier bootstrap, whose
+     coverage is that of the analytic interval (0.7-0.9 with 3-6 treated consortia: it
+     re-draws the same too-small variance), and randomization inference, which is exact
+     under the constant-effect null but wide and, with 3 treated consortia, unbounded
+     (at most 3! = 6 timing permutations). WCR keeps near-nominal coverage down to 3
+     treated consortia with finite (if wide) intervals; see the table for the numbers.
+  2. Otherwise (covariates, sampling weights, repeated cross-sections) the Webb cluster
+     multiplier bootstrap, with a note that it does not correct the few-cluster bias.
+     Randomization inference is not a fallback: it runs without refits only where WCR
+     applies too, and refitting ``att_gt`` 2 x B times is too slow for ``evaluate``. It
+     remains available (:func:`randomization_inference`) for a design-based answer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DesignError
+from ._checks import check_alpha, check_frame, check_int
+from .results import AggregateResult, DiDResult, Estimate, FewClusterResult, GroupTimeResult
+from .wild import DEFAULT_DRAWS, check_draws, check_seed
+
+#: Below this many treated clusters the headline uses a few-cluster method.
+MIN_TREATED_CLUSTERS = 30
+POLICY_SEED = 0  # fixed default: reports must be identical for the same inputs
+
+__all__ = ["MIN_TREATED_CLUSTERS", "FewClusterDecision", "few_cluster_inference"]
+
+_METHOD_TEXT = {
+    "wild_cluster_restricted_bootstrap": "wild cluster restricted bootstrap",
+    "wild_cluster_unrestricted_bootstrap": "wild cluster unrestricted bootstrap",
+    "score_bootstrap_restricted": "score bootstrap (Kline and Santos 2012), restricted",
+    "score_bootstrap_unrestricted": "score bootstrap (Kline and Santos 2012), unrestricted",
+    "multiplier_bootstrap": "cluster multiplier bootstrap",
+    "randomization_inference": "randomization inference",
+}
+
+
+@dataclass(frozen=True)
+class FewClusterDecision:
+    """What the headline of a result should show, and why.
+
+    Attributes
+    ----------
+    used : bool
+        The few-cluster method replaced the analytic interval and p-value.
+    method : str
+        ``"analytic"`` or the :class:`FewClusterResult` method name.
+    reason : str
+        One or two sentences for a report: which inference and why.
+    headline : Estimate
+        The estimate to show (same point estimate; interval and p-value from ``method``).
+    inference : FewClusterResult or None
+        The few-cluster result (``None`` when not used).
+    n_clusters, n_treated_clusters, threshold : int
+    """
+
+    used: bool
+    method: str
+    reason: str
+    headline: Estimate
+    inference: FewClusterResult | None
+    n_clusters: int
+    n_treated_clusters: int
+    threshold: int
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def apply(self, result: DiDResult | AggregateResult) -> DiDResult | AggregateResult:
+        """A copy of ``result`` whose headline (``overall`` for an aggregate) carries this
+        decision's interval and p-value, with ``reason`` added to its warnings."""
+        if isinstance(result, AggregateResult):
+            current = result.overall
+        elif isinstance(result, DiDResult):
+            current = result.headline
+        else:
+            raise TypeError(
+                "apply takes the DiDResult or AggregateResult the decision was made for "
+                f"(e.g. evaluate's CS headline result), got {type(result).__name__}"
+            )
+        if not math.isclose(current.estimate, self.headline.estimate, rel_tol=1e-9, abs_tol=1e-12):
+            raise ValueError(
+                f"this decision is for an estimate of {self.headline.estimate:.6g}, but the "
+                f"result's headline is {current.estimate:.6g}"
+            )
+        if not self.used:
+            return result
+        # keep the target's own term name (e.g. evaluate's "simple_att")
+        headline = dataclasses.replace(
+            self.headline, term=current.term, event_time=current.event_time
+        )
+        extra = (self.reason, *self.notes)
+        if isinstance(result, AggregateResult):
+            return dataclasses.replace(
+                result, overall=headline, warnings=tuple(result.warnings) + extra
+            )
+        return dataclasses.replace(
+            result, headline=headline, warnings=tuple(result.warnings) + extra
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "used": self.used,
+            "method": self.method,
+            "reason": self.reason,
+            "headline": self.headline.to_dict(),
+            "inference": None if self.inference is None else self.inference.to_dict(),
+            "n_clusters": self.n_clusters,
+            "n_treated_clusters": self.n_treated_clusters,
+            "threshold": self.threshold,
+            "notes": list(self.notes),
+        }
+
+
+def _treated_clusters(result: DiDResult | GroupTimeResult, data: pd.DataFrame) -> tuple[int, int]:
+    """(clusters, treated clusters) of the result's inference."""
+    from . import wild
+
+    if isinstance(result, GroupTimeResult):
+        coh = np.asarray(result.unit_cohort, dtype=np.float64)
+        if result.unit_cluster is None:
+            return result.n_units, int(np.isfinite(coh).sum())
+        cl = np.asarray(result.unit_cluster)
+        return int(cl.max()) + 1, int(np.unique(cl[np.isfinite(coh)]).size)
+    est = result.spec.get("estimator", result.method)
+    term = result.headline.term
+    if est == "etwfe":
+        ed = wild._etwfe_design(result, data, term)
+        return int(ed.cluster.max()) + 1, ed.treated_clusters
+    build = {
+        "did_2x2": wild._problem_2x2,
+        "twfe": wild._problem_twfe,
+        "event_study": wild._problem_event,
+    }
+    if est not in build:
+        raise ValueError(
+            f"few_cluster_inference supports did_2x2, twfe, event_study, etwfe and att_gt "
+            f"results; got {est!r}"
+        )
+    prob = build[est](result, data, term)
+    return prob.n_clusters, prob.treated_clusters
+
+
+def _fmt_ci(r: FewClusterResult) -> str:
+    def f(x: float) -> str:
+        return "-inf" if x == -math.inf else "inf" if x == math.inf else f"{x:.4g}"
+
+    return f"[{f(r.conf_low)}, {f(r.conf_high)}]"
+
+
+def few_cluster_inference(
+    result: DiDResult | GroupTimeResult,
+    data: pd.DataFrame,
+    *,
+    kind: str = "simple",
+    min_treated_clusters: int = MIN_TREATED_CLUSTERS,
+    B: int = DEFAULT_DRAWS,
+    seed: int | None = POLICY_SEED,
+    alpha: float | None = None,
+) -> FewClusterDecision:
+    """Decide the headline inference of ``result`` (see the module docstring for the policy
+    and the evidence behind it).
+
+    Parameters
+    ----------
+    result : DiDResult or GroupTimeResult
+        A fitted ``did_2x2``, ``twfe``, ``event_study``, ``etwfe`` (headline) or ``att_gt``
+        (the overall ``kind`` aggregate) result.
+    data : DataFrame
+        The data ``result`` was fitted on.
+    kind : {"simple", "group", "dynamic", "calendar"}
+        ``att_gt`` only: the aggregation whose overall estimate is the headline.
+    min_treated_clusters : int
+        Use the few-cluster method when fewer clusters than this hold treated units.
+    B : int
+        Bootstrap draws / permutations.
+    seed : int or None
+        Seed of the draws; the default is fixed so reports are reproducible.
+    alpha : float or None
+        Default: the result's.
+
+    Returns
+    -------
+    FewClusterDecision
+        ``decision.apply(result)`` (or ``decision.apply(aggregate(result, kind))`` for
+        ``att_gt``) gives the result with the decided headline; ``decision.reason`` is the
+        text for the report.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from policylab.did import twfe
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"firm": np.repeat(np.arange(40), 6),
+    ...                    "year": np.tile(np.arange(2015, 2021), 40)})
+    >>> df["consortium"] = df["firm"] // 5
+    >>> df["member"] = ((df["firm"] < 20) & (df["year"] >= 2018)).astype(int)
+    >>> df["exports"] = 0.5 * df["member"] + rng.normal(0, 1, len(df))
+    >>> res = twfe(df, outcome="exports", unit="firm", time="year", treatment="member",
+    ...            cluster="consortium")
+    >>> d = few_cluster_inference(res, df, B=999)
+    >>> d.used, d.method, d.n_treated_clusters
+    (True, 'wild_cluster_restricted_bootstrap', 4)
+    >>> d.apply(res).headline.estimate == res.headline.estimate
+    True
+    """
+    from .aggregate import KINDS, aggregate
+    from .wild import multiplier_bootstrap, wild_bootstrap
+
+    if not isinstance(result, (DiDResult, GroupTimeResult)):
+        raise TypeError(
+            f"result must be a DiDResult or GroupTimeResult, got {type(result).__name__}"
+        )
+    data = check_frame(data)
+    threshold = check_int(min_treated_clusters, "min_treated_clusters", minimum=1)
+    draws = check_draws(B)
+    seed = check_seed(seed)
+    alpha = result.alpha if alpha is None else check_alpha(alpha)
+    is_cs = isinstance(result, GroupTimeResult)
+    if is_cs and (not isinstance(kind, str) or kind not in KINDS):
+        raise ValueError(f"kind must be one of {', '.join(map(repr, KINDS))}; got {kind!r}")
+
+    if is_cs:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            base = aggregate(result, kind, bootstrap=False).overall
+    else:
+        base = result.headline
+    try:
+        g, g_tr = _treated_clusters(result, data)
+    except ValueError as exc:  # e.g. two-way clustering, clusters cutting across firms
+        return _not_available(base, threshold, str(exc))
+    if g_tr >= threshold:
+        return FewClusterDecision(
+            used=False,
+            method="analytic",
+            reason=(
+                f"{g_tr} clusters hold treated firms (at least {threshold}): the analytic "
+                "cluster-robust interval and p-value are shown"
+            ),
+            headline=base,
+            inference=None,
+            n_clusters=g,
+            n_treated_clusters=g_tr,
+            threshold=threshold,
+        )
+
+    why_few = (
+        f"only {g_tr} of {g} clusters hold treated firms (fewer than {threshold}), and "
+        "analytic cluster-robust intervals are too narrow with few treated clusters "
+        "(studies/COVERAGE.md)"
+    )
+    opts = {"B": draws, "seed": seed, "alpha": alpha}
+    notes: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if not is_cs:
+            try:
+                inf = wild_bootstrap(result, data, weights="webb", **opts)
+            except (ValueError, DesignError) as exc:
+                return _not_available(base, threshold, str(exc), g, g_tr)
+            detail = "Webb weights, restricted (null imposed), CRV1 bootstrap-t"
+        else:
+            inf, detail = None, ""
+            try:
+                inf = wild_bootstrap(
+                    result, data, term=f"overall:{kind}", weights="webb", **opts
+                )
+                detail = (
+                    "Webb weights, in the aggregate's regression form under the "
+                    "constant-effect null"
+                )
+            except ValueError as exc:
+                notes.append(f"wild bootstrap not available for this result: {exc}")
+            if inf is None:
+                inf = multiplier_bootstrap(result, kind, weights="webb", **opts)
+                detail = (
+                    "Webb multipliers; note that it re-draws the analytic variance and "
+                    "does not correct its few-cluster bias"
+                )
+    exact = "exact enumeration of all draws" if inf.exact else f"{inf.draws:,} draws"
+    reason = (
+        f"Headline {100 * (1 - alpha):g}% interval {_fmt_ci(inf)} and p-value "
+        f"{inf.p_value:.3g} from the {_METHOD_TEXT[inf.method]} ({detail}; {exact}; "
+        f"interval by test inversion) because {why_few}."
+    )
+    headline = Estimate(
+        term=base.term,
+        estimate=base.estimate,
+        std_error=base.std_error,
+        conf_low=inf.conf_low,
+        conf_high=inf.conf_high,
+        p_value=inf.p_value,
+        event_time=base.event_time,
+    )
+    return FewClusterDecision(
+        used=True,
+        method=inf.method,
+        reason=reason,
+        headline=headline,
+        inference=inf,
+        n_clusters=g,
+        n_treated_clusters=g_tr,
+        threshold=threshold,
+        notes=tuple(notes) + tuple(inf.warnings),
+    )
+
+
+def _not_available(
+    base: Estimate, threshold: int, why: str, g: int = 0, g_tr: int = 0
+) -> FewClusterDecision:
+    return FewClusterDecision(
+        used=False,
+        method="analytic",
+        reason=(
+            "the few-cluster method is not available for this result, so the analytic "
+            f"cluster-robust interval is shown and may be too narrow: {why}"
+        ),
+        headline=base,
+        inference=None,
+        n_clusters=g,
+        n_treated_clusters=g_tr,
+        threshold=threshold,
+    )

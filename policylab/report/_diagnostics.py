@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..evaluation import RegionDiagnostics
 from . import tables
-from ._blocks import Block, SectionBody, Unit, cell
+from ._blocks import Block, SectionBody, cell
 from ._indicators import SUPPRESSED, period_sort_key
 from ._monitoring import Ctx
 from ._overview import FEW_TREATED_CLUSTERS, ci_level, headline_effect, treated_clusters

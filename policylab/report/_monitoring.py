@@ -22,10 +22,10 @@ from . import charts, tables
 from ._blocks import (
     LAB_NAME,
     Block,
-    Detail,
-    SectionBody,
     Cells,
+    Detail,
     IndicatorIndex,
+    SectionBody,
     Unit,
     cell,
     long_rows,
@@ -37,7 +37,7 @@ from ._blocks import (
     years_with_data,
 )
 from ._indicators import CUMULATIVE, SUPPRESSED
-from ._overview import ci_level, fmt_number, headline_effect
+from ._overview import ci_level, headline_effect
 
 __all__ = ["Ctx", "cost_effectiveness", "life_cycle", "orders"]
 
@@ -250,10 +250,10 @@ def _survival(ctx: Ctx) -> Block:
                                  y_title="Still active, %", series_order=series_order,
                                  panel_order=[u.name for u in regions], step=True,
                                  y_domain=[0.0, 105.0], x_domain=[-0.3, top + 0.3],
-                                 x_ticks=list(range(0, top + 1)), columns=min(3, len(regions)))
+                                 x_ticks=list(range(top + 1)), columns=min(3, len(regions)))
         caption = ("Kaplan–Meier survival of consortia after their seed funding ended"
                    + (", one panel per region" if ctx.index else f", {ctx.only.name}")  # type: ignore[union-attr]
-                   + f". Solid black steps: the region's consortia; dashed grey steps: all "
+                   + ". Solid black steps: the region's consortia; dashed grey steps: all "
                    "regions together. Every curve starts at 100% (all consortia are active when "
                    "their seed funding ends) and drops in the year consortia close.")
         gap = skipped_text(skipped, ctx.min_cell)
@@ -574,7 +574,3 @@ def _leverage_detail(ctx: Ctx) -> tuple[Detail, ...] | None:
         if d is not None:
             out.append(d)
     return tuple(out)
-
-
-def fmt_eur(value: float) -> str:
-    return fmt_number(value, 0)

@@ -920,7 +920,7 @@ def heterogeneity_text(p: PooledEffect) -> str:
     """τ², I² and Cochran's Q test of one pooled effect, as one line."""
     if not p.pooled:
         return p.warnings[0] if p.warnings else "not pooled"
-    d = 4 if p.tau2 < 0.01 else 3
+    d = 0 if p.tau2 >= 100 or p.tau2 == 0 else (4 if p.tau2 < 0.01 else 3)
     return (f"τ² = {fmt_number(p.tau2, d)}, I² = {fmt_number(100 * p.i2, 0)}%, Cochran's "
             f"Q = {fmt_number(p.q, 2)} on {p.q_df} df, {fmt_p(p.q_p_value)}")
 

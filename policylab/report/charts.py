@@ -31,13 +31,13 @@ from markupsafe import Markup, escape
 __all__ = [
     "THEME",
     "Chart",
+    "bars_spec",
     "emphasise",
     "event_study_frame",
-    "bars_spec",
     "event_study_spec",
-    "lines_spec",
     "forest_spec",
     "is_finite",
+    "lines_spec",
     "render_svg",
     "value_domain",
 ]

@@ -42,8 +42,8 @@ __all__ = [
     "event_study_table",
     "figures_table",
     "impact_table",
-    "period_table",
     "key_figures_table",
+    "period_table",
     "summary_table",
 ]
 

@@ -188,7 +188,7 @@ def test_treated_clusters_uses_the_estimators_count_or_the_panel_convention(resu
 
 def test_lab_wide_sentences_are_generated_from_the_pooled_effect(model, result):
     pooled = result.synthesis.get("exporter", "callaway_santanna")
-    lead, first, second, *rest = model.index.summary.lab_sentences
+    lead, first, second, *_rest = model.index.summary.lab_sentences
     assert lead.startswith("Every effect in this summary is by the headline estimator, "
                            "Callaway-Sant'Anna (doubly robust; simple aggregation)")
     assert first.startswith("Lab-wide effect on export propensity: +")

@@ -198,6 +198,12 @@ class Estimation(_Model):
     lags: Annotated[int, Field(ge=0, le=15)] = 5
     cluster: Literal["consortium", "firm"] = "consortium"
     alpha: Annotated[float, Field(gt=0, lt=1)] = 0.05
+    few_cluster_threshold: Annotated[int, Field(ge=0)] = Field(
+        30, description="below this many consortia holding members, a headline's interval and "
+        "p-value come from the few-cluster method (wild cluster restricted bootstrap); 0 never")
+    bootstrap_draws: Annotated[int, Field(ge=99, le=99_999)] = Field(
+        999, description="draws of the few-cluster bootstrap")
+    seed: Annotated[int, Field(ge=0)] = Field(0, description="seed of every bootstrap draw")
 
     @field_validator("methods")
     @classmethod

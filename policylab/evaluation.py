@@ -52,9 +52,14 @@ class RegionEffect:
     region: str  # RegionInfo.key
     outcome: str
     result: DiDResult
+    #: How the headline interval and p-value were obtained (``method``: ``"analytic"`` or a
+    #: few-cluster method; ``reason``; ``n_treated_clusters``; ``threshold``; the analytic
+    #: interval it replaced), or None when no policy was applied.
+    inference: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"region": self.region, "outcome": self.outcome, **self.result.to_dict()}
+        return {"region": self.region, "outcome": self.outcome, **self.result.to_dict(),
+                "headline_inference": self.inference}
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,8 @@ class EvaluationResult:
     disclosure control: a suppressed cell has ``value`` NaN and ``flag == "suppressed"``.
     ``data_quality`` has one row per region. ``provenance`` names versions and hashes.
     ``synthesis`` holds the pooled lab-wide effects (:mod:`policylab.synthesis`), if computed.
+    ``balance`` compares members before joining with never-members (:mod:`policylab.balance`),
+    already through disclosure control.
     """
 
     lab_name: str
@@ -107,6 +114,7 @@ class EvaluationResult:
     warnings: tuple[str, ...] = ()
     synthesis: Synthesis | None = None
     diagnostics: tuple[RegionDiagnostics, ...] = ()
+    balance: pd.DataFrame | None = None  # policylab.balance.balance_table rows, all regions
 
     def region(self, key: str) -> RegionInfo:
         for r in self.regions:
@@ -137,6 +145,7 @@ class EvaluationResult:
                     "n_treated": res.n_treated,
                     "n_clusters": res.n_clusters,
                     "vcov_type": res.vcov_type,
+                    "inference": (eff.inference or {}).get("method", "analytic"),
                     "warnings": "; ".join(res.warnings),
                 }
             )
@@ -158,4 +167,6 @@ class EvaluationResult:
             "provenance": self.provenance,
             "synthesis": None if self.synthesis is None else self.synthesis.to_dict(),
             "diagnostics": [d.to_dict() for d in self.diagnostics],
+            "balance": [] if self.balance is None else
+            self.balance.astype(object).where(self.balance.notna(), None).to_dict(orient="records"),
         }

@@ -1562,6 +1562,11 @@ def example_config_text(data_prefix: str, output_dir: str) -> str:
         "leads = 4",
         "lags = 5",
         'cluster = "consortium"  # cluster standard errors by consortium (where treatment is set)',
+        "# below this many consortia with members, headline intervals and p-values come from the",
+        "# wild cluster restricted bootstrap (analytic ones are too narrow; studies/COVERAGE.md)",
+        "few_cluster_threshold = 30",
+        "bootstrap_draws = 999",
+        "seed = 0",
     ]
     for spec in REGIONS:
         bar = f"# --- {spec.name} ({spec.nuts2}) "

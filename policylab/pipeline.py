@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from ._version import __version__
+from .balance import balance_table
 from .config import METHOD_LABELS, OUTCOME_LABELS, LabConfig, load_config
 from .errors import DesignError
 from .evaluation import EvaluationResult, RegionDiagnostics, RegionEffect
@@ -69,6 +70,38 @@ def _fit_method(method: str, panel: pd.DataFrame, outcome: str, cfg: LabConfig, 
     raise ValueError(f"unknown method {method!r}")  # the config model rules this out
 
 
+def headline_inference(res, raw, panel: pd.DataFrame, cfg: LabConfig):
+    """The few-cluster policy applied to one fit: ``(result, inference record)``.
+
+    Below ``estimation.few_cluster_threshold`` consortia holding members, the headline's
+    interval and p-value come from the wild cluster restricted bootstrap
+    (:func:`policylab.did.few_cluster_inference`; evidence in ``studies/COVERAGE.md``); the
+    point estimate and standard error never change. The record keeps the analytic interval
+    it replaced, so nothing is hidden.
+    """
+    from .did import few_cluster_inference
+
+    est = cfg.estimation
+    analytic = res.headline
+    record = {"method": "analytic", "used": False, "threshold": est.few_cluster_threshold,
+              "analytic": {"conf_low": analytic.conf_low, "conf_high": analytic.conf_high,
+                           "p_value": analytic.p_value}}
+    if est.few_cluster_threshold == 0:
+        record["reason"] = "few-cluster inference is switched off (estimation.few_cluster_threshold = 0)"
+        return res, record
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        decision = few_cluster_inference(raw if raw is not None else res, panel, kind="simple",
+                                         min_treated_clusters=est.few_cluster_threshold,
+                                         B=est.bootstrap_draws, seed=est.seed, alpha=est.alpha)
+    record.update(method=decision.method, used=decision.used, reason=decision.reason,
+                  n_clusters=decision.n_clusters, n_treated_clusters=decision.n_treated_clusters)
+    if decision.inference is not None:
+        record.update(draws=decision.inference.draws, exact=decision.inference.exact,
+                      weights=decision.inference.weights, seed=est.seed)
+    return decision.apply(res), record
+
+
 def estimate(cfg: LabConfig, *, method: str, outcome: str, regions: list[str] | None = None,
              data: LabData | None = None) -> list[RegionEffect]:
     """One estimator for one outcome in each (chosen) region, as ``policylab estimate`` runs it.
@@ -95,10 +128,11 @@ def estimate(cfg: LabConfig, *, method: str, outcome: str, regions: list[str] | 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # carried on the result's own warnings
             try:
-                res, _ = _fit_method(method, panel, outcome, cfg, cluster)
+                res, raw = _fit_method(method, panel, outcome, cfg, cluster)
             except DesignError as exc:
                 raise DesignError(f"{region.info.name}: {exc}") from None
-        out.append(RegionEffect(region.info.key, outcome, res))
+        res, record = headline_inference(res, raw, panel, cfg)
+        out.append(RegionEffect(region.info.key, outcome, res, record))
     return out
 
 
@@ -182,7 +216,8 @@ def estimate_region(region: RegionData, cfg: LabConfig) -> tuple[list[RegionEffe
             except DesignError as exc:
                 notes.append(f"{region.info.name}, {outcome}, {method}: not estimated: {exc}")
                 continue
-            effects.append(RegionEffect(region.info.key, outcome, res))
+            res, record = headline_inference(res, raw, panel, cfg)
+            effects.append(RegionEffect(region.info.key, outcome, res, record))
             if i == 0:
                 try:
                     pretrend = pretrend_test(res).to_dict()  # pre-joining event-time estimates
@@ -288,6 +323,10 @@ def run(cfg: LabConfig, data: LabData | None = None, *, progress: Progress = _no
         warnings=tuple(notes),
         synthesis=synthesize(effects, regions=[r.info.key for r in data.regions], alpha=est.alpha),
         diagnostics=tuple(diagnostics),
+        balance=pd.concat([balance_table(r.tables["firms"], r.tables["membership"], region=r.info.key,
+                                         min_cell_firms=cfg.lab.min_cell_firms,
+                                         dominance_share=cfg.lab.dominance_share)
+                           for r in data.regions], ignore_index=True),
     )
 
 

@@ -124,3 +124,56 @@ def test_the_planted_pre_trend_is_detected(two_runs):
     diag = {(d.region, d.outcome): d for d in two_runs[0][1].diagnostics}
     assert diag[(PRE_TREND_REGION, "exporter")].pretrend["p_value"] < 0.01
     assert diag[(PRE_TREND_REGION, "log_exports")].pretrend["p_value"] < 0.01
+
+
+def test_balance_before_joining_is_reported_for_every_region(two_runs):
+    import json
+
+    out, result = two_runs[0]
+    bal = result.balance
+    assert set(bal["region"]) == {r.key for r in result.regions}
+    assert set(bal["variable"]) == {"exports_eur", "turnover_eur", "exporter", "employees"}
+    published = bal[bal["flag"] == ""]
+    assert (published["n_firms"] >= 5).all() and (published["sd"] >= 0).all()
+    share = published[published["variable"] == "exporter"]["mean"]
+    assert ((share >= 0) & (share <= 1)).all()
+    assert len(json.loads((out / "results.json").read_text())["balance"]) == len(bal)
+    html = (out / "index.html").read_text()
+    assert "Members: the year before joining" in html
+
+
+def test_headlines_with_few_treated_consortia_use_the_wild_cluster_bootstrap(two_runs):
+    import json
+
+    out, result = two_runs[0]
+    for eff in result.effects:  # every example region has 5-10 consortia
+        inf = eff.inference
+        assert inf["used"] and inf["method"] == "wild_cluster_restricted_bootstrap", eff.region
+        assert 0 < inf["n_treated_clusters"] < inf["threshold"] == 30
+        h = eff.result.headline
+        assert h.conf_low < h.estimate < h.conf_high
+        assert any("wild cluster restricted bootstrap" in w for w in eff.result.warnings)
+    doc = json.loads((out / "results.json").read_text())
+    assert all(e["headline_inference"]["analytic"]["conf_low"] is not None for e in doc["effects"])
+
+
+def test_the_few_cluster_threshold_switches_the_headline_inference(lab):
+    cfg = load_config(CONFIG)
+
+    def with_threshold(n):
+        c = cfg.model_copy(update={"estimation": cfg.estimation.model_copy(
+            update={"few_cluster_threshold": n})})
+        (eff,) = policylab.pipeline.estimate(c, method="callaway_santanna", outcome="exporter",
+                                             regions=[PRE_TREND_REGION], data=lab)
+        return eff
+
+    off, on = with_threshold(0), with_threshold(30)
+    assert off.inference["method"] == "analytic" and not off.inference["used"]
+    assert on.inference["used"]
+    a, b = off.result.headline, on.result.headline
+    assert a.estimate == b.estimate and a.std_error == b.std_error
+    assert (a.conf_low, a.conf_high) != (b.conf_low, b.conf_high)
+    assert on.inference["analytic"] == {"conf_low": a.conf_low, "conf_high": a.conf_high,
+                                        "p_value": a.p_value}
+    # the interval from 6 treated consortia is wider than the analytic one
+    assert b.conf_high - b.conf_low > a.conf_high - a.conf_low

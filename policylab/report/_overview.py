@@ -22,6 +22,7 @@ from ._indicators import CUMULATIVE, SUPPRESSED, period_sort_key, region_rows
 
 __all__ = [
     "FEW_TREATED_CLUSTERS",
+    "INFERENCE_LABELS",
     "FEW_TREATED_FIRMS",
     "HEADLINE_INDICATORS",
     "MISSING_SHARE",
@@ -41,6 +42,17 @@ __all__ = [
 #: Below this many treated clusters, cluster-robust intervals tend to be too narrow (peers.md:
 #: coverage 0.68–0.90 at 3–10 treated consortia); the same threshold as the estimators' warning.
 FEW_TREATED_CLUSTERS = 30
+
+#: How a headline's interval was obtained (``RegionEffect.inference["method"]``), in words.
+INFERENCE_LABELS = {
+    "analytic": "analytic clustered standard errors",
+    "wild_cluster_restricted_bootstrap": "wild cluster restricted bootstrap",
+    "wild_cluster_unrestricted_bootstrap": "wild cluster unrestricted bootstrap",
+    "score_bootstrap_restricted": "restricted score bootstrap",
+    "score_bootstrap_unrestricted": "unrestricted score bootstrap",
+    "multiplier_bootstrap": "cluster multiplier bootstrap",
+    "randomization_inference": "randomization inference",
+}
 #: Below this many treated firms a region's estimate is read as descriptive (domain notes §2.2).
 FEW_TREATED_FIRMS = 30
 #: A share of firm-years with unknown exports from which the summary mentions it.
@@ -313,7 +325,16 @@ def _caveats(result: EvaluationResult, info: RegionInfo, figures: Sequence[Figur
             out.append(f"The effect on {short} has no confidence interval.")
         res = eff.result
         t = treated_clusters(res)
-        if t is not None and t < FEW_TREATED_CLUSTERS:
+        inference = eff.inference or {}
+        if inference.get("used"):
+            t = inference.get("n_treated_clusters", t)
+            out.append(f"Few treated consortia: the estimate rests on "
+                       f"{_plural(int(t), 'consortium', 'consortia')} with member firms, fewer "
+                       f"than the {inference.get('threshold')} analytic clustered intervals "
+                       f"need, so its interval and p-value come from the "
+                       f"{INFERENCE_LABELS.get(inference.get('method'), inference.get('method'))}"
+                       " (see Methods).")
+        elif t is not None and t < FEW_TREATED_CLUSTERS:
             out.append(f"Few treated consortia: the estimate rests on "
                        f"{_plural(t, 'consortium', 'consortia')} with member firms. With fewer "
                        f"than {FEW_TREATED_CLUSTERS}, its interval may be too narrow "

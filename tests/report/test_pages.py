@@ -269,3 +269,31 @@ def test_every_output_identical_from_a_fresh_interpreter(report_dir, tmp_path):
     assert sorted(first) == ["index.html", "indicators.csv", "regions/ES13.html",
                              "regions/PL61.html", "regions/XX99.html", "results.json"]
     assert first == second
+
+
+def test_summary_and_methods_say_which_inference_a_headline_uses_and_why(result):
+    import dataclasses
+
+    from policylab.report import build_report
+
+    record = {"method": "wild_cluster_restricted_bootstrap", "used": True, "threshold": 30,
+              "n_treated_clusters": 4, "n_clusters": 300, "draws": 999, "seed": 0,
+              "weights": "webb", "exact": False,
+              "analytic": {"conf_low": 0.0, "conf_high": 0.1, "p_value": 0.04}}
+    effects = tuple(dataclasses.replace(e, inference=record) if e.region == "cantabria"
+                    else dataclasses.replace(e, inference={**record, "method": "analytic",
+                                                           "used": False})
+                    for e in result.effects)
+    model = build_report(dataclasses.replace(result, effects=effects), region_pages=False)
+    _, caveats = _figures(model, "cantabria")
+    few = [c for c in caveats if c.startswith("Few treated consortia")]
+    assert few == ["Few treated consortia: the estimate rests on 4 consortia with member firms, "
+                   "fewer than the 30 analytic clustered intervals need, so its interval and "
+                   "p-value come from the wild cluster restricted bootstrap (see Methods)."]
+    n_cantabria = sum(e.region == "cantabria" for e in result.effects)
+    text = model.index.methods.inference
+    assert "wild cluster restricted bootstrap" in text and "999 draws" in text
+    assert f"{n_cantabria} of the {len(effects)} estimates" in text
+    # without a few-cluster record the old caveat and text stay
+    plain = build_report(result, region_pages=False)
+    assert "bootstrap" not in plain.index.methods.inference

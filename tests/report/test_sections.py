@@ -197,12 +197,6 @@ def test_balance_from_the_indicators_suppresses_what_rests_on_a_suppressed_share
 
 
 def test_balance_uses_a_balance_table_when_the_result_has_one(result):
-    from policylab.evaluation import EvaluationResult
-
-    @dataclasses.dataclass(frozen=True)
-    class WithBalance(EvaluationResult):
-        balance: pd.DataFrame | None = None
-
     balance = pd.DataFrame([
         {"region": "cantabria", "variable": "exports_eur", "group": "members", "n_firms": 60,
          "mean": 250_000.0, "sd": 100_000.0, "flag": ""},
@@ -213,8 +207,7 @@ def test_balance_uses_a_balance_table_when_the_result_has_one(result):
         {"region": "cantabria", "variable": "employees", "group": "never_members", "n_firms": 4,
          "mean": SECRET, "sd": 1.0, "flag": "suppressed"},
     ])
-    fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
-    rich = WithBalance(**fields, balance=balance)
+    rich = dataclasses.replace(result, balance=balance)
     page = build_report(rich, region_pages=False).index
     block = _blocks(page)["diagnostics-balance"]
     grid = table_grid(block.table)

@@ -142,6 +142,17 @@ def test_balance_before_joining_is_reported_for_every_region(two_runs):
     assert "Members: the year before joining" in html
 
 
+def test_order_concentration_is_reported_next_to_the_orders(two_runs):
+    out, result = two_runs[0]
+    ind = result.indicators
+    conc = ind[(ind["indicator_id"] == "I10C") & (ind["level"] == "region") & (ind["flag"] == "")]
+    count = ind[(ind["indicator_id"] == "I09") & (ind["level"] == "region")]
+    both = conc.merge(count, on=["region", "period"], suffixes=("", "_n"))
+    assert len(both) > 20
+    assert ((both["value"] >= 1) & (both["value"] <= both["value_n"] + 1e-9)).all()
+    assert "Effective number of orders (I10C)" in (out / "index.html").read_text()
+
+
 def test_headlines_with_few_treated_consortia_use_the_wild_cluster_bootstrap(two_runs):
     import json
 

@@ -1,5 +1,5 @@
-"""Export-order indicators: count and value of new orders won via consortia, the share won
-jointly, and the extra-EU share (I09, I10, I11, I17).
+"""Export-order indicators: count, value and concentration of new orders won via consortia,
+the share won jointly, and the extra-EU share (I09, I10, I10C, I11, I17).
 
 An order's year is the year of its signature date. The firms an order rests on are its
 named firm, or, for an order a consortium won without naming a firm, the consortium's
@@ -98,6 +98,36 @@ def orders_count(inp: Inputs) -> pd.DataFrame:
     needs=("orders", "membership"), eu_code="RCR19", cumulative="sum", magnitude=True)
 def orders_value(inp: Inputs) -> pd.DataFrame:
     return _orders_cells(inp, "value_eur")
+
+
+# ------------------------------------------------------------------------------------ I10C
+
+
+@indicator(
+    id="I10C", name="Concentration of export orders via consortia (effective number of orders)",
+    unit="orders", levels=("cluster", "region", "lab"),
+    numerator="(sum of order values)^2", denominator="sum of squared order values",
+    needs=("orders", "membership"), eu_code="-", cumulative="pooled", magnitude=True,
+    notes="1 / Herfindahl index of the values of orders won via consortia: the number of "
+          "equal orders that would be as concentrated. Much smaller than the number of orders "
+          "(I09) flags dependence on a few contracts. A concentration measure from sums, so "
+          "it reveals no single order (a top-k share would, with I10 published: it rests on "
+          "k firms' contracts).")
+def orders_concentration(inp: Inputs) -> pd.DataFrame:
+    o = _via(inp)
+    o = o[o["value_eur"].notna()].reset_index(drop=True)
+    v = o["value_eur"].to_numpy(dtype="float64")
+    sums = pd.DataFrame({"cluster_id": o["cluster_id"].to_numpy(), "year": o["year"].astype("int64").to_numpy(),
+                         "s1": v, "s2": v * v})
+    contrib = sums[["cluster_id", "year", "s1"]].assign(contributor=_contributor(o).to_numpy())
+    out = finish(cluster_region_cells(
+        sums, _firms_of(inp, o, o["cluster_id"]), years=inp.years, cumulative=True,
+        value=lambda s: (s["s1"] ** 2 / s["s2"]).where(s["s2"] > 0),
+        per_cluster=inp.scope == "region", contrib=contrib, contrib_cols=("s1",)))
+    none = out["value"].isna() & out["flag"].eq("")
+    out.loc[none, "flag"] = "not_available"
+    out.loc[none, "note"] = "no order with a positive value via consortia in the period"
+    return out
 
 
 # ------------------------------------------------------------------------------------ I11

@@ -328,7 +328,8 @@ def _orders_value(ctx: Ctx) -> Block:
     block_id = "orders-value"
     title = "New export orders won via consortia"
     intro = ("The consortium managers' own yardstick: the value (I10) and number (I09) of new "
-             "export orders won via a consortium, by the year the order was signed.",)
+             "export orders won via a consortium, by the year the order was signed, and how "
+             "concentrated their value is (I10C).",)
     units = ctx.units()
     value = {u: ctx.rows(u, "I10") for u in units}
     count = {u: ctx.rows(u, "I09") for u in units}
@@ -343,8 +344,19 @@ def _orders_value(ctx: Ctx) -> Block:
     for u in units:
         long += long_rows(u.name, "Number of orders (I09)", "count",
                           period_cells(count[u], group="all", periods=periods))
+    concentration = {u: ctx.rows(u, "I10C") for u in units}
+    has_concentration = not all(c.empty for c in concentration.values())
+    for u in units if has_concentration else ():
+        long += long_rows(u.name, "Effective number of orders (I10C)", "number",
+                          period_cells(concentration[u], group="all", periods=periods))
     notes = ["Orders with a consortium named on them; value in EUR at the lab's conversion "
              "rates. Whole period: the sum over all years."]
+    notes += ["Effective number of orders (I10C): 1 / Herfindahl index of the orders' values, "
+              "the number of equal orders that would be as concentrated (whole period: of all "
+              "the period's orders). Far below the number "
+              "of orders, it flags dependence on a few large contracts. A top-3 share is not "
+              "shown: with the total published it would reveal the sum of three firms' "
+              "contracts."] if has_concentration else []
     table = tables.period_table(pd.DataFrame(long), table_id=f"{block_id}-table", periods=periods,
                                 min_cell_firms=ctx.min_cell, notes=notes,
                                 period_labels={CUMULATIVE: "Whole period"})
@@ -381,7 +393,8 @@ def _orders_value(ctx: Ctx) -> Block:
     if ctx.only is not None:
         d = _cluster_table(ctx, f"{block_id}-clusters",
                            [Series("I10", "all", "Value, EUR (I10)", "money"),
-                            Series("I09", "all", "Number of orders (I09)", "count")])
+                            Series("I09", "all", "Number of orders (I09)", "count"),
+                            Series("I10C", "all", "Effective number of orders (I10C)", "number")])
         details = (d,) if d else ()
     return Block(block_id, title, intro, chart, table, (), (), details)
 
@@ -406,10 +419,8 @@ def orders(ctx: Ctx) -> SectionBody:
         markets = Block(markets.id, markets.title, markets.intro, markets.chart, markets.table,
                         markets.notes, markets.warnings, (extra, *_orders_cluster_details(ctx)),
                         markets.empty)
-    notes = ("Concentration of orders (the share of the largest orders in the total, a sign of "
-             "dependence on a few contracts) is not among the indicators of this run.",)
     value = _orders_value(ctx)
-    return SectionBody(intro + notes, (value, markets))
+    return SectionBody(intro, (value, markets))
 
 
 def _markets_table(ctx: Ctx) -> Detail | None:

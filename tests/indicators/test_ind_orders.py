@@ -1,4 +1,4 @@
-"""Order indicators (I09, I10, I11, I17), the cost per EUR of additional exports (I19) and the
+"""Order indicators (I09, I10, I10C, I11, I17), the cost per EUR of additional exports (I19) and the
 lab-wide rows, on the hand-built worlds of ``ind_worlds``. Disclosure control is off."""
 
 from __future__ import annotations
@@ -34,6 +34,27 @@ def test_i09_i10_orders_won_via_consortia():
     assert value(t, "I10", 2021, cluster="Y") == 10
     # an active consortium without orders has a zero row (Y was active in 2020)
     assert value(t, "I09", 2020, cluster="Y") == 0
+
+
+def test_i10c_effective_number_of_orders_is_one_over_the_herfindahl_index():
+    t = compute(["I10C"])
+    # 2019: o2 (40), o3 (60) -> (100)^2 / (40^2 + 60^2)
+    assert value(t, "I10C", 2019) == pytest.approx(100 ** 2 / (40 ** 2 + 60 ** 2))
+    # whole period: 40, 60, 50, 20, 10 pooled
+    vals = [40, 60, 50, 20, 10]
+    assert value(t, "I10C", "cumulative") == pytest.approx(sum(vals) ** 2 / sum(v * v for v in vals))
+    # a single order is as concentrated as it gets; equal orders give their number
+    assert value(t, "I10C", 2020) == pytest.approx(1.0)
+    assert value(t, "I10C", 2021, cluster="X") == pytest.approx(1.0)
+    # no order via a consortium in 2018: no value, and the cell says why
+    c = cell(t, "I10C", 2018)
+    assert math.isnan(c.value) and c.flag == "not_available" and "no order" in c.note
+
+
+def test_i10c_is_bounded_by_the_number_of_orders():
+    t = compute(["I09", "I10C"])
+    for period in (2019, 2020, 2021, "cumulative"):
+        assert 1.0 <= value(t, "I10C", period) <= value(t, "I09", period) + 1e-12
 
 
 def test_a_joint_order_without_a_firm_rests_on_the_consortium_members():

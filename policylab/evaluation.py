@@ -74,7 +74,9 @@ class RegionDiagnostics:
     power (``PowerResult.to_dict()`` plus ``plausible`` range and ``warning`` text) — computed
     from the design and pre-period outcomes, before any estimate. ``honest``: Rambachan-Roth
     relative-magnitude sensitivity of the event study's average post-joining effect
-    (``HonestDiDResult.to_dict()``), with its breakdown value.
+    (``HonestDiDResult.to_dict()``), with its breakdown value; ``honest_smoothness`` the same
+    under the smoothness restriction (M: how far the trend may bend from a linear
+    continuation of the pre-joining trend, outcome units per year squared).
     """
 
     region: str  # RegionInfo.key
@@ -84,11 +86,12 @@ class RegionDiagnostics:
     power: dict[str, Any] | None = None
     honest: dict[str, Any] | None = None
     notes: tuple[str, ...] = ()
+    honest_smoothness: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"region": self.region, "outcome": self.outcome, "pretrend": self.pretrend,
                 "bacon": self.bacon, "power": self.power, "honest": self.honest,
-                "notes": list(self.notes)}
+                "honest_smoothness": self.honest_smoothness, "notes": list(self.notes)}
 
 
 @dataclass(frozen=True)

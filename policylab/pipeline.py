@@ -176,10 +176,13 @@ def _power(panel: pd.DataFrame, outcome: str, cluster: str) -> tuple[dict | None
     return out, None
 
 
-def _honest(effects: list[RegionEffect], region: str, outcome: str) -> tuple[dict | None, str | None]:
-    """Rambachan-Roth sensitivity (relative magnitudes) of the TWFE event study's average
-    post-joining effect: how large may post-joining violations of parallel trends be, relative
-    to the largest pre-joining one, before the effect is no longer distinguishable from zero."""
+def _honest(effects: list[RegionEffect], region: str, outcome: str,
+            restriction: str = "relative_magnitude") -> tuple[dict | None, str | None]:
+    """Rambachan-Roth sensitivity of the TWFE event study's average post-joining effect:
+    how large may post-joining violations of parallel trends be before the effect is no longer
+    distinguishable from zero. ``relative_magnitude``: relative to the largest pre-joining
+    violation (M-bar); ``smoothness``: how far the trend may bend from a linear continuation
+    of the pre-joining one, per year squared (M, outcome units)."""
     from .did import honest_did
 
     es = next((e.result for e in effects if e.region == region and e.outcome == outcome
@@ -187,9 +190,10 @@ def _honest(effects: list[RegionEffect], region: str, outcome: str) -> tuple[dic
     if es is None:
         return None, None
     try:
-        res = honest_did(es, restriction="relative_magnitude", e="average")
+        res = honest_did(es, restriction=restriction, e="average")
     except (DesignError, ValueError) as exc:
-        return None, f"sensitivity analysis (HonestDiD) not computed: {exc}"
+        what = "relative magnitudes" if restriction == "relative_magnitude" else "smoothness"
+        return None, f"sensitivity analysis (HonestDiD, {what}) not computed: {exc}"
     return res.to_dict(), None
 
 
@@ -228,9 +232,10 @@ def estimate_region(region: RegionData, cfg: LabConfig) -> tuple[list[RegionEffe
             bacon_summary, why = _bacon_summary(panel, outcome)
             power, why_power = _power(panel, outcome, cluster)
             honest, why_honest = _honest(effects, region.info.key, outcome)
-        diag_notes += [w for w in (why, why_power, why_honest) if w]
+            smooth, why_smooth = _honest(effects, region.info.key, outcome, "smoothness")
+        diag_notes += [w for w in (why, why_power, why_honest, why_smooth) if w]
         diagnostics.append(RegionDiagnostics(region.info.key, outcome, pretrend, bacon_summary, power, honest,
-                                             tuple(diag_notes)))
+                                             tuple(diag_notes), honest_smoothness=smooth))
     return effects, diagnostics, notes
 
 

@@ -188,3 +188,13 @@ def test_the_few_cluster_threshold_switches_the_headline_inference(lab):
                                         "p_value": a.p_value}
     # the interval from 6 treated consortia is wider than the analytic one
     assert b.conf_high - b.conf_low > a.conf_high - a.conf_low
+
+
+def test_both_honestdid_restrictions_are_computed_for_every_region(two_runs):
+    result = two_runs[0][1]
+    for d in result.diagnostics:
+        assert d.honest["restriction"] == "relative_magnitude", d.region
+        s = d.honest_smoothness
+        assert s["restriction"] == "smoothness" and s["robust"][0]["M"] == 0.0
+        lows = [r["conf_low"] for r in s["robust"]]
+        assert lows == sorted(lows, reverse=True)  # intervals widen with M

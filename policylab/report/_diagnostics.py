@@ -198,16 +198,22 @@ def _power(ctx: Ctx) -> Block:
              "before any estimate. The sensitivity analysis (Rambachan and Roth, relative "
              "magnitudes) widens the event study's average post-joining effect for trend "
              "violations up to M̄ times the largest one seen before joining; the breakdown M̄ "
-             "is the largest for which the interval still excludes zero.",)
+             "is the largest for which the interval still excludes zero. The smoothness "
+             "restriction (where shown) bounds instead how far the trend may bend away from a "
+             "straight continuation of the pre-joining trend.",)
     records: list[dict[str, Any]] = []
     kinds: list[str] = []
     source = ""
+    has_smooth = False
     for outcome in _outcomes(ctx):
         for u in units:
             d = diags.get((u.key, outcome))
-            if d is None or not (d.power or d.honest):
+            smooth = (getattr(d, "honest_smoothness", None) or {}) if d is not None else {}
+            if d is None or not (d.power or d.honest or smooth):
                 continue
             pw, hd = d.power or {}, d.honest or {}
+            at0 = next((r for r in smooth.get("robust", []) if float(r.get("M", -1)) == 0.0), {})
+            has_smooth = has_smooth or bool(smooth)
             lo, hi = (pw.get("plausible") or [math.nan, math.nan])[:2]
             at1 = next((r for r in hd.get("robust", []) if float(r.get("M", -1)) == 1.0), {})
             breakdown = hd.get("breakdown")
@@ -219,6 +225,8 @@ def _power(ctx: Ctx) -> Block:
                 "reading": _power_reading(pw) if pw else None,
                 "breakdown": _num(breakdown),
                 "m1_low": _num(at1.get("conf_low")), "m1_high": _num(at1.get("conf_high")),
+                "sd_breakdown": _num(smooth.get("breakdown")),
+                "m0_low": _num(at0.get("conf_low")), "m0_high": _num(at0.get("conf_high")),
             })
             kinds.append(_est_kind([_num(pw.get("mde")), _num(hi)])[0])
     if not records:
@@ -231,6 +239,11 @@ def _power(ctx: Ctx) -> Block:
                tables.Column("m1_low", "Interval at M̄ = 1, from", "ratio",
                              "Sensitivity (HonestDiD)"),
                tables.Column("m1_high", "to", "ratio", "Sensitivity (HonestDiD)")]
+    if has_smooth:
+        columns += [tables.Column("sd_breakdown", "Breakdown M", "ratio", "Smoothness (HonestDiD)"),
+                    tables.Column("m0_low", "Interval at M = 0, from", "ratio",
+                                  "Smoothness (HonestDiD)"),
+                    tables.Column("m0_high", "to", "ratio", "Smoothness (HonestDiD)")]
     est_label = (result.settings.get("method_labels", {}) or {}).get(source, source)
     notes = [f"Plausible: the range of effects published evaluations of export promotion make "
              "plausible for the outcome; none is set for log(1 + exports), which mixes "
@@ -239,7 +252,13 @@ def _power(ctx: Ctx) -> Block:
              "the interval includes zero already without any violation, M̄ = 0). An effect "
              "below the MDE is likely to be missed: a non-significant estimate is then no "
              "evidence of no effect."]
-    row_kinds = {c: kinds for c in ("mde", "lo", "hi", "m1_low", "m1_high")}
+    if has_smooth:
+        notes.append("Smoothness: the trend may bend away from a straight continuation of the "
+                     "pre-joining trend by at most M (outcome units per year, per year); M = 0 "
+                     "extrapolates the pre-joining trend linearly. Breakdown M: the largest M "
+                     "for which the interval still excludes zero (“—”: none).")
+    row_kinds = {c: kinds for c in ("mde", "lo", "hi", "m1_low", "m1_high", "sd_breakdown",
+                                    "m0_low", "m0_high")}
     table = tables.figures_table(pd.DataFrame(records), table_id=f"{block_id}-table",
                                  columns=columns, notes=notes, min_cell_firms=ctx.min_cell,
                                  groupname="group" if ctx.index else None, row_kinds=row_kinds)

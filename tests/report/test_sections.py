@@ -312,3 +312,19 @@ def test_hostile_names_are_inert_in_the_new_sections(pages, section_id):
         assert "<script>" not in fragment and "<i>C2</i>" not in fragment
     cluster = _section_html(pages["regions/ES13.html"], "life-cycle")
     assert "&lt;i&gt;C2&lt;/i&gt;" in cluster
+
+
+def test_smoothness_sensitivity_columns_appear_where_the_result_has_them(result):
+    smooth = {"restriction": "smoothness", "breakdown": 0.004,
+              "robust": [{"M": 0.0, "conf_low": -0.19, "conf_high": -0.05},
+                         {"M": 0.01, "conf_low": -0.41, "conf_high": 0.18}]}
+    rich = dataclasses.replace(result, diagnostics=tuple(
+        dataclasses.replace(d, honest_smoothness=smooth) if d.region == "cantabria" else d
+        for d in result.diagnostics))
+    block = _blocks(build_report(rich, region_pages=False).index)["diagnostics-power"]
+    grid = table_grid(block.table)
+    assert "Smoothness (HonestDiD)" in grid[0]
+    can = _rows(grid, "Cantabria")[0]
+    assert can[-3:] == ["0.004", "−0.190", "−0.050"]
+    plain = _blocks(build_report(result, region_pages=False).index)["diagnostics-power"]
+    assert "Smoothness (HonestDiD)" not in table_grid(plain.table)[0]

@@ -372,13 +372,19 @@ def _fmt(x: float, nd: int = 3) -> str:
     return f"{x:.{nd}f}"
 
 
+def _reps_text(summary: pd.DataFrame) -> str:
+    per = summary.groupby(["design", "g"])["reps"].max()
+    lo, hi = int(per.min()), int(per.max())
+    return f"{lo} replications" if lo == hi else f"{lo} to {hi} replications (see each column)"
+
+
 def markdown(summary: pd.DataFrame, raw: pd.DataFrame, reps: int, seconds: float) -> str:
     lines = [
         "# Coverage of 95% intervals with few treated consortia",
         "",
         "Written by `studies/coverage.py` (see its docstring for the simulation and the methods);",
         (
-            f"{reps} replications per design, B = {DRAWS} bootstrap draws / permutations, true "
+            f"{_reps_text(summary)} per design, B = {DRAWS} bootstrap draws / permutations, true "
             f"effect {EFFECT}. Coverage is the share of intervals containing the true effect; "
             "MC s.e. is its Monte Carlo standard error. Widths: mean over the bounded intervals "
             "and median over all (∞ when more than half are unbounded); \"unbounded\" is the "
@@ -420,7 +426,8 @@ def markdown(summary: pd.DataFrame, raw: pd.DataFrame, reps: int, seconds: float
         lines += [f"## {title}", ""]
         lines.append(
             "| method | "
-            + " | ".join(f"G={g}: coverage (MC s.e.) | width mean / median | unbounded" for g in gs)
+            + " | ".join(f"G={g} ({int(s.loc[s['g'] == g, 'reps'].max())} reps): coverage (MC s.e.) "
+                         "| width mean / median | unbounded" for g in gs)
             + " |"
         )
         lines.append("|---|" + "---|---|---|" * len(gs))

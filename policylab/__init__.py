@@ -38,6 +38,7 @@ _EXPORTS = {
     "att_gt": "policylab.did",
     "aggregate": "policylab.did",
     "pretrend_test": "policylab.did",
+    "average_pretrend_test": "policylab.did",
     "sun_abraham": "policylab.did",
     "etwfe": "policylab.did",
     "bacon": "policylab.did",

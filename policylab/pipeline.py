@@ -136,6 +136,37 @@ def estimate(cfg: LabConfig, *, method: str, outcome: str, regions: list[str] | 
     return out
 
 
+def _pretrend(res, record: dict, notes: list[str]) -> dict | None:
+    """The pre-trend test of the headline estimator's pre-joining event-time estimates.
+
+    With many treated consortia: the joint Wald test. Below the few-cluster threshold that
+    test rejects a true null most of the time, so the test shown is of the average
+    pre-joining estimate against t(treated consortia - 1) (``average_pretrend_test``), with
+    the joint test kept under ``joint_wald`` for the record.
+    """
+    from .did import average_pretrend_test, pretrend_test
+
+    try:
+        joint = pretrend_test(res).to_dict()
+    except (DesignError, ValueError) as exc:
+        joint, why = None, str(exc)
+    g = record.get("n_treated_clusters")
+    if not record.get("used") or not g or g < 2:
+        if joint is None:
+            notes.append(f"pre-trend test not computed: {why}")
+        return joint
+    try:
+        avg = average_pretrend_test(res, df=int(g) - 1).to_dict()
+    except (DesignError, ValueError) as exc:
+        notes.append(f"pre-trend test not computed: {exc}")
+        return None
+    avg["joint_wald"] = joint
+    avg["reason"] = (f"only {g} consortia hold member firms: the joint Wald test of the "
+                     "pre-joining estimates rejects far too often with so few, so their average "
+                     f"is tested against a t distribution with {int(g) - 1} degrees of freedom")
+    return avg
+
+
 def _bacon_summary(panel: pd.DataFrame, outcome: str) -> tuple[dict | None, str | None]:
     """Goodman-Bacon decomposition of the static TWFE on the balanced part of the panel."""
     from .did import bacon
@@ -200,7 +231,6 @@ def _honest(effects: list[RegionEffect], region: str, outcome: str,
 def estimate_region(region: RegionData, cfg: LabConfig) -> tuple[list[RegionEffect], list[RegionDiagnostics], list[str]]:
     """Every configured estimator for each outcome of one region (members vs comparison firms),
     with the design checks of the headline estimator."""
-    from .did import pretrend_test
     from .did.panel import firm_panel
 
     est = cfg.estimation
@@ -223,10 +253,7 @@ def estimate_region(region: RegionData, cfg: LabConfig) -> tuple[list[RegionEffe
             res, record = headline_inference(res, raw, panel, cfg)
             effects.append(RegionEffect(region.info.key, outcome, res, record))
             if i == 0:
-                try:
-                    pretrend = pretrend_test(res).to_dict()  # pre-joining event-time estimates
-                except (DesignError, ValueError) as exc:
-                    diag_notes.append(f"pre-trend test not computed: {exc}")
+                pretrend = _pretrend(res, record, diag_notes)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             bacon_summary, why = _bacon_summary(panel, outcome)

@@ -16,7 +16,7 @@ from .dynamic_twfe import event_study
 from .etwfe import etwfe
 from .results import DiDResult, Estimate
 from .results import BaconResult, CellEstimate, StaggeredResult
-from .pretrend import pretrend_test
+from .pretrend import average_pretrend_test, pretrend_test
 from .results import AggregateResult, GroupTimeResult, PretrendResult
 from .static_twfe import twfe
 from .sun_abraham import sun_abraham
@@ -31,6 +31,7 @@ __all__ += [
     "PretrendResult",
     "aggregate",
     "att_gt",
+    "average_pretrend_test",
     "pretrend_test",
 ]
 

@@ -19,7 +19,47 @@ import numpy as np
 from ..errors import DesignError
 from .results import DiDResult, GroupTimeResult, PretrendResult
 
-__all__ = ["pretrend_test"]
+__all__ = ["average_pretrend_test", "pretrend_test"]
+
+
+def _pre_estimates(result: GroupTimeResult | DiDResult, name: str):
+    """(estimates, covariance, terms, source) of the pre-treatment effects of ``result``."""
+    if isinstance(result, GroupTimeResult):
+        mask = result.is_pre & np.isfinite(result.analytic_se)
+        if not mask.any():
+            raise DesignError(
+                "no pre-treatment group-time effect (t < g - anticipation) to test: every cohort "
+                "is treated too early in the sample"
+            )
+        b = result.att[mask]
+        V = result.vcov()[np.ix_(mask, mask)]
+        terms = tuple(t for t, m in zip(result.terms, mask, strict=True) if m)
+        source = "att_gt"
+    elif isinstance(result, DiDResult):
+        # TWFE event studies normalise event time -1 to zero, so their leads are e < -1. The
+        # Callaway-Sant'Anna dynamic aggregation (varying base period) estimates e = -1 as a
+        # genuine placebo (g-1 against g-2), so there every e < 0 is tested.
+        cut = 0 if result.method == "callaway_santanna" else -1
+        idx = [
+            i
+            for i, e in enumerate(result.estimates)
+            if e.event_time is not None and e.event_time < cut
+        ]
+        if not idx:
+            raise DesignError(
+                f"{result.method} result has no lead coefficients (event_time < -1) to test; "
+                "an event study with leads >= 2 has"
+            )
+        b = np.array([result.estimates[i].estimate for i in idx])
+        V = np.asarray(result.vcov)[np.ix_(idx, idx)]
+        terms = tuple(result.estimates[i].term for i in idx)
+        source = result.method
+    else:
+        raise TypeError(
+            f"{name} takes a GroupTimeResult (att_gt) or an event-study DiDResult, got "
+            f"{type(result).__name__}"
+        )
+    return b, V, terms, source
 
 
 def pretrend_test(result: GroupTimeResult | DiDResult) -> PretrendResult:
@@ -61,41 +101,7 @@ def pretrend_test(result: GroupTimeResult | DiDResult) -> PretrendResult:
     >>> test.df, bool(0 < test.p_value < 1)
     (6, True)
     """
-    if isinstance(result, GroupTimeResult):
-        mask = result.is_pre & np.isfinite(result.analytic_se)
-        if not mask.any():
-            raise DesignError(
-                "no pre-treatment group-time effect (t < g - anticipation) to test: every cohort "
-                "is treated too early in the sample"
-            )
-        b = result.att[mask]
-        V = result.vcov()[np.ix_(mask, mask)]
-        terms = tuple(t for t, m in zip(result.terms, mask, strict=True) if m)
-        source = "att_gt"
-    elif isinstance(result, DiDResult):
-        # TWFE event studies normalise event time -1 to zero, so their leads are e < -1. The
-        # Callaway-Sant'Anna dynamic aggregation (varying base period) estimates e = -1 as a
-        # genuine placebo (g-1 against g-2), so there every e < 0 is tested.
-        cut = 0 if result.method == "callaway_santanna" else -1
-        idx = [
-            i
-            for i, e in enumerate(result.estimates)
-            if e.event_time is not None and e.event_time < cut
-        ]
-        if not idx:
-            raise DesignError(
-                f"{result.method} result has no lead coefficients (event_time < -1) to test; "
-                "an event study with leads >= 2 has"
-            )
-        b = np.array([result.estimates[i].estimate for i in idx])
-        V = np.asarray(result.vcov)[np.ix_(idx, idx)]
-        terms = tuple(result.estimates[i].term for i in idx)
-        source = result.method
-    else:
-        raise TypeError(
-            "pretrend_test takes a GroupTimeResult (att_gt) or an event-study DiDResult, got "
-            f"{type(result).__name__}"
-        )
+    b, V, terms, source = _pre_estimates(result, "pretrend_test")
     q = b.size
     if not np.all(np.isfinite(V)) or np.linalg.matrix_rank(V) < q:
         raise DesignError(
@@ -113,4 +119,56 @@ def pretrend_test(result: GroupTimeResult | DiDResult) -> PretrendResult:
         estimates=b.copy(),
         vcov=V.copy(),
         source=source,
+    )
+
+
+def average_pretrend_test(result: GroupTimeResult | DiDResult, *, df: int) -> PretrendResult:
+    """t-test that the **average** pre-treatment effect of ``result`` is zero, against a t
+    distribution with ``df`` degrees of freedom: the pre-trend test for few treated clusters.
+
+    With few treated clusters the joint Wald test rejects far too often: its covariance of
+    several pre-treatment estimates rests on a handful of cluster sums. In simulations of
+    ``studies/coverage.py``'s design with 6 treated consortia it rejected a true null 46-54%
+    of the time at 5% (the Callaway-Sant'Anna dynamic pre-terms, 4 of them). A single linear
+    combination with ``df = treated clusters - 1`` rejected 4-7% (9% with 3 consortia;
+    300 replications each). With
+    a varying base period (Callaway-Sant'Anna) each pre-term is a one-year change, so their
+    average is the average yearly pre-trend, the violation a selection on rising exports
+    produces; for a TWFE event study (reference year -1) it is the average level difference
+    before joining. It has no power against pre-terms that cancel out.
+
+    Parameters
+    ----------
+    result : GroupTimeResult or DiDResult
+        As for :func:`pretrend_test`.
+    df : int
+        Degrees of freedom of the reference t distribution, usually the number of clusters
+        with treated units minus one.
+
+    Returns
+    -------
+    PretrendResult
+        ``statistic`` is the t statistic, ``df`` the given degrees of freedom,
+        ``distribution == "t"``, ``test == "pretrend_average"``.
+    """
+    if isinstance(df, bool) or not isinstance(df, (int, np.integer)) or df < 1:
+        raise ValueError(f"df must be a positive integer, got {df!r}")
+    b, V, terms, source = _pre_estimates(result, "average_pretrend_test")
+    c = np.full(b.size, 1.0 / b.size)
+    var = float(c @ V @ c)
+    if not (np.isfinite(var) and var > 0):
+        raise DesignError("the variance of the average pre-treatment estimate is not positive")
+    from scipy import stats
+
+    t = float(c @ b) / np.sqrt(var)
+    return PretrendResult(
+        statistic=t,
+        df=int(df),
+        p_value=float(2.0 * stats.t.sf(abs(t), df)),
+        terms=terms,
+        estimates=b.copy(),
+        vcov=V.copy(),
+        source=source,
+        distribution="t",
+        test="pretrend_average",
     )

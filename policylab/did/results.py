@@ -707,7 +707,8 @@ class AggregateResult:
 
 @dataclass(frozen=True, eq=False)
 class PretrendResult:
-    """Joint Wald test that pre-treatment effects are zero.
+    """Joint Wald test that pre-treatment effects are zero (or, ``test ==
+    "pretrend_average"``, a t-test of their average; see ``average_pretrend_test``).
 
     ``statistic = b' V^-1 b`` for the tested estimates ``b`` (``terms``) with covariance
     ``V``; ``p_value`` from the chi-square distribution with ``df = len(b)`` degrees of
@@ -722,13 +723,14 @@ class PretrendResult:
     vcov: np.ndarray
     source: str
     distribution: str = "chi2"
+    test: str = "pretrend_wald"  # or "pretrend_average" (average_pretrend_test)
 
     def __post_init__(self) -> None:
         _readonly(self.estimates, self.vcov)
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "test": "pretrend_wald",
+            "test": self.test,
             "source": self.source,
             "statistic": float(self.statistic),
             "df": int(self.df),

@@ -12,7 +12,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from policylab.did import PretrendResult, att_gt, did_2x2, event_study, pretrend_test
+from policylab.did import (
+    PretrendResult,
+    att_gt,
+    average_pretrend_test,
+    did_2x2,
+    event_study,
+    pretrend_test,
+)
 from policylab.errors import DesignError
 
 pytestmark = pytest.mark.filterwarnings("ignore::policylab.errors.FewClustersWarning")
@@ -78,3 +85,43 @@ def test_more_pre_periods_than_clusters_is_singular(make_panel):
 def test_rejects_other_objects():
     with pytest.raises(TypeError, match="GroupTimeResult"):
         pretrend_test({"att": 1})
+
+
+# --------------------------------------------------------------------------- average test
+
+def test_average_test_is_the_t_statistic_of_the_mean_lead(make_panel):
+    es = event_study(make_panel(n_firms=150, seed=23), **KW, leads=3, lags=2,
+                     cluster="consortium")
+    test = average_pretrend_test(es, df=7)
+    tidy = es.tidy()
+    leads = (tidy["event_time"] < -1).to_numpy()
+    b = tidy.loc[leads, "estimate"].to_numpy()
+    V = es.vcov[np.ix_(leads, leads)]
+    t = b.mean() / np.sqrt(V.sum() / b.size**2)
+    assert test.statistic == pytest.approx(t, rel=1e-10)
+    assert test.p_value == pytest.approx(2 * stats.t.sf(abs(t), 7), rel=1e-10)
+    assert (test.df, test.distribution, test.test) == (7, "t", "pretrend_average")
+    assert test.to_dict()["test"] == "pretrend_average"
+    assert pretrend_test(es).to_dict()["test"] == "pretrend_wald"
+
+
+def test_average_test_stays_defined_where_the_joint_test_is_singular(make_panel):
+    """Few clusters: the joint covariance is singular, the average's variance is not."""
+    res = att_gt(make_panel(n_firms=150, n_consortia=12, seed=23), **KW, cluster="consortium")
+    with pytest.raises(DesignError, match="singular"):
+        pretrend_test(res)
+    test = average_pretrend_test(res, df=11)
+    assert np.isfinite(test.statistic) and 0 < test.p_value <= 1
+
+
+def test_fewer_degrees_of_freedom_give_larger_p_values(make_panel):
+    res = att_gt(make_panel(n_firms=150, n_consortia=40, seed=5), **KW, cluster="consortium")
+    p = [average_pretrend_test(res, df=d).p_value for d in (2, 5, 30)]
+    assert p[0] > p[1] > p[2]
+
+
+@pytest.mark.parametrize("df", [0, -1, 2.5, True, None])
+def test_average_test_needs_positive_integer_df(make_panel, df):
+    res = att_gt(make_panel(n_firms=60, seed=5), **KW)
+    with pytest.raises(ValueError, match="df must be a positive integer"):
+        average_pretrend_test(res, df=df)

@@ -142,9 +142,9 @@ def test_order_value_and_count_by_year(model):
 def test_pretrend_table_reads_the_tests_of_the_headline_estimator(model):
     block = _blocks(model.index)["diagnostics-pretrend"]
     grid = table_grid(block.table)
-    assert grid[0] == ["", "Wald χ²", "df", "p-value", "Treated consortia", "Reading"]
+    assert grid[0] == ["", "Statistic", "Test", "p-value", "Treated consortia", "Reading"]
     can = _rows(grid, "Cantabria")[0]
-    assert can[1:4] == ["4.25", "3", "0.236"]
+    assert can[1:4] == ["4.25", "joint, χ²(3)", "0.236"]
     assert can[5].startswith("no evidence of a difference before joining")
     kuj = _rows(grid, "Kujawsko-Pomorskie")[0]
     assert kuj[3] == "0.002" and kuj[5].startswith("differed before joining")
@@ -152,6 +152,24 @@ def test_pretrend_table_reads_the_tests_of_the_headline_estimator(model):
     assert hostile[5] == "not computed: pre-trend test not computed: no pre-joining estimates"
     assert any("Few treated consortia" in w and "reject" in w for w in block.warnings)
     assert "Callaway-Sant'Anna (doubly robust; simple aggregation)" in block.intro[0]
+
+
+def test_pretrend_table_names_the_average_test_where_it_replaced_the_joint_one(result):
+    average = {"test": "pretrend_average", "statistic": 3.83, "df": 5, "p_value": 0.012,
+               "distribution": "t", "terms": ["event_time::-2", "event_time::-1"],
+               "joint_wald": {"test": "pretrend_wald", "statistic": 40.0, "df": 2,
+                              "p_value": 1e-9}}
+    rich = dataclasses.replace(result, diagnostics=tuple(
+        dataclasses.replace(d, pretrend=average) if d.region == "cantabria" else d
+        for d in result.diagnostics))
+    block = _blocks(build_report(rich, region_pages=False).index)["diagnostics-pretrend"]
+    grid = table_grid(block.table)
+    can = _rows(grid, "Cantabria")[0]
+    assert can[1:4] == ["3.83", "average, t(5)", "0.012"]
+    assert _rows(grid, "Kujawsko-Pomorskie")[0][2].startswith("joint, χ²(")
+    notes = " ".join(block.table.notes) if hasattr(block.table, "notes") else str(block.table)
+    assert "Average: t-test that their average is zero" in notes
+    assert any("the average test is used" in w for w in block.warnings)
 
 
 def test_pretrend_reading_and_smd():

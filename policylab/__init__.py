@@ -10,8 +10,10 @@ The same steps the ``policylab`` command runs, as a Python API::
 
 Estimators take a firm-year frame and return frozen results with ``tidy()``:
 ``did_2x2``, ``twfe``, ``event_study``, ``att_gt`` (+ ``aggregate``, ``pretrend_test``),
-``sun_abraham``, ``etwfe``, ``bacon``. Submodules are imported on first use, so
-``import policylab`` stays light.
+``sun_abraham``, ``etwfe``, ``bacon``; inference with few consortia: ``wild_bootstrap``,
+``multiplier_bootstrap``, ``randomization_inference``, ``few_cluster_inference`` (the policy
+``evaluate`` applies), ``average_pretrend_test``; sensitivity: ``honest_did``. Submodules are
+imported on first use, so ``import policylab`` stays light.
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ _EXPORTS = {
     "sun_abraham": "policylab.did",
     "etwfe": "policylab.did",
     "bacon": "policylab.did",
+    "wild_bootstrap": "policylab.did",
+    "multiplier_bootstrap": "policylab.did",
+    "randomization_inference": "policylab.did",
+    "few_cluster_inference": "policylab.did",
+    "honest_did": "policylab.did",
     "GroupTimeResult": "policylab.did",
     "AggregateResult": "policylab.did",
     "DiDResult": "policylab.did.results",

@@ -37,7 +37,8 @@ BALANCE_PERIOD = ("Members: the year before joining; never-members: the same cal
 
 
 def _firm_years(firms: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame:
-    cols = ["firm_id", "year"] + [c for c in ("exports_eur", "turnover_eur", "employees") if c in firms]
+    values = [c for c in ("exports_eur", "turnover_eur", "employees") if c in firms]
+    cols = ["firm_id", "year", *values]
     df = firms[cols].astype({"firm_id": "string"}).copy()
     df["year"] = df["year"].astype("int64")
     for c in cols[2:]:
@@ -50,7 +51,8 @@ def _firm_years(firms: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _mixture(values: pd.DataFrame, column: str, weights: pd.Series) -> tuple[float, float, pd.Series]:
+def _mixture(values: pd.DataFrame, column: str,
+             weights: pd.Series) -> tuple[float, float, pd.Series]:
     """Weighted mixture of the never-members' yearly distributions: mean, sd, and the firms'
     absolute contributions (for the dominance rule)."""
     v = values.dropna(subset=[column])
@@ -63,7 +65,8 @@ def _mixture(values: pd.DataFrame, column: str, weights: pd.Series) -> tuple[flo
     w = w / w.sum()
     mean = float((w * by_year["mean"]).sum())
     var = float((w * (by_year["var"] + by_year["mean"] ** 2)).sum()) - mean ** 2
-    per_firm = v.assign(a=v[column].abs() * v["year"].map(w) / v["year"].map(v["year"].value_counts()))
+    per_row = w.reindex(v["year"]).to_numpy() / v["year"].map(v["year"].value_counts()).to_numpy()
+    per_firm = v.assign(a=v[column].abs().to_numpy() * per_row)
     return mean, float(np.sqrt(max(var, 0.0))), per_firm.groupby("firm_id")["a"].sum()
 
 
@@ -103,8 +106,9 @@ def balance_table(firms: pd.DataFrame, membership: pd.DataFrame, *, region: str,
         mean1 = float(m[variable].mean()) if len(m) else np.nan
         sd1 = float(np.std(m[variable].to_numpy())) if len(m) else np.nan
         contrib1 = m.groupby("firm_id")[variable].sum().abs()
-        rows.append(_cell(region, variable, "members", m["firm_id"].nunique(), mean1, sd1, contrib1,
-                          magnitude, min_cell_firms=min_cell_firms, dominance_share=dominance_share))
+        rows.append(_cell(region, variable, "members", m["firm_id"].nunique(), mean1, sd1,
+                          contrib1, magnitude, min_cell_firms=min_cell_firms,
+                          dominance_share=dominance_share))
         mean0, sd0, contrib0 = _mixture(never, variable, weights)
         n0 = len(contrib0)
         rows.append(_cell(region, variable, "never_members", n0, mean0, sd0, contrib0, magnitude,

@@ -18,8 +18,8 @@ from .balance import balance_table
 from .config import METHOD_LABELS, OUTCOME_LABELS, LabConfig, load_config
 from .errors import DesignError
 from .evaluation import EvaluationResult, RegionDiagnostics, RegionEffect
-from .ingest import LabData, RegionData, ingest
 from .indicators import compute_indicators
+from .ingest import LabData, RegionData, ingest
 from .synthesis import synthesize
 
 Progress = Callable[[str], None]

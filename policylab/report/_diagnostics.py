@@ -160,9 +160,10 @@ def _pretrend(ctx: Ctx) -> Block:
         kinds.append("Average: t-test that their average is zero, against t with df = treated "
                      "consortia − 1, used where fewer than the few-cluster threshold of "
                      "consortia hold members: there the joint test rejects a true null far too "
-                     "often (about half the time with 6 consortia in simulation), the average "
-                     "test about as often as it should (4–9%). It catches a steady pre-joining "
-                     "trend, not estimates that cancel out.")
+                     "often (46–63% of the time with 6 consortia in simulation), the average "
+                     "test about as often as it should (3–7%), but it finds a real pre-trend "
+                     "less often. It catches a steady pre-joining trend, not estimates that "
+                     "cancel out.")
     notes.append(f"Tested: the pre-joining estimates{span}. With a varying base period each of "
                  "them compares a year with the year before. " + " ".join(kinds) +
                  f" Bold: p-value below {alpha:g}. Treated consortia: consortia with member "

@@ -59,3 +59,20 @@ def test_the_committed_table_supports_the_headline_policy():
         section = text.split(f"## Design {design}:", 1)[1].split("\n## ", 1)[0]
         reps = [int(n) for n in re.findall(r"G=\d+ \((\d+) reps\)", section)]
         assert reps and min(reps) >= 1000, (design, reps)
+
+
+def test_the_pretrend_study_runs_and_its_table_supports_the_average_test(tmp_path):
+    spec = importlib.util.spec_from_file_location("pretrend_study", STUDIES / "pretrend_size.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["pretrend_study"] = mod
+    spec.loader.exec_module(mod)
+    out = tmp_path / "PRETREND.md"
+    mod.main(["--reps", "1", "--workers", "1", "--out", str(out)])
+    assert out.read_text().count("\n| (") == len(mod.DESIGNS)
+    committed = (STUDIES / "PRETREND.md").read_text(encoding="utf-8")
+    rows = [[c.strip() for c in r.strip("|").split("|")] for r in committed.splitlines()
+            if r.startswith("| (")]
+    null = [r for r in rows if r[2] == "0"]
+    assert len(null) >= 6
+    for r in null:  # columns: joint chi2, joint F, average t (policylab), average normal
+        assert float(r[5]) <= 0.08 < float(r[3]), r

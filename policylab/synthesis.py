@@ -20,6 +20,10 @@ Definitions (k regions with estimates y_i and standard errors s_i, df = k - 1):
 - pooled estimate = sum v_i y_i / sum v_i with v_i = 1 / (s_i² + tau²); standard error
   1 / sqrt(sum v_i); normal-theory interval and two-sided p-value.
 
+A region whose headline interval comes from a few-cluster method (fewer treated consortia
+than the threshold, see ``few_cluster_std_error``) enters with the standard error that interval
+implies, when larger than the analytic one, so the pooled interval inherits the correction.
+
 Regions whose estimate or standard error is missing, non-finite or (for the SE) not positive
 are left out and listed in ``excluded`` with the reason; so are regions of the lab that have no
 estimate of that outcome at all. With fewer than two regions nothing is pooled.
@@ -285,19 +289,18 @@ def pool(
     q = float(res.q)
     converged = True
     tau2 = float(res.tau2)
-    if method == "paule_mandel" and tau2 > 0:
-        # statsmodels stops at tau² = 0 when Q(0) <= df; otherwise it must have met PM_ATOL.
-        w_it = 1.0 / (var + tau2)
-        m_it = float(w_it @ y / w_it.sum())
-        converged = abs(float(w_it @ (y - m_it) ** 2) - df) <= 1e-6 * max(1.0, df)
+    if method == "paule_mandel":
+        # statsmodels' iteration can stop at tau² = 0 although Q(0) > df (e.g. standard errors
+        # 0.06, 0.029, 0.025, 0.032, 0.044, 0.028 with Q = 10.2 on 5 df): solve the estimating
+        # equation with a bracketing root finder instead.
+        tau2, converged = _paule_mandel_tau2(y, var, df)
     if tau2 <= 0:
         # DerSimonian–Laird's (Q - df) / c is negative when Q < df: floored at 0, where the
         # random-effects weights are the fixed-effect ones.
         tau2 = 0.0
-        estimate, std_error = float(res.mean_effect_fe), float(res.sd_eff_w_fe)
-    else:
-        estimate, std_error = float(res.mean_effect_re), float(res.sd_eff_w_re)
     w = 1.0 / (var + tau2)
+    estimate = float(w @ y / w.sum())
+    std_error = float(1.0 / np.sqrt(w.sum()))
     crit = float(stats.norm.isf(alpha / 2))
     z = estimate / std_error
     i2 = max(0.0, (q - df) / q) if q > 0 else 0.0
@@ -319,6 +322,29 @@ def pool(
     }
 
 
+def _paule_mandel_tau2(y: np.ndarray, var: np.ndarray, df: int) -> tuple[float, bool]:
+    """Paule–Mandel tau²: the root of sum w_i (y_i - ȳ_w)² = df with w_i = 1/(var_i + tau²)
+    (the generalised Q decreases in tau²), or 0 when Q(0) <= df. Returns (tau², converged)."""
+    from scipy.optimize import brentq
+
+    def excess(t: float) -> float:
+        w = 1.0 / (var + t)
+        m = float(w @ y / w.sum())
+        return float(w @ (y - m) ** 2) - df
+
+    if excess(0.0) <= 0:
+        return 0.0, True
+    hi = max(float(np.var(y)), float(var.max()), 1e-12)
+    for _ in range(200):
+        if excess(hi) < 0:
+            break
+        hi *= 2.0
+    else:
+        return hi, False
+    t = brentq(excess, 0.0, hi, xtol=PM_ATOL, rtol=1e-14, maxiter=PM_MAXITER)
+    return float(t), abs(excess(t)) <= 1e-6 * max(1.0, df)
+
+
 def _empty(outcome: str, estimator: str, term: str, method: str, alpha: float,
            regions: tuple[str, ...], estimates: list[float], excluded: list[tuple[str, str]],
            warning: str) -> PooledEffect:
@@ -329,6 +355,28 @@ def _empty(outcome: str, estimator: str, term: str, method: str, alpha: float,
         q_df=max(len(regions) - 1, 0), q_p_value=_NAN, regions=regions,
         weights=tuple(1.0 for _ in estimates), excluded=tuple(excluded), warnings=(warning,),
     )
+
+
+def few_cluster_std_error(effect: RegionEffect, alpha: float) -> float:
+    """The standard error a region enters the pooling with.
+
+    When the region's headline interval comes from a few-cluster method
+    (``effect.inference["used"]``), its analytic standard error is too small; the pooling
+    then uses the larger of it and the one the interval implies, (high - low) / (2 z), with
+    z the normal 1 - alpha/2 quantile. Otherwise the analytic standard error.
+    """
+    from scipy import stats
+
+    h = effect.result.headline
+    se = float(h.std_error)
+    inference = getattr(effect, "inference", None) or {}
+    if not inference.get("used"):
+        return se
+    lo, hi = float(h.conf_low), float(h.conf_high)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return se
+    implied = (hi - lo) / (2.0 * float(stats.norm.ppf(1.0 - alpha / 2.0)))
+    return max(se, implied)
 
 
 def synthesize(
@@ -380,13 +428,16 @@ def synthesize(
         ys: list[float] = []
         ses: list[float] = []
         excluded: list[tuple[str, str]] = []
+        widened = 0
         for eff in members:
             h = eff.result.headline
             reason = _usable(h.estimate, h.std_error)
             if reason is None:
                 keys.append(eff.region)
                 ys.append(float(h.estimate))
-                ses.append(float(h.std_error))
+                se = few_cluster_std_error(eff, alpha)
+                widened += se > float(h.std_error)
+                ses.append(se)
             else:
                 excluded.append((eff.region, reason))
         present = {e.region for e in members}
@@ -409,6 +460,9 @@ def synthesize(
                          "the test of equal effects rest on very little information")
         if not out["converged"]:
             notes.append("the Paule–Mandel iteration did not converge; tau² is approximate")
+        if widened:
+            notes.append(f"{widened} of {len(keys)} regions' standard errors are those implied by "
+                         "their few-cluster intervals (wider than the analytic ones)")
         pooled.append(PooledEffect(
             outcome=outcome, estimator=estimator, term=term, method=method, alpha=float(alpha),
             estimate=out["estimate"], std_error=out["std_error"], conf_low=out["conf_low"],

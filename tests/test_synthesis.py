@@ -100,6 +100,19 @@ def test_paule_mandel_solves_its_estimating_equation():
     assert got["converged"]
 
 
+@pytest.mark.parametrize("se0", [0.059, 0.06, 0.06000000000000001, 0.061])
+def test_paule_mandel_is_positive_whenever_q_exceeds_its_df(se0):
+    """statsmodels' iteration returned tau² = 0 here (Q = 10.2 on 5 df), flipping the pooled
+    estimate with the last digit of one standard error; the root finder does not."""
+    ses = [se0, *SE_HET[1:]]
+    out = pool(Y_HET, ses, method="paule_mandel")
+    assert out["q"] > out["q_df"] and out["tau2"] > 0 and out["converged"]
+    w = 1 / (np.asarray(ses) ** 2 + out["tau2"])
+    m = (w * Y_HET).sum() / w.sum()
+    assert (w * (np.asarray(Y_HET) - m) ** 2).sum() == pytest.approx(out["q_df"], abs=1e-8)
+    assert out["estimate"] == pytest.approx(m, rel=1e-12)
+
+
 def test_paule_mandel_and_dersimonian_laird_share_q_and_i2():
     pm, dl = pool(Y_HET, SE_HET), pool(Y_HET, SE_HET, method="dersimonian_laird")
     assert pm["q"] == dl["q"] and pm["i2"] == dl["i2"]
@@ -180,6 +193,39 @@ def test_synthesize_pools_each_outcome_and_lists_who_was_left_out():
     logx = syn.get("log_exports")
     assert logx.regions == ("a", "c") and len(logx.excluded) == 5
     assert any("only 2 regions" in w for w in logx.warnings)
+
+
+def test_regions_with_few_cluster_intervals_enter_with_the_se_their_interval_implies():
+    import dataclasses
+
+    effects = [_effect(k, y, s) for k, y, s in zip(KEYS, Y_HET, SE_HET)]
+    # region "a": a wild-bootstrap interval twice as wide as the analytic one
+    a = effects[0]
+    h = a.result.headline
+    z = stats.norm.isf(0.025)
+    wide = dataclasses.replace(h, conf_low=h.estimate - 2 * z * h.std_error,
+                               conf_high=h.estimate + 2 * z * h.std_error)
+    effects[0] = RegionEffect("a", "exporter", dataclasses.replace(a.result, headline=wide),
+                              {"used": True, "method": "wild_cluster_restricted_bootstrap"})
+    # region "c": a few-cluster interval narrower than the analytic one never shrinks its SE
+    c = effects[2]
+    hc = c.result.headline
+    narrow = dataclasses.replace(hc, conf_low=hc.estimate - hc.std_error,
+                                 conf_high=hc.estimate + hc.std_error)
+    effects[2] = RegionEffect("c", "exporter", dataclasses.replace(c.result, headline=narrow),
+                              {"used": True, "method": "wild_cluster_restricted_bootstrap"})
+    got = synthesize(effects).get("exporter")
+    ses = list(SE_HET)
+    ses[0] = 2 * SE_HET[0]
+    want = pool(Y_HET, ses, method="paule_mandel")
+    assert got.estimate == pytest.approx(want["estimate"], rel=1e-12)
+    assert got.std_error == pytest.approx(want["std_error"], rel=1e-12)
+    assert any("1 of 6 regions' standard errors" in w for w in got.warnings)
+    # without the record, the analytic standard errors are pooled
+    plain = synthesize([_effect(k, y, s) for k, y, s in zip(KEYS, Y_HET, SE_HET)]).get("exporter")
+    assert plain.std_error == pytest.approx(
+        pool(Y_HET, SE_HET, method="paule_mandel")["std_error"], rel=1e-12)
+    assert plain.std_error < got.std_error
 
 
 def test_synthesize_with_fewer_than_two_regions_pools_nothing():

@@ -1118,8 +1118,10 @@ def _synthesis_text(result: EvaluationResult) -> tuple[str, ...]:
         "every region has the same effect (a chi-squared test with one degree of freedom fewer "
         "than the number of regions); I² = max(0, (Q − df)/Q) is the share of the spread "
         "between regions' estimates that is more than sampling error. With few regions both "
-        "τ² and the test are imprecise, and the pooled interval inherits any understatement in "
-        "the regions' own intervals (few treated consortia).",
+        "τ² and the test are imprecise. A region whose interval comes from the few-cluster "
+        "method enters with the standard error that interval implies ((upper − lower) / "
+        "(2 × 1.96) for a 95% interval) when it is larger than the analytic one, so the pooled "
+        "interval carries the few-cluster correction too.",
         "Regions without an estimate, or whose estimate has no standard error, are left out and "
         "named under the impact table.",
     )

@@ -222,25 +222,29 @@ def _t_parts(
     """
     xq = xw @ q
     pa = np.asarray(ind @ (xw * xq[:, None])) @ a_inv  # rows: (X_h'X_h q)' (X'X)^-1
-    ks, avec = [], []
+    # The bootstrap score of cluster h in draw b is sum_g v_bg K_hg with
+    # K = diag(a) - pa s' (a_g = s_g'q, s_g = X_g'u_g): computed as v_bh a_h - pa_h'(s'v_b),
+    # O(draws x G x k) rather than forming the G x G matrix K (O(draws x G^2): minutes when
+    # thousands of never-members are their own clusters).
+    parts = []
     for u in resid:
         s = np.asarray(ind @ (xw * u[:, None]))  # cluster score sums X_g'u_g
-        a = s @ q
-        k = -(pa @ s.T)
-        k[np.diag_indices_from(k)] += a
-        ks.append(k)
-        avec.append(a)
+        parts.append((s, s @ q))
     draws, g = v.shape
     out = {name: np.zeros(draws) for name in ("n0", "n1", "q0", "q01", "q1")}
     step = max(1, _CHUNK // max(g, 1))
+
+    def scores(blk: np.ndarray, s: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return blk * a[None, :] - (blk @ s) @ pa.T
+
     for lo in range(0, draws, step):
         blk = v[lo : lo + step]
-        s0 = blk @ ks[0].T
-        out["n0"][lo : lo + step] = blk @ avec[0]
+        s0 = scores(blk, *parts[0])
+        out["n0"][lo : lo + step] = blk @ parts[0][1]
         out["q0"][lo : lo + step] = np.einsum("ij,ij->i", s0, s0)
         if len(resid) > 1:
-            s1 = blk @ ks[1].T
-            out["n1"][lo : lo + step] = blk @ avec[1]
+            s1 = scores(blk, *parts[1])
+            out["n1"][lo : lo + step] = blk @ parts[1][1]
             out["q01"][lo : lo + step] = np.einsum("ij,ij->i", s0, s1)
             out["q1"][lo : lo + step] = np.einsum("ij,ij->i", s1, s1)
     return _TParts(ssc=ssc, **out)

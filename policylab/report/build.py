@@ -1159,10 +1159,11 @@ def _methods(result: EvaluationResult) -> MethodsNote:
             f"{used[0].get('seed', 0)}, interval by test inversion, so it need not be symmetric "
             "around the estimate); the standard error shown stays the analytic one, and so do the "
             "yearly event-study intervals in the charts, which are therefore too narrow. In a "
-            "simulation with 3 to 40 treated consortia this keeps 95% intervals' coverage near "
-            "95%, where analytic intervals cover as little as 76% with 3 treated consortia "
-            "(studies/COVERAGE.md in the policylab repository). The analytic intervals are kept in results.json "
-            "(headline_inference.analytic).")
+            "simulation with 3 to 40 treated consortia (11 designs, 1,000 replications each) "
+            "the 95% intervals of the Callaway–Sant'Anna headline covered the true effect "
+            "93–96% of the time, analytic ones as little as 73% with 3 treated consortia "
+            "(studies/COVERAGE.md in the policylab repository). The analytic intervals are "
+            "kept in results.json (headline_inference.analytic).")
     comparison = ("Never-members: firms in the same region that never joined a consortium during "
                   "the period observed. Each region is compared only with its own never-members.")
     if result.settings.get("comparison_group") not in (None, "never members"):

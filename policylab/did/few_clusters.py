@@ -7,8 +7,8 @@ report can show. The point estimate never changes.
 
 Which method (evidence: ``studies/COVERAGE.md``, 1000 replications per design):
 
-* **Linear estimators** (``did_2x2``, ``twfe``, ``event_study``, linear ``etwfe``): the wild
-  cluster restricted bootstrap (WCR) with Webb weights. WCR is the method with near-nominal
+* **Linear estimators** (``did_2x2``, ``twfe``, ``event_study``, ``sun_abraham``, linear
+  ``etwfe``): the wild cluster restricted bootstrap (WCR) with Webb weights. WCR is the method with near-nominal
   coverage from 6 treated consortia on in both designs of the study; Webb's six-point
   weights give 6**G distinct draws where Rademacher's 2**G make p-values coarse (exact
   enumeration with 5 clusters has 32 draws, so nothing is significant at 5%), and they
@@ -158,11 +158,12 @@ def _treated_clusters(result: DiDResult | GroupTimeResult, data: pd.DataFrame) -
         "did_2x2": wild._problem_2x2,
         "twfe": wild._problem_twfe,
         "event_study": wild._problem_event,
+        "sun_abraham": wild._problem_sun_abraham,
     }
     if est not in build:
         raise ValueError(
-            f"few_cluster_inference supports did_2x2, twfe, event_study, etwfe and att_gt "
-            f"results; got {est!r}"
+            "few_cluster_inference supports did_2x2, twfe, event_study, sun_abraham, etwfe and "
+            f"att_gt results; got {est!r}"
         )
     prob = build[est](result, data, term)
     return prob.n_clusters, prob.treated_clusters
@@ -191,8 +192,8 @@ def few_cluster_inference(
     Parameters
     ----------
     result : DiDResult or GroupTimeResult
-        A fitted ``did_2x2``, ``twfe``, ``event_study``, ``etwfe`` (headline) or ``att_gt``
-        (the overall ``kind`` aggregate) result.
+        A fitted ``did_2x2``, ``twfe``, ``event_study``, ``sun_abraham``, ``etwfe``
+        (headline) or ``att_gt`` (the overall ``kind`` aggregate) result.
     data : DataFrame
         The data ``result`` was fitted on.
     kind : {"simple", "group", "dynamic", "calendar"}

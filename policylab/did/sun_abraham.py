@@ -74,6 +74,85 @@ class SunAbrahamSpec:
         }
 
 
+@dataclass(frozen=True)
+class SunAbrahamDesign:
+    """The fitted saturated regression of :func:`sun_abraham` (shared with the wild
+    bootstrap): panel inputs, cohorts, treated rows, the within fit and its cells."""
+
+    panel: Any
+    g: np.ndarray
+    treated: np.ndarray
+    fit: Any
+    cells: Cells
+    notes: list[str]
+
+
+def fit_design(data: pd.DataFrame, spec: SunAbrahamSpec) -> SunAbrahamDesign:
+    """Build and fit the cohort x event-time interaction regression of ``spec`` on ``data``."""
+    panel = panel_inputs(
+        data, outcome=spec.outcome, unit=spec.unit, time=spec.time, cluster=spec.cluster, whole_time=True
+    )
+    g = cohort_column(data, spec.cohort, panel.unit_codes)
+    sample = staggered_sample(
+        g,
+        panel.time,
+        panel.unit_codes,
+        panel.outcome_rows.keep,
+        control=spec.control,  # type: ignore[arg-type]
+        drop_never_with_last=True,
+    )
+    notes = [panel.outcome_rows.warning(spec.outcome), *sample.notes]
+
+    treated = sample.treated_cohort
+    event = np.where(treated, panel.time - g, 0.0)
+    lo = -np.inf if spec.leads is None else -spec.leads
+    hi = np.inf if spec.lags is None else spec.lags
+    binned = np.clip(event, lo, hi)
+    keep = sample.keep.copy()
+    keep &= _drop_cohorts_without_reference(g, binned, treated, keep, notes)
+    treated &= keep
+    notes.append(_binning_note(event, treated, spec.leads, spec.lags))
+
+    # One indicator per (cohort, binned event time) outside the reference.
+    in_cell = treated & (binned != REFERENCE_EVENT_TIME)
+    # Cells sorted by (cohort, event time): a combined integer key, no Python loop over rows.
+    g_cell, e_cell = g[in_cell].astype(np.int64), binned[in_cell].astype(np.int64)
+    e_min = int(e_cell.min()) if e_cell.size else 0
+    span = int(e_cell.max()) - e_min + 1 if e_cell.size else 1
+    uniq, cell_codes = np.unique(g_cell * span + (e_cell - e_min), return_inverse=True)
+    first = np.zeros(uniq.size, dtype=np.intp)
+    first[cell_codes[::-1]] = np.arange(cell_codes.size)[::-1]
+    cell_keys = list(zip(g_cell[first].tolist(), e_cell[first].tolist(), strict=True))
+    x = np.zeros((g.size, len(cell_keys)))
+    x[np.flatnonzero(in_cell), cell_codes] = 1.0
+    names = [f"cohort::{c}:event_time::{e}" for c, e in cell_keys]
+
+    fit = fit_within(
+        panel.y,
+        x,
+        names,
+        row_ok=keep,
+        unit_codes=panel.unit_codes,
+        time_values=panel.time,
+        unit_name=spec.unit,
+        cluster_names=panel.cluster_names,
+        cluster_codes=panel.cluster_codes,
+        drop_empty=True,
+    )
+    notes.extend(fit.notes)
+    position = {n: j for j, n in enumerate(names)}
+    kept_keys = [cell_keys[position[n]] for n in fit.names]
+    cell_cohort = np.array([c for c, _ in kept_keys], dtype=np.int64)
+    cell_event = np.array([e for _, e in kept_keys], dtype=np.int64)
+    cells = Cells(
+        cohort=cell_cohort,
+        event_time=cell_event,
+        time=tuple(None if _is_bin(e, spec) else int(c + e) for c, e in kept_keys),
+        n_obs=fit.regressors.sum(axis=0),
+    )
+    return SunAbrahamDesign(panel, g, treated, fit, cells, notes)
+
+
 def sun_abraham(
     data: pd.DataFrame,
     *,
@@ -173,68 +252,10 @@ def sun_abraham(
     check_columns(
         data, {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort}, spec.cluster
     )
-    panel = panel_inputs(
-        data, outcome=outcome, unit=unit, time=time, cluster=spec.cluster, whole_time=True
-    )
-    g = cohort_column(data, cohort, panel.unit_codes)
-    sample = staggered_sample(
-        g,
-        panel.time,
-        panel.unit_codes,
-        panel.outcome_rows.keep,
-        control=spec.control,  # type: ignore[arg-type]
-        drop_never_with_last=True,
-    )
-    notes = [panel.outcome_rows.warning(outcome), *sample.notes]
-
-    treated = sample.treated_cohort
-    event = np.where(treated, panel.time - g, 0.0)
-    lo = -np.inf if spec.leads is None else -spec.leads
-    hi = np.inf if spec.lags is None else spec.lags
-    binned = np.clip(event, lo, hi)
-    keep = sample.keep.copy()
-    keep &= _drop_cohorts_without_reference(g, binned, treated, keep, notes)
-    treated &= keep
-    notes.append(_binning_note(event, treated, spec.leads, spec.lags))
-
-    # One indicator per (cohort, binned event time) outside the reference.
-    in_cell = treated & (binned != REFERENCE_EVENT_TIME)
-    # Cells sorted by (cohort, event time): a combined integer key, no Python loop over rows.
-    g_cell, e_cell = g[in_cell].astype(np.int64), binned[in_cell].astype(np.int64)
-    e_min = int(e_cell.min()) if e_cell.size else 0
-    span = int(e_cell.max()) - e_min + 1 if e_cell.size else 1
-    uniq, cell_codes = np.unique(g_cell * span + (e_cell - e_min), return_inverse=True)
-    first = np.zeros(uniq.size, dtype=np.intp)
-    first[cell_codes[::-1]] = np.arange(cell_codes.size)[::-1]
-    cell_keys = list(zip(g_cell[first].tolist(), e_cell[first].tolist(), strict=True))
-    x = np.zeros((g.size, len(cell_keys)))
-    x[np.flatnonzero(in_cell), cell_codes] = 1.0
-    names = [f"cohort::{c}:event_time::{e}" for c, e in cell_keys]
-
-    fit = fit_within(
-        panel.y,
-        x,
-        names,
-        row_ok=keep,
-        unit_codes=panel.unit_codes,
-        time_values=panel.time,
-        unit_name=unit,
-        cluster_names=panel.cluster_names,
-        cluster_codes=panel.cluster_codes,
-        drop_empty=True,
-    )
-    notes.extend(fit.notes)
-    v = fit.vcov
-    position = {n: j for j, n in enumerate(names)}
-    kept_keys = [cell_keys[position[n]] for n in fit.names]
-    cell_cohort = np.array([c for c, _ in kept_keys], dtype=np.int64)
-    cell_event = np.array([e for _, e in kept_keys], dtype=np.int64)
-    cells = Cells(
-        cohort=cell_cohort,
-        event_time=cell_event,
-        time=tuple(None if _is_bin(e, spec) else int(c + e) for c, e in kept_keys),
-        n_obs=fit.regressors.sum(axis=0),
-    )
+    design = fit_design(data, spec)
+    panel, g, treated, fit, cells = design.panel, design.g, design.treated, design.fit, design.cells
+    notes, v = design.notes, fit.vcov
+    cell_cohort, cell_event = cells.cohort, cells.event_time
     if not np.any(cell_event >= 0):
         raise DesignError("no post-treatment cohort-by-event-time cell could be estimated")
 

@@ -8,7 +8,8 @@ Miller 2008; MacKinnon and Webb 2017) imposes the null on the bootstrap data and
 the observed CRV1 t-statistic with its bootstrap distribution.
 
 * :func:`wild_bootstrap` -- WCR (or WCU) for ``did_2x2``, ``twfe``, ``event_study`` (any
-  term or the ``avg_post`` headline), linear ``etwfe`` and Callaway-Sant'Anna aggregates
+  term or the ``avg_post`` headline), ``sun_abraham`` (overall, event-time and cohort
+  terms), linear ``etwfe`` and Callaway-Sant'Anna aggregates
   (through their saturated-regression form); the Kline and Santos (2012) score bootstrap
   for Poisson ``etwfe``.
 * :func:`multiplier_bootstrap` -- cluster-level multiplier bootstrap of a Callaway-Sant'Anna
@@ -86,7 +87,7 @@ NullModel = Literal["constant_effect", "restriction"]
 NULL_MODELS: tuple[str, ...] = ("constant_effect", "restriction")
 WCR = "wild_cluster_restricted_bootstrap"
 WCU = "wild_cluster_unrestricted_bootstrap"
-SUPPORTED = ("did_2x2", "twfe", "event_study", "etwfe", "att_gt")
+SUPPORTED = ("did_2x2", "twfe", "event_study", "sun_abraham", "etwfe", "att_gt")
 
 __all__ = [
     "DEFAULT_DRAWS",
@@ -605,6 +606,55 @@ def _problem_event(result: DiDResult, data: pd.DataFrame, term: str) -> LinearPr
         panel.time[keep],
         fit.clustering.codes[0],
         r,
+        fit.vcov.dof_k,
+        ever[fit.unit_codes],
+    )
+
+
+def _problem_sun_abraham(result: DiDResult, data: pd.DataFrame, term: str) -> LinearProblem:
+    """Sun-Abraham's saturated regression; the tested combination is the aggregate's
+    weights on the cohort x event-time coefficients (held fixed, as the estimator does)."""
+    from ._staggered import (
+        OVERALL_TERM,
+        cohort_term,
+        event_names,
+        overall_weights,
+        weight_matrix,
+    )
+    from .sun_abraham import SunAbrahamSpec, fit_design
+
+    s = result.spec
+    spec = SunAbrahamSpec(
+        outcome=s["outcome"], unit=s["unit"], time=s["time"], cohort=s["cohort"],
+        leads=s["leads"], lags=s["lags"], control=s["control"],
+        cluster=normalise_cluster(_one_way(s["cluster"])), alpha=s["alpha"],
+    )  # fmt: skip
+    d = fit_design(data, spec)
+    cells = d.cells
+    ev_values, w_event = weight_matrix(cells, cells.event_time, np.ones(cells.n_obs.size, bool))
+    co_values, w_cohort = weight_matrix(cells, cells.cohort, cells.event_time >= 0)
+    ev_names = list(event_names(ev_values))
+    co_names = [cohort_term(int(c)) for c in co_values]
+    if term == OVERALL_TERM:
+        r = overall_weights(cells)
+    elif term in ev_names:
+        r = w_event[ev_names.index(term)]
+    elif term in co_names:
+        r = w_cohort[co_names.index(term)]
+    else:
+        _term_index([], term, [OVERALL_TERM, *ev_names, *co_names])
+        raise AssertionError  # unreachable
+    fit, keep = d.fit, d.fit.keep
+    post = d.treated[keep] & (d.panel.time[keep] >= d.g[keep])
+    ever = np.zeros(fit.n_units, dtype=bool)
+    ever[fit.unit_codes[post]] = True
+    return _fe_problem(
+        d.panel.y[keep],
+        fit.regressors,
+        fit.unit_codes,
+        d.panel.time[keep],
+        fit.clustering.codes[0],
+        np.asarray(r, dtype=np.float64),
         fit.vcov.dof_k,
         ever[fit.unit_codes],
     )
@@ -1257,7 +1307,8 @@ def wild_bootstrap(
             method = WCR if impose_null else WCU
             treated = prob.treated_clusters
     else:
-        build = {"did_2x2": _problem_2x2, "twfe": _problem_twfe, "event_study": _problem_event}
+        build = {"did_2x2": _problem_2x2, "twfe": _problem_twfe, "event_study": _problem_event,
+                 "sun_abraham": _problem_sun_abraham}
         prob = build[estimator](result, data, term)
         out = linear_wild(prob, **options)
         method = WCR if impose_null else WCU

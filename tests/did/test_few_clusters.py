@@ -16,6 +16,7 @@ from policylab.did import (
     etwfe,
     event_study,
     few_cluster_inference,
+    sun_abraham,
     twfe,
     wild_bootstrap,
 )
@@ -76,6 +77,16 @@ def test_event_study_headline(panel):
     d = few_cluster_inference(res, panel, B=499)
     assert d.used and d.inference.term == "avg_post"
     assert d.apply(res).headline.term == "avg_post"
+
+
+def test_sun_abraham_headline(panel):
+    res = sun_abraham(panel, outcome="y", unit="firm_id", time="year", cohort="cohort",
+                      cluster="consortium")  # fmt: skip
+    d = few_cluster_inference(res, panel, B=499)
+    assert d.used and d.method == "wild_cluster_restricted_bootstrap"
+    assert d.inference.term == res.headline.term
+    out = d.apply(res).headline
+    assert out.estimate == res.headline.estimate and out.std_error == res.headline.std_error
 
 
 def test_enough_treated_clusters_keep_the_analytic_interval(panel):

@@ -24,6 +24,7 @@ from policylab.did import (
     did_2x2,
     etwfe,
     event_study,
+    sun_abraham,
     twfe,
     wild_bootstrap,
 )
@@ -162,6 +163,35 @@ def test_event_study_headline_enumeration_equals_brute_force():
     r1[terms.index(1)] = 1.0
     p1 = brute_force_p(x, df["y"].to_numpy(), df["consortium"].to_numpy(), r1, 0.0)
     assert wb1.p_value == pytest.approx(p1, abs=1e-12)
+
+
+@pytest.mark.parametrize("term", [None, "event_time::1", "cohort::2014"])
+def test_sun_abraham_enumeration_equals_brute_force(term):
+    df = tiny_panel()
+    res = sun_abraham(df, outcome="y", unit="firm", time="year", cohort="cohort",
+                      cluster="consortium")
+    wb = wild_bootstrap(res, df, term=term, null=0.1, B=999)
+    assert wb.exact
+    # the saturated regression with explicit dummies: one per (cohort, event time != -1)
+    g, yr = df["cohort"].to_numpy(), df["year"].to_numpy()
+    e = np.where(g > 0, yr - g, -99)
+    keys = sorted({(int(c), int(k)) for c, k in zip(g, e, strict=True) if c > 0 and k != -1})
+    cells = np.column_stack([(g == c) & (e == k) for c, k in keys]).astype(float)
+    n = cells.sum(axis=0)
+    if term is None:  # overall: post cells weighted by their observations
+        w = np.array([n[j] if k >= 0 else 0.0 for j, (c, k) in enumerate(keys)])
+    elif term.startswith("event_time"):
+        w = np.array([n[j] if k == 1 else 0.0 for j, (c, k) in enumerate(keys)])
+    else:
+        w = np.array([n[j] if (c == 2014 and k >= 0) else 0.0 for j, (c, k) in enumerate(keys)])
+    w = w / w.sum()
+    x = np.column_stack([cells, dummies(df["firm"], False), dummies(df["year"], True)])
+    r = np.r_[w, np.zeros(x.shape[1] - w.size)]
+    bp = brute_force_p(x, df["y"].to_numpy(), df["consortium"].to_numpy(), r, 0.1)
+    assert wb.p_value == pytest.approx(bp, abs=1e-12)
+    reported = res.headline if term is None else next(
+        t for t in (*res.estimates, *res.by_cohort) if t.term == term)
+    assert wb.estimate == pytest.approx(reported.estimate, rel=1e-9)
 
 
 def test_did_2x2_enumeration_equals_brute_force():

@@ -75,6 +75,26 @@ def test_records_are_matched_by_identity_not_position():
     assert not compare_results(BASE, new).numbers_changed
 
 
+def test_balance_and_diagnostics_records_are_matched_by_identity():
+    old = {**BASE,
+           "balance": [{"region": "a", "variable": "exports_eur", "group": g, "mean": m}
+                       for g, m in (("members", 10.0), ("never_members", 8.0))],
+           "diagnostics": [{"region": r, "outcome": "exporter",
+                            "honest_smoothness": {"robust": [{"M": 0.0, "conf_low": -0.1},
+                                                             {"M": 0.01, "conf_low": -0.2}]}}
+                           for r in ("a", "b")]}
+    new = copy.deepcopy(old)
+    new["balance"].reverse()
+    new["diagnostics"].reverse()
+    new["diagnostics"][0]["honest_smoothness"]["robust"].reverse()
+    assert not compare_results(old, new).numbers_changed
+    new["balance"][0]["mean"] = 9.0  # never-members, after the reversal
+    new["diagnostics"][1]["honest_smoothness"]["robust"][0]["conf_low"] = -0.3  # a, M=0
+    assert [c.path for c in compare_results(old, new).changed] == [
+        "balance[region=a,variable=exports_eur,group=never_members].mean",
+        "diagnostics[region=a,outcome=exporter].honest_smoothness.robust[M=0.0].conf_low"]
+
+
 def test_tolerance_is_absolute_below_one_and_relative_above():
     new = copy.deepcopy(BASE)
     new["effects"][0]["headline"]["estimate"] = 0.05 + 5e-10     # |diff| 5e-10 <= 1e-9

@@ -42,6 +42,9 @@ _RECORD_KEYS: tuple[tuple[str, ...], ...] = (
     ("region", "indicator_id", "level", "cluster_id", "group", "period"),
     ("region", "indicator_id", "group", "period"),
     ("region", "outcome", "method"),
+    ("region", "variable", "group"),  # balance
+    ("region", "outcome"),  # diagnostics
+    ("M",),  # HonestDiD robust intervals
     ("outcome", "estimator"),
     ("region", "table"),
     ("cohort", "time", "event_time"),

@@ -136,6 +136,25 @@ def estimate(cfg: LabConfig, *, method: str, outcome: str, regions: list[str] | 
     return out
 
 
+def _too_few_firms(panel: pd.DataFrame, outcome: str, min_cell_firms: int) -> str | None:
+    """Why an outcome's effects may not be published (disclosure control), or None.
+
+    An effect rests on the member firms with the outcome observed and on the never-members
+    it compares them with: with fewer than ``min_cell_firms`` of either (but some), the
+    estimate, its event-time terms and its diagnostics would describe a handful of firms.
+    """
+    seen = panel.loc[panel[outcome].notna()]
+    members = seen.loc[seen["cohort"] > 0, "firm_id"].nunique()
+    never = seen.loc[seen["cohort"] == 0, "firm_id"].nunique()
+    if members < min_cell_firms:
+        return (f"only {members} member firm(s) with the outcome observed, fewer than "
+                f"lab.min_cell_firms = {min_cell_firms}")
+    if 0 < never < min_cell_firms:
+        return (f"only {never} never-member firm(s) with the outcome observed, fewer than "
+                f"lab.min_cell_firms = {min_cell_firms}")
+    return None
+
+
 def _pretrend(res, record: dict, notes: list[str]) -> dict | None:
     """The pre-trend test of the headline estimator's pre-joining event-time estimates.
 
@@ -240,6 +259,10 @@ def estimate_region(region: RegionData, cfg: LabConfig) -> tuple[list[RegionEffe
     for outcome in est.outcomes:
         if outcome not in panel or panel[outcome].notna().sum() == 0:
             notes.append(f"{region.info.name}: outcome '{outcome}' not available in the data; not estimated")
+            continue
+        too_few = _too_few_firms(panel, outcome, cfg.lab.min_cell_firms)
+        if too_few:
+            notes.append(f"{region.info.name}, {outcome}: effects not published: {too_few}")
             continue
         pretrend, diag_notes = None, []
         for i, method in enumerate(est.methods):

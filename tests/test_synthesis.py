@@ -281,3 +281,4 @@ def test_the_pipeline_records_the_synthesis(tiny_lab):
 def test_docstring_examples_run():
     failures, _ = doctest.testmod(policylab.synthesis, optionflags=doctest.ELLIPSIS)
     assert failures == 0
+

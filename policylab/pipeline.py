@@ -250,6 +250,7 @@ def _honest(effects: list[RegionEffect], region: str, outcome: str,
 def estimate_region(region: RegionData, cfg: LabConfig) -> tuple[list[RegionEffect], list[RegionDiagnostics], list[str]]:
     """Every configured estimator for each outcome of one region (members vs comparison firms),
     with the design checks of the headline estimator."""
+    from .did.disclosure import hide_thin_terms
     from .did.panel import firm_panel
 
     est = cfg.estimation
@@ -264,7 +265,7 @@ def estimate_region(region: RegionData, cfg: LabConfig) -> tuple[list[RegionEffe
         if too_few:
             notes.append(f"{region.info.name}, {outcome}: effects not published: {too_few}")
             continue
-        pretrend, diag_notes = None, []
+        pretrend, diag_notes, fitted = None, [], []
         for i, method in enumerate(est.methods):
             try:
                 with warnings.catch_warnings():
@@ -274,15 +275,21 @@ def estimate_region(region: RegionData, cfg: LabConfig) -> tuple[list[RegionEffe
                 notes.append(f"{region.info.name}, {outcome}, {method}: not estimated: {exc}")
                 continue
             res, record = headline_inference(res, raw, panel, cfg)
-            effects.append(RegionEffect(region.info.key, outcome, res, record))
+            fitted.append(RegionEffect(region.info.key, outcome, res, record))
+            # published: terms resting on too few member firms blanked (diagnostics, which
+            # pool the terms, are computed from the full fit)
+            shown = hide_thin_terms(res, panel, outcome, min_cell_firms=cfg.lab.min_cell_firms,
+                                    leads=est.leads, lags=est.lags,
+                                    binned=method in ("event_study", "sun_abraham"))
+            effects.append(RegionEffect(region.info.key, outcome, shown, record))
             if i == 0:
                 pretrend = _pretrend(res, record, diag_notes)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             bacon_summary, why = _bacon_summary(panel, outcome)
             power, why_power = _power(panel, outcome, cluster)
-            honest, why_honest = _honest(effects, region.info.key, outcome)
-            smooth, why_smooth = _honest(effects, region.info.key, outcome, "smoothness")
+            honest, why_honest = _honest(fitted, region.info.key, outcome)
+            smooth, why_smooth = _honest(fitted, region.info.key, outcome, "smoothness")
         diag_notes += [w for w in (why, why_power, why_honest, why_smooth) if w]
         diagnostics.append(RegionDiagnostics(region.info.key, outcome, pretrend, bacon_summary, power, honest,
                                              tuple(diag_notes), honest_smoothness=smooth))

@@ -297,3 +297,28 @@ def test_summary_and_methods_say_which_inference_a_headline_uses_and_why(result)
     # without a few-cluster record the old caveat and text stay
     plain = build_report(result, region_pages=False)
     assert "bootstrap" not in plain.index.methods.inference
+
+
+def test_terms_hidden_by_disclosure_control_leave_gaps_not_errors(result):
+    import dataclasses
+
+    from policylab.did.disclosure import _blank
+    from policylab.report import build_report
+
+    first = result.effects[0]
+    ests = list(first.result.estimates)
+    hide = [i for i, e in enumerate(ests) if e.event_time is not None][:2]
+    for i in hide:
+        ests[i] = _blank(ests[i])
+    res = dataclasses.replace(first.result, estimates=tuple(ests),
+                              warnings=(*first.result.warnings, "2 term(s) not published"))
+    rich = dataclasses.replace(result, effects=(dataclasses.replace(first, result=res),
+                                                *result.effects[1:]))
+    from policylab.report.html import render_html
+
+    page = render_html(rich)
+    assert page.count("<svg") == render_html(result).count("<svg")  # charts still drawn
+    assert not re.search(r">\s*(nan|NaN)\s*<", page)  # no "nan" shown as a value
+    panel = next(p for p in build_report(rich).index.impacts[0].event_studies
+                 if p.region_key == first.region)
+    assert panel.chart is not None and panel.table is not None

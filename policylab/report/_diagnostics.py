@@ -145,9 +145,9 @@ def _pretrend(ctx: Ctx) -> Block:
     block_id = "diagnostics-pretrend"
     title = "Pre-trend test"
     intro = (f"Before joining, members and never-members should have moved alike (parallel "
-             f"trends). The test asks whether the headline estimator's ({est_label}) estimates "
-             "for the years before joining are zero: a small p-value says they are not, so the "
-             "measured effect may partly be a difference that existed already.",)
+             f"trends). The test asks whether the estimates of the headline estimator, "
+             f"{est_label}, for the years before joining are zero: a small p-value says they "
+             "are not, so the measured effect may partly be a difference that existed already.",)
     if not records:
         return Block(block_id, title, intro, empty="No pre-trend test was computed.")
     times = sorted({int(t.split("::")[-1]) for t in terms if "::" in t})

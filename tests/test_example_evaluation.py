@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -204,6 +205,10 @@ def test_both_honestdid_restrictions_are_computed_for_every_region(two_runs):
     result = two_runs[0][1]
     for d in result.diagnostics:
         assert d.honest["restriction"] == "relative_magnitude", d.region
+        # regression: in euros (exports_eur) every relative-magnitude set was unbounded
+        at0 = d.honest["robust"][0]
+        assert at0["M"] == 0.0 and np.isfinite([at0["conf_low"], at0["conf_high"]]).all(), (
+            d.region, d.outcome)
         s = d.honest_smoothness
         assert s["restriction"] == "smoothness" and s["robust"][0]["M"] == 0.0
         lows = [r["conf_low"] for r in s["robust"]]

@@ -359,15 +359,21 @@ def honest_did(
         if sizes is None:
             sizes = tuple(np.linspace(0.0, _sd_upper_bound_m(beta, Sig, npre, alpha), 10))
 
+    # The solvers work in units of the estimate's standard error: their tolerances are
+    # absolute, and outcomes in euros (SEs ~1e4) otherwise gave unbounded sets at every size.
+    # Relative magnitudes (Mbar) are scale-free; smoothness sizes M and the grid scale.
+    c = 1.0 / sd_theta if (np.isfinite(sd_theta) and sd_theta > 0) else 1.0
+    in_units = 1.0 if restriction == "relative_magnitude" else c
     solver = _Solver(
-        beta, Sig, npre, npost, lv, alpha, restriction, method,
-        grid=grid, grid_points=int(grid_points), lf_draws=int(lf_draws), seed=int(seed),
+        beta * c, Sig * (c * c), npre, npost, lv, alpha, restriction, method,
+        grid=None if grid is None else (grid[0] * c, grid[1] * c, grid[2]),
+        grid_points=int(grid_points), lf_draws=int(lf_draws), seed=int(seed),
     )  # fmt: skip
     lows, highs = [], []
     for m in sizes:
-        lo, hi = solver.interval(m)
-        lows.append(lo)
-        highs.append(hi)
+        lo, hi = solver.interval(m * in_units)
+        lows.append(lo / c)
+        highs.append(hi / c)
     notes = list(inputs.notes)
     lows_a, highs_a = np.array(lows, dtype=float), np.array(highs, dtype=float)
     for m, lo, hi in zip(sizes, lows_a, highs_a, strict=True):
@@ -384,7 +390,9 @@ def honest_did(
     if grid is not None and np.any(np.isclose(lows_a, grid[0]) | np.isclose(highs_a, grid[1])):
         notes.append("the confidence set reaches an end of the supplied grid; widen the grid")
 
-    bd = solver.breakdown(sd_theta) if breakdown else None
+    bd = solver.breakdown(sd_theta * c) if breakdown else None
+    if bd is not None and np.isfinite(bd):
+        bd = bd / in_units
 
     spec = {
         "restriction": restriction,

@@ -206,10 +206,13 @@ def test_smoothness_sets_ignore_a_linear_trend():
         np.testing.assert_allclose(b.conf_high, a.conf_high, atol=1e-7)
 
 
+@pytest.mark.parametrize("k", [250.0, 1e5, 1e-4])  # 1e5: effects in euros (SEs ~1e4)
 @pytest.mark.parametrize("restriction", ["relative_magnitude", "smoothness"])
-def test_scale_equivariance(restriction):
+def test_scale_equivariance(restriction, k):
+    """Regression: at the scale of exports in euros the relative-magnitude sets came out
+    unbounded at every Mbar (absolute solver tolerances); the solvers now work in units of
+    the estimate's standard error."""
     beta, sigma = example(11)
-    k = 250.0
     kw = {"Mbar": [0.5, 1.0]} if restriction == "relative_magnitude" else {"M": [0.0, 0.01]}
     kw_k = kw if restriction == "relative_magnitude" else {"M": [0.0, 0.01 * k]}
     a = honest_did(beta, sigma, num_pre=3, num_post=3, restriction=restriction, **kw)

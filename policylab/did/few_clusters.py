@@ -52,9 +52,12 @@ from .wild import DEFAULT_DRAWS, check_draws, check_seed
 MIN_TREATED_CLUSTERS = 30
 POLICY_SEED = 0  # fixed default: reports must be identical for the same inputs
 
-__all__ = ["MIN_TREATED_CLUSTERS", "FewClusterDecision", "few_cluster_inference"]
+__all__ = ["METHOD_TEXT", "MIN_TREATED_CLUSTERS", "FewClusterDecision", "few_cluster_inference"]
 
-_METHOD_TEXT = {
+#: Each inference method of a headline in words (``FewClusterDecision.method``; also used
+#: by the report).
+METHOD_TEXT = {
+    "analytic": "analytic clustered standard errors",
     "wild_cluster_restricted_bootstrap": "wild cluster restricted bootstrap",
     "wild_cluster_unrestricted_bootstrap": "wild cluster unrestricted bootstrap",
     "score_bootstrap_restricted": "score bootstrap (Kline and Santos 2012), restricted",
@@ -309,7 +312,7 @@ def few_cluster_inference(
     exact = "exact enumeration of all draws" if inf.exact else f"{inf.draws:,} draws"
     reason = (
         f"Headline {100 * (1 - alpha):g}% interval {_fmt_ci(inf)} and p-value "
-        f"{inf.p_value:.3g} from the {_METHOD_TEXT[inf.method]} ({detail}; {exact}; "
+        f"{inf.p_value:.3g} from the {METHOD_TEXT[inf.method]} ({detail}; {exact}; "
         f"interval by test inversion) because {why_few}."
     )
     headline = Estimate(

@@ -611,16 +611,29 @@ def _problem_event(result: DiDResult, data: pd.DataFrame, term: str) -> LinearPr
     )
 
 
+def _staggered_term_weights(cells, term: str) -> np.ndarray:
+    """Weights on a staggered estimator's cohort x period cells that make ``term``: the
+    overall ATT, an event time, or a cohort (over its post-joining cells), as the
+    Sun-Abraham and ETWFE estimators aggregate them."""
+    from ._staggered import OVERALL_TERM, cohort_term, event_names, overall_weights, weight_matrix
+
+    if term == OVERALL_TERM:
+        return overall_weights(cells)
+    ev_values, w_event = weight_matrix(cells, cells.event_time, np.ones(cells.n_obs.size, bool))
+    co_values, w_cohort = weight_matrix(cells, cells.cohort, cells.event_time >= 0)
+    ev_names = list(event_names(ev_values))
+    co_names = [cohort_term(int(c)) for c in co_values]
+    if term in ev_names:
+        return w_event[ev_names.index(term)]
+    if term in co_names:
+        return w_cohort[co_names.index(term)]
+    _term_index([], term, [OVERALL_TERM, *ev_names, *co_names])
+    raise AssertionError  # unreachable: _term_index raises
+
+
 def _problem_sun_abraham(result: DiDResult, data: pd.DataFrame, term: str) -> LinearProblem:
     """Sun-Abraham's saturated regression; the tested combination is the aggregate's
     weights on the cohort x event-time coefficients (held fixed, as the estimator does)."""
-    from ._staggered import (
-        OVERALL_TERM,
-        cohort_term,
-        event_names,
-        overall_weights,
-        weight_matrix,
-    )
     from .sun_abraham import SunAbrahamSpec, fit_design
 
     s = result.spec
@@ -630,20 +643,7 @@ def _problem_sun_abraham(result: DiDResult, data: pd.DataFrame, term: str) -> Li
         cluster=normalise_cluster(_one_way(s["cluster"])), alpha=s["alpha"],
     )  # fmt: skip
     d = fit_design(data, spec)
-    cells = d.cells
-    ev_values, w_event = weight_matrix(cells, cells.event_time, np.ones(cells.n_obs.size, bool))
-    co_values, w_cohort = weight_matrix(cells, cells.cohort, cells.event_time >= 0)
-    ev_names = list(event_names(ev_values))
-    co_names = [cohort_term(int(c)) for c in co_values]
-    if term == OVERALL_TERM:
-        r = overall_weights(cells)
-    elif term in ev_names:
-        r = w_event[ev_names.index(term)]
-    elif term in co_names:
-        r = w_cohort[co_names.index(term)]
-    else:
-        _term_index([], term, [OVERALL_TERM, *ev_names, *co_names])
-        raise AssertionError  # unreachable
+    r = _staggered_term_weights(d.cells, term)
     fit, keep = d.fit, d.fit.keep
     post = d.treated[keep] & (d.panel.time[keep] >= d.g[keep])
     ever = np.zeros(fit.n_units, dtype=bool)
@@ -674,11 +674,8 @@ class _EtwfeDesign:
 
 def _etwfe_design(result: DiDResult, data: pd.DataFrame, term: str) -> _EtwfeDesign:
     from ._staggered import (
-        OVERALL_TERM,
         cohort_column,
-        overall_weights,
         staggered_sample,
-        weight_matrix,
     )
     from .etwfe import _design
     from .poisson import group_codes, separated_rows
@@ -712,23 +709,7 @@ def _etwfe_design(result: DiDResult, data: pd.DataFrame, term: str) -> _EtwfeDes
         ]
         keep[rows[separated_rows(panel.y[rows], groups)]] = False
     design = _design(g, panel.time, xcov, keep, in_cell_all, covs)
-    cells = design.cells
-    ones = np.ones(cells.n_obs.size, dtype=bool)
-    available = [OVERALL_TERM]
-    ev_values, w_event = weight_matrix(cells, cells.event_time, ones)
-    co_values, w_cohort = weight_matrix(cells, cells.cohort, ones)
-    ev_names = [f"event_time::{int(e)}" for e in ev_values]
-    co_names = [f"cohort::{int(c)}" for c in co_values]
-    available += ev_names + co_names
-    if term == OVERALL_TERM:
-        w_row = overall_weights(cells)
-    elif term in ev_names:
-        w_row = w_event[ev_names.index(term)]
-    elif term in co_names:
-        w_row = w_cohort[co_names.index(term)]
-    else:
-        _term_index([], term, available)
-        raise AssertionError  # unreachable
+    w_row = _staggered_term_weights(design.cells, term)
     ucodes, _ = recode(panel.unit_codes[keep])
     cl = panel.cluster_codes
     cluster = recode(cl[0][keep])[0] if cl else ucodes

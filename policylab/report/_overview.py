@@ -16,13 +16,13 @@ from typing import Any
 
 import pandas as pd
 
+from ..did.few_clusters import METHOD_TEXT
 from ..evaluation import EvaluationResult, RegionEffect, RegionInfo
 from ..synthesis import METHOD_LABELS, PooledEffect
 from ._indicators import CUMULATIVE, SUPPRESSED, period_sort_key, region_rows
 
 __all__ = [
     "FEW_TREATED_CLUSTERS",
-    "INFERENCE_LABELS",
     "FEW_TREATED_FIRMS",
     "HEADLINE_INDICATORS",
     "MISSING_SHARE",
@@ -43,16 +43,6 @@ __all__ = [
 #: coverage 0.68–0.90 at 3–10 treated consortia); the same threshold as the estimators' warning.
 FEW_TREATED_CLUSTERS = 30
 
-#: How a headline's interval was obtained (``RegionEffect.inference["method"]``), in words.
-INFERENCE_LABELS = {
-    "analytic": "analytic clustered standard errors",
-    "wild_cluster_restricted_bootstrap": "wild cluster restricted bootstrap",
-    "wild_cluster_unrestricted_bootstrap": "wild cluster unrestricted bootstrap",
-    "score_bootstrap_restricted": "restricted score bootstrap",
-    "score_bootstrap_unrestricted": "unrestricted score bootstrap",
-    "multiplier_bootstrap": "cluster multiplier bootstrap",
-    "randomization_inference": "randomization inference",
-}
 #: Below this many treated firms a region's estimate is read as descriptive (domain notes §2.2).
 FEW_TREATED_FIRMS = 30
 #: A share of firm-years with unknown exports from which the summary mentions it.
@@ -332,7 +322,7 @@ def _caveats(result: EvaluationResult, info: RegionInfo, figures: Sequence[Figur
                        f"{_plural(int(t), 'consortium', 'consortia')} with member firms, fewer "
                        f"than the {inference.get('threshold')} analytic clustered intervals "
                        f"need, so its interval and p-value come from the "
-                       f"{INFERENCE_LABELS.get(inference.get('method'), inference.get('method'))}"
+                       f"{METHOD_TEXT.get(inference.get('method'), inference.get('method'))}"
                        " (see Methods).")
         elif t is not None and t < FEW_TREATED_CLUSTERS:
             out.append(f"Few treated consortia: the estimate rests on "

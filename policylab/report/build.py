@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from .._version import __version__
+from ..did.few_clusters import METHOD_TEXT
 from ..evaluation import EvaluationResult, RegionEffect, RegionInfo
 from ..synthesis import METHOD_LABELS as POOL_METHOD_LABELS
 from ..synthesis import PooledEffect, Synthesis
@@ -35,7 +36,6 @@ from ._indicators import CUMULATIVE, period_sort_key, region_rows, sorted_indica
 from ._monitoring import Ctx, cost_effectiveness, life_cycle, orders
 from ._overview import (
     HEADLINE_INDICATORS,
-    INFERENCE_LABELS,
     ContextRow,
     RegionSummary,
     ci_level,
@@ -935,7 +935,7 @@ def _inference_notes(effects: Sequence[RegionEffect]) -> list[str]:
     used = [r for r in records if r.get("used")]
     if not used:
         return []
-    names = " and the ".join(sorted({INFERENCE_LABELS.get(r["method"], r["method"]) for r in used}))
+    names = " and the ".join(sorted({METHOD_TEXT.get(r["method"], r["method"]) for r in used}))
     which = "every estimate" if len(used) == len(records) else f"{len(used)} of the {len(records)} estimates"
     return [f"Intervals and p-values of {which}: {names}, because fewer than "
             f"{used[0].get('threshold')} consortia hold member firms (analytic clustered "
@@ -1145,7 +1145,7 @@ def _methods(result: EvaluationResult) -> MethodsNote:
     used = [r for r in records if r.get("used")]
     if used:
         threshold = used[0].get("threshold")
-        names = sorted({INFERENCE_LABELS.get(r["method"], r["method"]) for r in used})
+        names = sorted({METHOD_TEXT.get(r["method"], r["method"]) for r in used})
         draws = sorted({int(r["draws"]) for r in used if r.get("draws")})
         counts = [int(r["n_treated_clusters"]) for r in used if r.get("n_treated_clusters") is not None]
         span = (f" (here {min(counts)} to {max(counts)})" if counts and min(counts) != max(counts)

@@ -78,15 +78,41 @@ def _codes(values: pd.Series) -> np.ndarray:
     return pd.factorize(values, use_na_sentinel=True)[0].astype("int64")
 
 
+def _firm_codes(rows: pd.DataFrame, column: str = "firm_id") -> np.ndarray:
+    """Codes of ``rows[column]``: the panel's ``firm_code`` when the rows come from it (its
+    codes rank firms as factorising the rows would, so sums run in the same order)."""
+    if column == "firm_id" and "firm_code" in rows:
+        return rows["firm_code"].to_numpy(dtype="int64")
+    return _codes(rows[column])
+
+
+#: Largest (cell x contributor) key space the kernels address directly (a bitmap of this
+#: many bytes, or a float per key for sums); above it they hash the keys instead. Both give
+#: the same numbers; the direct path is ~100x faster (one pass, no sort).
+_DIRECT_KEYS = 1 << 27
+_DIRECT_SUM_KEYS = 1 << 24
+
+
+def _distinct_keys(cell: np.ndarray, who: np.ndarray) -> tuple[np.ndarray, int]:
+    """The sorted distinct keys ``cell * width + who`` and ``width``."""
+    width = int(who.max()) + 1
+    key = cell * width + who
+    space = (int(cell.max()) + 1) * width
+    if space <= _DIRECT_KEYS:
+        seen = np.zeros(space, dtype=bool)
+        seen[key] = True
+        return np.flatnonzero(seen), width
+    return np.sort(pd.unique(key)), width
+
+
 def count_distinct(cell: np.ndarray, who: np.ndarray, n_cells: int) -> np.ndarray:
     """Distinct ``who`` (codes >= 0) per cell."""
     ok = who >= 0
     cell, who = cell[ok], who[ok]
     if not len(cell):
         return np.zeros(n_cells, dtype="int64")
-    width = int(who.max()) + 1
-    pairs = np.unique(cell * width + who)
-    return np.bincount(pairs // width, minlength=n_cells).astype("int64")
+    keys, width = _distinct_keys(cell, who)
+    return np.bincount(keys // width, minlength=n_cells).astype("int64")
 
 
 def dominance(cell: np.ndarray, who: np.ndarray, x: np.ndarray, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
@@ -95,8 +121,16 @@ def dominance(cell: np.ndarray, who: np.ndarray, x: np.ndarray, n_cells: int) ->
     if not len(cell):
         return np.zeros(n_cells), np.zeros(n_cells)
     width = int(who.max()) + 1
-    keys, inv = np.unique(cell * width + who, return_inverse=True)
-    per = np.abs(np.bincount(inv.ravel(), weights=x))
+    key = cell * width + who
+    space = (int(cell.max()) + 1) * width
+    if space <= _DIRECT_SUM_KEYS:
+        # per-key sums in input order, then the keys present in ascending order (as np.unique)
+        sums = np.bincount(key, weights=x, minlength=space)
+        keys, _ = _distinct_keys(cell, who)
+        per = np.abs(sums[keys])
+    else:
+        inv, keys = pd.factorize(key, sort=True)
+        per = np.abs(np.bincount(inv, weights=x, minlength=len(keys)))
     at = keys // width
     total = np.bincount(at, weights=per, minlength=n_cells)
     top = np.zeros(n_cells)
@@ -142,7 +176,7 @@ def group_cells(
     cell = np.concatenate(sets).astype("int64")
     rep = len(sets)
     n_cells = n_p * n_g
-    firm = np.tile(_codes(r["firm_id"]), rep)
+    firm = np.tile(_firm_codes(r), rep)
     known_rows = np.tile(r[known].to_numpy(dtype=bool), rep)
     x = np.tile(np.nan_to_num(r[num].to_numpy(dtype="float64")), rep)
 
@@ -159,7 +193,7 @@ def group_cells(
     out = {"period": np.repeat(per, n_g), "group": np.tile(groups, n_p), "value": value,
            "n_firms": n_firms, "n_missing": n_missing.astype("float64")}
     if magnitude:
-        who = np.tile(_codes(r[contributor]), rep)[known_rows]
+        who = np.tile(_firm_codes(r, contributor), rep)[known_rows]
         n_c, share = dominance(kc, who, x[known_rows], n_cells)
         if den:
             n_d, share_d = dominance(kc, who, d[known_rows], n_cells)

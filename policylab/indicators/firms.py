@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ._cells import distinct, finish, group_cells, no_years
-from .inputs import CUMULATIVE, Inputs, size_class
+from .inputs import CUMULATIVE, Inputs, map_region, size_class
 from .registry import SIZE_CLASSES, indicator
 
 LOOKBACK_NOTE = "no year of the data has a full look-back window"
@@ -20,11 +20,28 @@ SIZE_NOTE = "EU SME headcount classes (micro < 10, small < 50, medium < 250 empl
 
 
 def _lag(panel: pd.DataFrame, column: str, k: int) -> np.ndarray:
-    """``column`` of the same firm ``k`` years earlier (NaN when not observed)."""
-    s = panel.set_index(["firm_id", "year"])[column]
-    s = s[~s.index.duplicated()]
-    idx = pd.MultiIndex.from_arrays([panel["firm_id"], panel["year"] - k])
-    return s.reindex(idx).to_numpy(dtype="float64")
+    """``column`` of the same firm ``k`` years earlier (NaN when not observed; a firm-year
+    listed twice takes its first row).
+
+    ``panel`` is :attr:`Inputs.panel` (sorted by firm and year, with ``firm_code``): a dense
+    firm x year table is filled once and read at year - k, with no index built on the ids.
+    """
+    code = panel["firm_code"].to_numpy(dtype="int64")
+    year = panel["year"].to_numpy(dtype="int64")
+    out = np.full(len(panel), np.nan)
+    if not len(panel):
+        return out
+    y0 = int(year.min())
+    span = int(year.max()) - y0 + 1
+    key = code * span + (year - y0)
+    first = np.ones(len(key), dtype=bool)
+    first[1:] = key[1:] != key[:-1]  # duplicates are adjacent in the sorted panel
+    table = np.full((int(code.max()) + 1) * span, np.nan)
+    table[key[first]] = panel[column].to_numpy(dtype="float64")[first]
+    back = year - k - y0
+    ok = back >= 0
+    out[ok] = table[code[ok] * span + back[ok]]
+    return out
 
 
 # --------------------------------------------------------------------------------------- I01
@@ -183,7 +200,7 @@ def new_export_markets(inp: Inputs) -> pd.DataFrame:
     if not years:
         return no_years(LOOKBACK_NOTE)
     p = inp.panel.merge(per_firm, on=["firm_id", "year"], how="left")
-    p = p[p["year"].to_numpy() >= p["region"].map(start).to_numpy(dtype="float64")]
+    p = p[p["year"].to_numpy() >= map_region(p["region"], start)]
     p["new"] = p["new"].fillna(0.0)
     region = group_cells(p.assign(known=True), years=years, num="new")
     if inp.scope != "region":

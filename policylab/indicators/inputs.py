@@ -188,7 +188,11 @@ class Inputs:
         p["cohort"] = p["cohort"].fillna(0).astype("int64")
         p["group"] = np.where(p["cohort"] == 0, "never_members",
                               np.where(p["year"] >= p["cohort"], "members", "not_yet_members"))
-        return p.sort_values(["firm_id", "year"], ignore_index=True)
+        p = p.sort_values(["firm_id", "year"], ignore_index=True)
+        # integer firm codes, numbered in the panel's (sorted) order: group-bys and look-ups
+        # on them avoid hashing the id strings again in every indicator
+        p["firm_code"] = pd.factorize(p["firm_id"])[0].astype("int64")
+        return p
 
     @cached_property
     def orders(self) -> pd.DataFrame:
@@ -210,6 +214,14 @@ def size_class(employees: pd.Series) -> pd.Series:
     return pd.Series(out, index=employees.index)
 
 
+def map_region(region: pd.Series, values: Mapping[str, float]) -> np.ndarray:
+    """``values`` of each row's region as floats (NaN for a region not in ``values``); one
+    look-up per distinct region, not per row."""
+    codes, uniques = pd.factorize(region)
+    per = np.array([float(values.get(u, np.nan)) for u in uniques] + [np.nan], dtype="float64")
+    return per[codes]  # code -1 (a missing region) takes the trailing NaN
+
+
 def make_inputs(tables: Mapping[str, pd.DataFrame], *, options: Options = Options(),
                 impact: Mapping[str, Mapping[str, Any]] | None = None, scope: str = "region") -> Inputs:
     """Normalise canonical tables (one region's, or several stacked by :func:`stack_regions`)
@@ -229,8 +241,8 @@ def make_inputs(tables: Mapping[str, pd.DataFrame], *, options: Options = Option
     first = {k: w[0] for k, w in windows.items()}
     last = {k: w[1] for k, w in windows.items()}
     for name, df in list(norm.items()):
-        df["_lo"] = df["region"].map(first).astype("float64")
-        df["_hi"] = df["region"].map(last).astype("float64")
+        df["_lo"] = map_region(df["region"], first)
+        df["_hi"] = map_region(df["region"], last)
         if name in ("orders", "cluster_finance"):
             df = df[(df["year"] >= df["_lo"]) & (df["year"] <= df["_hi"])].reset_index(drop=True)
         norm[name] = df

@@ -287,3 +287,59 @@ def test_validate_prints_a_table_and_values_are_never_markup(tmp_path):
     assert "[bold]x[/bold]" in result.stdout
     assert "severity" in result.stdout and "firms.csv" in result.stdout
     assert result.stdout.rstrip().endswith("1 region(s) checked: 1 error(s), 0 warning(s)")
+
+
+def test_typed_parquet_columns_read_as_the_same_cells_as_text(tmp_path):
+    """Parquet columns are read typed (no Python object per cell): integers with nulls, floats
+    with NaN, decimals, padded and blank strings and integer ids give the canonical table
+    that the same values written as CSV text give."""
+    import decimal
+
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from policylab.config import parse_config
+    from policylab.ingest import ingest
+
+    ids = pa.array([1, 1, 2, 2, 3, 3], pa.int64())
+    years = pa.array([2019, 2020, 2019, 2020, 2019, 2020], pa.int32())
+    exports = pa.array([0.0, 5.5, float("nan"), 2.0, None, 1e6], pa.float64())
+    turnover = pa.array([decimal.Decimal(x) for x in ("10.5", "11", "20", "21", "30", "31")],
+                        pa.decimal128(10, 2))
+    sector = pa.array(["  C10 ", "C10", "", None, "C25", "C25"], pa.string())
+    pq.write_table(pa.table({"id": ids, "year": years, "exports": exports, "turnover": turnover,
+                             "sector": sector}), tmp_path / "firms.parquet")
+    (tmp_path / "firms.csv").write_text(
+        "id,year,exports,turnover,sector\n1,2019,0,10.5,  C10 \n1,2020,5.5,11,C10\n2,2019,,20,\n"
+        "2,2020,2,21,\n3,2019,,30,C25\n3,2020,1000000,31,C25\n", encoding="utf-8")
+    (tmp_path / "members.csv").write_text("id,cluster,joined\n1,C1,2020\n", encoding="utf-8")
+    tables = {}
+    for suffix in ("parquet", "csv"):
+        text = f"""
+[lab]
+name = "t"
+[[regions]]
+key = "r"
+name = "R"
+nuts2 = "ES13"
+country = "ES"
+[regions.files.firms]
+path = "firms.{suffix}"
+[regions.files.firms.columns]
+firm_id = "id"
+year = "year"
+exports_eur = "exports"
+turnover_eur = "turnover"
+sector = "sector"
+[regions.files.membership]
+path = "members.csv"
+[regions.files.membership.columns]
+firm_id = "id"
+cluster_id = "cluster"
+join_year = "joined"
+"""
+        data = ingest(parse_config(text, base_dir=tmp_path))
+        tables[suffix] = data.regions[0].tables["firms"]
+    pd.testing.assert_frame_equal(tables["parquet"], tables["csv"], check_exact=True)
+    assert tables["parquet"]["firm_id"].tolist() == ["1", "1", "2", "2", "3", "3"]

@@ -480,9 +480,15 @@ def _read_parquet(path: Path, spec: FileSpec, label: str) -> RawTable:
         if pa.types.is_dictionary(t):
             col = col.cast(t.value_type)
             t = t.value_type
-        if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
-            s = pd.Series([None if v is None or (isinstance(v, float) and math.isnan(v)) else
-                           (v if isinstance(v, (int, float)) else float(v)) for v in col.to_pylist()], dtype=object)
+        # typed columns stay typed (one vectorised conversion, no Python object per cell);
+        # a null, or a float NaN, is a blank cell either way
+        if pa.types.is_integer(t):
+            s = pd.Series(col.to_pandas(types_mapper={t: pd.Int64Dtype()}.get), dtype="Int64")
+        elif pa.types.is_floating(t) or pa.types.is_decimal(t):
+            s = pd.Series(col.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype="float64")
+        elif pa.types.is_string(t) or pa.types.is_large_string(t):
+            text = pd.Series(col.to_pandas(), dtype="string").str.strip()
+            s = text.mask(text == "")
         elif pa.types.is_timestamp(t) or pa.types.is_date(t):
             s = pd.Series(col.to_pylist(), dtype=object)
         else:

@@ -71,10 +71,20 @@ def _user_errors() -> Iterator[None]:
         raise typer.Exit(EXIT_USER_ERROR) from None
 
 
-def _progress(quiet: bool):
+@contextmanager
+def _progress(quiet: bool) -> Iterator:
+    """A progress callback: on a terminal, one live line on stderr naming the stage (and the
+    region, outcome and estimator) with the time spent so far; on a pipe or with ``--quiet``,
+    nothing."""
     if quiet or not stderr.is_terminal:
-        return lambda msg: None
-    return lambda msg: stderr.print(f"[dim]…[/dim] {msg}")
+        yield lambda msg: None
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=stderr, transient=True) as bar:
+        task = bar.add_task("Starting", total=None)
+        yield lambda msg: bar.update(task, description=msg)
 
 
 @app.command()
@@ -104,7 +114,8 @@ def evaluate(
             from .report import now_timestamp
 
             stamp = now_timestamp()
-        result = run_evaluate(cfg, out_dir=out_dir, progress=_progress(quiet), timestamp=stamp)
+        with _progress(quiet) as progress:
+            result = run_evaluate(cfg, out_dir=out_dir, progress=progress, timestamp=stamp)
     if output_format is OutputFormat.json:
         from .report import results_json
 

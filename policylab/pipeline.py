@@ -247,7 +247,8 @@ def _honest(effects: list[RegionEffect], region: str, outcome: str,
     return res.to_dict(), None
 
 
-def estimate_region(region: RegionData, cfg: LabConfig) -> tuple[list[RegionEffect], list[RegionDiagnostics], list[str]]:
+def estimate_region(region: RegionData, cfg: LabConfig, *, progress: Progress = _noop,
+                    ) -> tuple[list[RegionEffect], list[RegionDiagnostics], list[str]]:
     """Every configured estimator for each outcome of one region (members vs comparison firms),
     with the design checks of the headline estimator."""
     from .did.disclosure import hide_thin_terms
@@ -267,6 +268,7 @@ def estimate_region(region: RegionData, cfg: LabConfig) -> tuple[list[RegionEffe
             continue
         pretrend, diag_notes, fitted = None, [], []
         for i, method in enumerate(est.methods):
+            progress(f"Estimating effects: {region.info.name}, {outcome}, {method}")
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # carried on the result's own warnings
@@ -284,6 +286,7 @@ def estimate_region(region: RegionData, cfg: LabConfig) -> tuple[list[RegionEffe
             effects.append(RegionEffect(region.info.key, outcome, shown, record))
             if i == 0:
                 pretrend = _pretrend(res, record, diag_notes)
+        progress(f"Diagnostics and sensitivity: {region.info.name}, {outcome}")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             bacon_summary, why = _bacon_summary(panel, outcome)
@@ -345,7 +348,7 @@ def run(cfg: LabConfig, data: LabData | None = None, *, progress: Progress = _no
     notes: list[str] = []
     for region in data.regions:
         progress(f"Estimating effects: {region.info.name}")
-        found, checks, msgs = estimate_region(region, cfg)
+        found, checks, msgs = estimate_region(region, cfg, progress=progress)
         effects += found
         diagnostics += checks
         notes += msgs

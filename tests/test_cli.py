@@ -107,3 +107,42 @@ def test_estimate_names_an_unknown_region_and_exits_2(tiny_lab):
 def test_estimate_rejects_an_unknown_method_as_a_usage_error(tiny_lab):
     result = runner.invoke(app, ["estimate", str(tiny_lab), "--method", "magic"])
     assert result.exit_code == 2
+
+
+def _evaluate_with_stderr_on(tiny_lab, terminal: bool) -> tuple[int, str]:
+    """Run the real ``policylab evaluate`` with stderr on a pseudo-terminal or a pipe."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-c", "from policylab.cli import main; main()", "evaluate", str(tiny_lab)]
+    env = {**os.environ, "TERM": "xterm", "COLUMNS": "120"}
+    env.pop("CI", None)  # rich treats CI as "not interactive"
+    if not terminal:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+        return proc.returncode, proc.stderr
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=follower, env=env)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    return proc.wait(timeout=300), b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_evaluate_shows_its_stage_and_region_on_a_terminal_only(tiny_lab):
+    code, shown = _evaluate_with_stderr_on(tiny_lab, terminal=True)
+    assert code == 0
+    assert "Estimating effects: Tiny Region, exporter" in shown
+    assert "Writing the report" in shown
+    code, piped = _evaluate_with_stderr_on(tiny_lab, terminal=False)
+    assert code == 0
+    assert "Estimating effects" not in piped and "Writing the report" not in piped

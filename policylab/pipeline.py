@@ -25,8 +25,8 @@ from .synthesis import synthesize
 Progress = Callable[[str], None]
 
 PROVENANCE_PACKAGES = (
-    "numpy", "pandas", "scipy", "statsmodels", "pyarrow", "pydantic", "jinja2", "altair",
-    "vl-convert-python", "great_tables",
+    "numpy", "pandas", "scipy", "statsmodels", "pyarrow", "pydantic", "jinja2",
+    "great_tables",
 )
 
 

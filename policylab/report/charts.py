@@ -1,23 +1,45 @@
-"""Charts of the report: Vega-Lite specs built with Altair, rendered to static SVG by vl-convert.
+"""Charts of the report: small declarative specs (plain dicts), drawn to static SVG by
+:mod:`policylab.report.svg` in pure Python.
 
 Each chart exists twice: as a spec (a plain dict, testable without rendering) and as the SVG
-string inlined in the page. Rendering runs in vl-convert's embedded JavaScript engine, offline
-(``allowed_base_urls=[]``, data inlined in the spec), so the page needs no script at view time.
+string inlined in the page (:func:`render_svg`), so the page needs no script at view time.
 
-Determinism: vl-convert numbers clip paths and gradients with a counter that lives for the
-whole process (``clip1`` on the first call, ``clip2`` on the next ...), so the same chart
-rendered twice differs, and two charts on one page could clash. :func:`render_svg` renames
-every ``id`` to ``<chart id>-<n>`` in order of appearance and rewrites the references.
+The spec format
+---------------
+policylab's own, small enough to check by hand (:func:`check_spec`); the names of its parts
+follow Vega-Lite's (``layer``, ``mark``, ``datasets``, ``facet``) but it is not Vega-Lite::
 
-Escaping: vl-convert escapes text and attribute values it writes (``<script>`` in a region
-name comes out as ``&lt;script&gt;``); the title and description added here are escaped with
-markupsafe.
+    {
+      "width": 440, "height": 120,          # px of one plot area (one panel)
+      "x": AXIS, "y": AXIS,                  # the two position scales and their axes
+      "datasets": {name: [row, ...]},        # data rows (dicts of str/int/float/None)
+      "layer": [LAYER, ...],                 # marks, drawn in order
+      "series": [{"name", "color", "shape", "dash"}, ...],  # optional: styles by series
+      "legend": {"direction": "horizontal" | "vertical"},   # optional: names the series
+    }
+
+Small multiples put ``"facet": {"field", "sort", "columns", "labelLimit"}``, the shared
+``"data": {"name": ...}`` and ``"spec": {"layer": [...]}`` in place of ``"layer"``; every panel
+has the same scales. ``AXIS`` is ``{"type": "linear" | "band" | "point", "domain": [lo, hi] or
+[category, ...], "title", "ticks" (explicit tick values) or "tickCount" (round numbers),
+"format" (None, "d" or "~s", see :func:`policylab.report.svg.format_number`), "grid",
+"tickSize", "labelPadding", "labelLimit"}``. ``LAYER`` is ``{"mark": {"type": "point" | "line" |
+"rule" | "bar" | "text", ...style}, "data": {"name": ...}, "encoding": {channel: field}}`` with
+channels ``x, x2, y, y2, text, series``. Marks: a point per row (``shape``, ``size`` = width²,
+``filled``, ``fill``, ``stroke``, ``strokeWidth``); a line per series through its rows in x
+order, broken where ``y`` is missing (``interpolate: "step-after"`` for steps); a rule across
+the plot (x or y alone), or a segment (``x``–``x2`` at ``y``, ``y``–``y2`` at ``x``: an error
+bar); a bar from 0 to ``y`` on a band x scale; a text (``align``, ``baseline``, ``dx``, ``dy``,
+``fontSize``). A row whose position is missing or not finite draws no mark. With a
+``series`` channel, the series' colour, shape and dash style the mark.
+
+Escaping and ids: the renderer escapes every text it writes; the only ids in a chart's SVG
+are ``<chart id>-svg`` and ``<chart id>-title``.
 """
 
 from __future__ import annotations
 
 import copy
-import functools
 import hashlib
 import json
 import math
@@ -26,12 +48,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from markupsafe import Markup, escape
+from markupsafe import Markup
+
+from . import svg
+from .svg import FONT, INK, LIGHT, MID, THEME
 
 __all__ = [
+    "FONT",
+    "INK",
+    "LIGHT",
+    "MID",
     "THEME",
     "Chart",
     "bars_spec",
+    "check_spec",
     "emphasise",
     "event_study_frame",
     "event_study_spec",
@@ -41,42 +71,6 @@ __all__ = [
     "render_svg",
     "value_domain",
 ]
-
-INK = "#1a1a1a"
-MID = "#6b6b6b"
-LIGHT = "#d9d9d9"
-FONT = "DejaVu Sans, Verdana, Arial, sans-serif"
-
-#: Vega-Lite config shared by every chart: black, greys and dashes only, so a chart reads the
-#: same printed in greyscale.
-THEME: dict[str, Any] = {
-    "background": "white",
-    "font": FONT,
-    # the whole chart is one image with its own text alternative (role="img" and <title>):
-    # no ARIA labels per mark, axis or legend, which screen readers would skip anyway
-    "aria": False,
-    "mark": {"aria": False},
-    "padding": 8,
-    "view": {"stroke": None},
-    "axis": {
-        "domainColor": INK,
-        "tickColor": INK,
-        "labelColor": INK,
-        "titleColor": INK,
-        "gridColor": LIGHT,
-        "labelFontSize": 11,
-        "titleFontSize": 11,
-        "titleFontWeight": "normal",
-        "labelLimit": 260,
-        "aria": False,
-    },
-    "legend": {"aria": False},
-    "point": {"color": INK, "size": 45},
-    "rule": {"color": INK},
-    "text": {"color": MID, "fontSize": 10},
-}
-
-_ID_ATTR = re.compile(r'\bid="([^"]+)"')
 
 
 @dataclass(frozen=True)
@@ -90,72 +84,121 @@ class Chart:
     svg: Markup
 
 
+_SAFE_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+
+
 def render_svg(spec: dict[str, Any], *, chart_id: str, description: str) -> Markup:
-    """Render a Vega-Lite ``spec`` to inline SVG with stable ids and a text alternative.
+    """Render a chart ``spec`` to inline SVG with stable ids and a text alternative.
 
     ``chart_id`` must be a safe id (letters, digits, ``-``); it prefixes every id in the SVG.
-    ``description`` (any text; escaped here) becomes the SVG's ``<title>`` and accessible name.
+    ``description`` (any text; escaped) becomes the SVG's ``<title>`` and accessible name.
     """
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", chart_id):
+    if not _SAFE_ID.fullmatch(chart_id):
         raise ValueError(f"chart id must be letters, digits, '-' or '_'; got {chart_id!r}")
-    svg = _normalise_ids(_compact(_vegalite_svg(json.dumps(spec, sort_keys=True))), chart_id)
-    head_end = svg.index(">", svg.index("<svg")) + 1
-    head = svg[:head_end]
-    title_id = f"{chart_id}-title"
-    head = head.replace(
-        "<svg ", f'<svg id="{chart_id}-svg" role="img" aria-labelledby="{title_id}" ', 1
-    )
-    title = f'<title id="{title_id}">{escape(description)}</title>'
-    return Markup(head + title + svg[head_end:])
+    check_spec(spec)
+    return Markup(svg.render(spec, chart_id=chart_id, description=description))
 
 
-@functools.lru_cache(maxsize=256)
-def _vegalite_svg(spec_json: str) -> str:
-    """vl-convert's SVG of a spec (as canonical JSON). Rendering is a pure function of the spec,
-    so identical charts (the same chart on the overview and a region page, or a report built
-    twice) are drawn once."""
-    import vl_convert
+# ----------------------------------------------------------------------------- checking
 
-    return vl_convert.vegalite_to_svg(json.loads(spec_json), allowed_base_urls=[])
-
-
-_GEOMETRY = re.compile(r'\b(d|transform|x|y|x1|x2|y1|y2|width|height|points|cx|cy|r)="([^"]*)"')
-_LONG_DECIMAL = re.compile(r"(-?\d+)\.(\d)\d+")
-_FONT_ATTR = re.compile(r' font-family="([^"]*)"')
-
-
-def _round_geometry(match: re.Match[str]) -> str:
-    def one(m: re.Match[str]) -> str:
-        value = round(float(m.group(0)), 1)
-        text = f"{value:.1f}".rstrip("0").rstrip(".")
-        return "0" if text in ("-0", "") else text
-
-    return f'{match.group(1)}="{_LONG_DECIMAL.sub(one, match.group(2))}"'
+_MARKS = {
+    "point": {"shape", "size", "filled", "fill", "stroke", "strokeWidth", "color"},
+    "line": {"strokeWidth", "interpolate", "color", "strokeDash"},
+    "rule": {"strokeWidth", "strokeDash", "color"},
+    "bar": {"color", "stroke", "strokeWidth"},
+    "text": {"align", "baseline", "dx", "dy", "fontSize", "color"},
+}
+_SHAPES = {"circle", "square", "diamond", "triangle-up", "cross"}
+_CHANNELS = {"x", "x2", "y", "y2", "text", "series"}
+_AXIS_KEYS = {"type", "domain", "title", "ticks", "tickCount", "format", "grid", "tickSize",
+              "labelPadding", "labelLimit"}
+_TOP_KEYS = {"width", "height", "x", "y", "datasets", "layer", "series", "legend", "facet",
+             "data", "spec"}
 
 
-def _compact(svg: str) -> str:
-    """Smaller SVG that draws the same: coordinates rounded to 0.1 px (geometry attributes
-    only; text is untouched), and the font family, identical on every text, set once on the
-    root element, from which SVG text inherits it."""
-    svg = _GEOMETRY.sub(_round_geometry, svg)
-    fonts = set(_FONT_ATTR.findall(svg))
-    if len(fonts) == 1:
-        (font,) = fonts
-        svg = _FONT_ATTR.sub("", svg)
-        svg = svg.replace("<svg ", f'<svg font-family="{font}" ', 1)
-    return svg
+def _fail(msg: str) -> None:
+    raise ValueError(f"invalid chart spec: {msg}")
 
 
-def _normalise_ids(svg: str, prefix: str) -> str:
-    ids = list(dict.fromkeys(_ID_ATTR.findall(svg)))
-    if not ids:
-        return svg
-    mapping = {old: f"{prefix}-{n}" for n, old in enumerate(ids, start=1)}
-    pattern = re.compile(
-        r'(\bid="|url\(#|href="#)(' + "|".join(re.escape(i) for i in ids) + r')(?=[")])'
-    )
-    return pattern.sub(lambda m: m.group(1) + mapping[m.group(2)], svg)
+def _check_axis(name: str, axis: Any) -> None:
+    if not isinstance(axis, dict) or set(axis) - _AXIS_KEYS:
+        _fail(f"axis {name}: unknown keys {sorted(set(axis) - _AXIS_KEYS)}"
+              if isinstance(axis, dict) else f"axis {name} is not a dict")
+    kind, domain = axis.get("type"), axis.get("domain")
+    if kind not in ("linear", "band", "point") or not isinstance(domain, list):
+        _fail(f"axis {name}: type must be linear, band or point, with a domain list")
+    if kind == "linear" and not (len(domain) == 2 and all(is_finite(v) for v in domain)
+                                 and float(domain[0]) < float(domain[1])):
+        _fail(f"axis {name}: a linear domain is [low, high], finite, low < high; got {domain}")
+    if kind != "linear" and len(set(map(repr, domain))) != len(domain):
+        _fail(f"axis {name}: repeated categories in the domain")
+    if axis.get("format") not in (None, "d", "~s"):
+        _fail(f"axis {name}: format must be None, 'd' or '~s'")
+    if axis.get("ticks") is not None and not all(is_finite(v) for v in axis["ticks"]):
+        _fail(f"axis {name}: ticks must be numbers")
 
+
+def check_spec(spec: dict[str, Any]) -> None:
+    """Raise ``ValueError`` unless ``spec`` is a chart spec the renderer can draw (see the
+    module docstring): known keys, marks, shapes and channels, every layer's data present,
+    every encoded field in its rows, every series styled, every panel in the facet order."""
+    if not isinstance(spec, dict) or set(spec) - _TOP_KEYS:
+        _fail(f"unknown keys {sorted(set(spec) - _TOP_KEYS)}" if isinstance(spec, dict)
+              else "not a dict")
+    for key in ("width", "height"):
+        if not (is_finite(spec.get(key)) and spec[key] > 0):
+            _fail(f"{key} must be a positive number")
+    _check_axis("x", spec.get("x"))
+    _check_axis("y", spec.get("y"))
+    datasets = spec.get("datasets", {})
+    facet = spec.get("facet")
+    layers = spec.get("spec", {}).get("layer") if facet else spec.get("layer")
+    if not layers:
+        _fail("no layers")
+    shared = spec.get("data", {}).get("name")
+    if shared is not None and shared not in datasets:
+        _fail(f"unknown dataset {shared!r}")
+    series = [s.get("name") for s in spec.get("series", [])]
+    for s in spec.get("series", []):
+        if s.get("shape", "circle") not in _SHAPES:
+            _fail(f"unknown shape {s.get('shape')!r}")
+    for i, layer in enumerate(layers):
+        mark = layer.get("mark", {})
+        kind = mark.get("type")
+        if kind not in _MARKS or set(mark) - _MARKS[kind] - {"type"}:
+            _fail(f"layer {i}: unknown mark {kind!r} or mark keys "
+                  f"{sorted(set(mark) - _MARKS.get(kind, set()) - {'type'})}")
+        if mark.get("shape", "circle") not in _SHAPES:
+            _fail(f"layer {i}: unknown shape {mark.get('shape')!r}")
+        enc = layer.get("encoding", {})
+        if set(enc) - _CHANNELS or not ({"x", "y"} & set(enc)):
+            _fail(f"layer {i}: channels must be among {sorted(_CHANNELS)}, with x or y")
+        if kind in ("point", "text", "bar", "line") and not {"x", "y"} <= set(enc):
+            _fail(f"layer {i}: a {kind} needs x and y")
+        if kind == "text" and "text" not in enc:
+            _fail(f"layer {i}: a text needs a text field")
+        if kind == "bar" and spec["x"]["type"] != "band":
+            _fail(f"layer {i}: bars need a band x axis")
+        name = layer.get("data", {}).get("name") or shared
+        if name not in datasets:
+            _fail(f"layer {i}: unknown dataset {name!r}")
+        fields = set(enc.values()) | ({facet["field"]} if facet else set())
+        for row in datasets[name]:
+            if fields - set(row):
+                _fail(f"layer {i}: rows lack the fields {sorted(fields - set(row))}")
+            if "series" in enc and row[enc["series"]] not in series:
+                _fail(f"layer {i}: series {row[enc['series']]!r} has no style")
+    if facet is not None:
+        if set(facet) - {"field", "sort", "columns", "labelLimit"} or "field" not in facet:
+            _fail("facet: keys are field, sort, columns, labelLimit")
+        order = facet.get("sort", [])
+        for name in {shared, *(layer.get("data", {}).get("name") for layer in layers)} - {None}:
+            missing = {r[facet["field"]] for r in datasets[name]} - set(order)
+            if missing:
+                _fail(f"facet: panels {sorted(map(str, missing))} are not in the sort order")
+
+
+# ----------------------------------------------------------------------------- helpers
 
 def is_finite(value: Any) -> bool:
     """True for a real, finite number (``None``, NA and NaN are not)."""
@@ -170,6 +213,41 @@ def value_domain(lows: list[float], highs: list[float]) -> list[float]:
     return [lo - pad, hi + pad]
 
 
+def _plain(value: Any) -> Any:
+    """A data value as plain JSON: numpy scalars to Python, NaN/NA to None."""
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, int):
+        return value
+    if pd.isna(value):
+        return None
+    if hasattr(value, "item"):  # numpy scalar
+        return _plain(value.item())
+    return value
+
+
+def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    cols = list(frame.columns)
+    return [{c: _plain(v) for c, v in zip(cols, values)}
+            for values in frame.itertuples(index=False, name=None)]
+
+
+class _Data:
+    """The datasets of one spec, named by content: identical rows are stored once."""
+
+    def __init__(self) -> None:
+        self.sets: dict[str, list[dict[str, Any]]] = {}
+
+    def add(self, rows: pd.DataFrame | list[dict[str, Any]]) -> dict[str, str]:
+        records = _rows(rows) if isinstance(rows, pd.DataFrame) else rows
+        text = json.dumps(records, sort_keys=True, allow_nan=False, ensure_ascii=False)
+        name = "data-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+        self.sets.setdefault(name, records)
+        return {"name": name}
+
+
 def forest_spec(rows: pd.DataFrame, *, x_title: str) -> dict[str, Any]:
     """Forest plot: one row per label, point = estimate, bar = confidence interval.
 
@@ -179,9 +257,10 @@ def forest_spec(rows: pd.DataFrame, *, x_title: str) -> dict[str, Any]:
     emphasised region (the page's own) gets an open ring around its square. Rows with a
     missing estimate are left out (the table next to the chart still lists them). Marks
     differ in shape and weight, not colour, so the chart reads the same in greyscale.
-    """
-    import altair as alt
 
+    Layers: zero line, region bars, region squares (:data:`_FOREST_POINTS`), then the pooled
+    bar and diamond.
+    """
     data = rows.loc[rows["estimate"].map(is_finite)].copy()
     if "kind" not in data:
         data["kind"] = "region"
@@ -194,37 +273,38 @@ def forest_spec(rows: pd.DataFrame, *, x_title: str) -> dict[str, Any]:
     labels = list(dict.fromkeys(data["label"]))
     domain = value_domain(list(data["conf_low"]) + list(data["estimate"]),
                           list(data["conf_high"]) + list(data["estimate"]))
-    y = alt.Y("label:N", sort=labels, title=None, axis=alt.Axis(labelPadding=6, ticks=False))
-    x_scale = alt.Scale(domain=domain, nice=False, zero=False)
     regions = data.loc[data["kind"] != "pooled"]
     pooled = data.loc[data["kind"] == "pooled"]
-    ci = ["conf_low", "conf_high"]
 
     def with_ci(frame: pd.DataFrame) -> pd.DataFrame:
-        return frame.loc[frame[ci[0]].map(is_finite) & frame[ci[1]].map(is_finite)]
+        return frame.loc[frame["conf_low"].map(is_finite) & frame["conf_high"].map(is_finite)]
 
-    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(strokeDash=[4, 3], color=INK).encode(
-        x=alt.X("x:Q", scale=x_scale)
-    )
-    bars = alt.Chart(with_ci(regions)).mark_rule(strokeWidth=2, color=MID).encode(
-        y=y, x=alt.X("conf_low:Q", scale=x_scale, title=x_title, axis=alt.Axis(tickCount=6)),
-        x2="conf_high:Q",
-    )
-    points = alt.Chart(regions).mark_point(filled=True, shape="square", size=70, color=INK,
-                                           opacity=1).encode(
-        y=y, x=alt.X("estimate:Q", scale=x_scale)
-    )
-    layers = [zero, bars, points]
+    ds = _Data()
+    interval = {"y": "label", "x": "conf_low", "x2": "conf_high"}
+    point = {"x": "estimate", "y": "label"}
+    layers = [
+        {"mark": {"type": "rule", "strokeDash": [4, 3], "color": INK},
+         "data": ds.add([{"x": 0.0}]), "encoding": {"x": "x"}},
+        {"mark": {"type": "rule", "strokeWidth": 2, "color": MID},
+         "data": ds.add(with_ci(regions)), "encoding": dict(interval)},
+        {"mark": {"type": "point", "filled": True, "shape": "square", "size": 70, "color": INK},
+         "data": ds.add(regions), "encoding": dict(point)},
+    ]
     if len(pooled):
-        layers.append(alt.Chart(with_ci(pooled)).mark_rule(strokeWidth=4, color=INK).encode(
-            y=y, x=alt.X("conf_low:Q", scale=x_scale, title=x_title), x2="conf_high:Q"))
-        layers.append(alt.Chart(pooled).mark_point(
-            filled=True, shape="diamond", size=260, color=INK, stroke="white", strokeWidth=1,
-            opacity=1
-        ).encode(y=y, x=alt.X("estimate:Q", scale=x_scale)))
-    height = max(60, 34 * len(labels))
-    chart = alt.layer(*layers).properties(width=440, height=height).configure(**THEME)
-    spec = chart.to_dict(validate=False)  # validated once in the tests; slow on every chart
+        layers.append({"mark": {"type": "rule", "strokeWidth": 4, "color": INK},
+                       "data": ds.add(with_ci(pooled)), "encoding": dict(interval)})
+        layers.append({"mark": {"type": "point", "filled": True, "shape": "diamond", "size": 260,
+                                "color": INK, "stroke": "white", "strokeWidth": 1},
+                       "data": ds.add(pooled), "encoding": dict(point)})
+    spec = {
+        "width": 440, "height": max(60, 34 * len(labels)),
+        "x": {"type": "linear", "domain": domain, "title": x_title, "tickCount": 6,
+              "grid": True},
+        "y": {"type": "point", "domain": labels, "title": None, "tickSize": 0,
+              "labelPadding": 6},
+        "datasets": ds.sets,
+        "layer": layers,
+    }
     return emphasise(spec, emphasised) if emphasised else spec
 
 
@@ -235,8 +315,8 @@ _FOREST_POINTS = 2
 def emphasise(spec: dict[str, Any], labels: list[str]) -> dict[str, Any]:
     """A copy of a :func:`forest_spec` with an open ring around the squares of ``labels``.
 
-    A plain transformation of the spec (no Altair), so a region page can ring its own region
-    on the overview's forest plot cheaply. The ring layer comes right after the squares.
+    A plain transformation of the spec, so a region page can ring its own region on the
+    overview's forest plot cheaply. The ring layer comes right after the squares.
     """
     out = copy.deepcopy(spec)
     points = out["layer"][_FOREST_POINTS]
@@ -249,9 +329,8 @@ def emphasise(spec: dict[str, Any], labels: list[str]) -> dict[str, Any]:
     ring = {
         "data": {"name": name},
         "mark": {"type": "point", "filled": False, "shape": "circle", "size": 330,
-                 "stroke": INK, "strokeWidth": 1.5, "opacity": 1},
-        "encoding": {"x": copy.deepcopy(points["encoding"]["x"]),
-                     "y": copy.deepcopy(points["encoding"]["y"])},
+                 "stroke": INK, "strokeWidth": 1.5},
+        "encoding": copy.deepcopy(points["encoding"]),
     }
     out["layer"].insert(_FOREST_POINTS + 1, ring)
     return out
@@ -292,15 +371,11 @@ SERIES_SHADES = (INK, MID, "#8c8c8c", "#4d4d4d", "#a6a6a6")
 SERIES_DASHES = ([1, 0], [6, 3], [2, 2], [8, 3, 2, 3], [1, 3])
 
 
-def _series_scales(order: list[str]) -> dict[str, Any]:
-    import altair as alt
-
-    n = len(order)
-    return {
-        "color": alt.Scale(domain=order, range=list(SERIES_SHADES[:n])),
-        "shape": alt.Scale(domain=order, range=list(SERIES_SHAPES[:n])),
-        "dash": alt.Scale(domain=order, range=[list(d) for d in SERIES_DASHES[:n]]),
-    }
+def _series_styles(order: list[str]) -> list[dict[str, Any]]:
+    """The style of each series (cycling if there are more series than styles)."""
+    n = len(SERIES_SHAPES)
+    return [{"name": name, "color": SERIES_SHADES[i % n], "shape": SERIES_SHAPES[i % n],
+             "dash": list(SERIES_DASHES[i % n])} for i, name in enumerate(order)]
 
 
 def event_study_spec(
@@ -315,9 +390,9 @@ def event_study_spec(
     headline first (black filled circles); the others are drawn in grey with other shapes,
     shifted a little to the right, with a legend. ``y_domain``/``x_domain`` let several
     regions share one scale. A reference point (set to 0 by the estimator) is an open circle.
-    """
-    import altair as alt
 
+    Layers: zero line, joining marker, its label, CI bars, estimates, reference points.
+    """
     data = points.loc[points["estimate"].map(is_finite)].copy()
     data = data.astype({"estimate": float, "conf_low": float, "conf_high": float})
     if "series" not in data:
@@ -333,56 +408,46 @@ def event_study_spec(
     if y_domain is None:
         y_domain = value_domain(list(data["conf_low"]) + list(data["estimate"]),
                                 list(data["conf_high"]) + list(data["estimate"]))
-    ticks = list(range(x_domain[0], x_domain[1] + 1))
-    x_scale = alt.Scale(domain=[x_domain[0] - 0.6, x_domain[1] + 0.6], nice=False, zero=False)
-    y_scale = alt.Scale(domain=y_domain, nice=False, zero=False)
-    x = alt.X("x:Q", scale=x_scale, title="Years since joining",
-              axis=alt.Axis(values=ticks, format="d", grid=False))
     ci = data.loc[data["conf_low"].map(is_finite) & data["conf_high"].map(is_finite)]
     est = data.loc[data["kind"] == "estimate"]
     ref = data.loc[data["kind"] == "reference"]
-    scales = _series_scales(order)
-    legend = (alt.Legend(title=None, orient="bottom", direction="horizontal", labelLimit=300)
-              if several else None)
-
-    zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(strokeDash=[5, 3], color=INK).encode(
-        y=alt.Y("y:Q", scale=y_scale, title=y_title)
-    )
-    join = pd.DataFrame({"x": [-0.5], "y": [y_domain[1]], "label": ["joining"]})
-    join_rule = alt.Chart(join).mark_rule(strokeDash=[2, 2], color=MID).encode(
-        x=alt.X("x:Q", scale=x_scale)
-    )
-    join_text = alt.Chart(join).mark_text(align="left", baseline="top", dx=4, dy=2).encode(
-        x=alt.X("x:Q", scale=x_scale), y=alt.Y("y:Q", scale=y_scale), text="label:N"
-    )
-    bars = alt.Chart(ci).mark_rule(strokeWidth=1.5).encode(
-        x=x, y=alt.Y("conf_low:Q", scale=y_scale, title=y_title), y2="conf_high:Q",
-        color=alt.Color("series:N", scale=scales["color"], legend=legend),
-    )
-    dots = alt.Chart(est).mark_point(filled=True, opacity=1).encode(
-        x=x, y=alt.Y("estimate:Q", scale=y_scale, title=y_title),
-        color=alt.Color("series:N", scale=scales["color"], legend=legend),
-        shape=alt.Shape("series:N", scale=scales["shape"], legend=legend),
-    )
-    refdot = alt.Chart(ref).mark_point(filled=True, fill="white", stroke=INK, opacity=1,
-                                       strokeWidth=1.5).encode(
-        x=x, y=alt.Y("estimate:Q", scale=y_scale, title=y_title)
-    )
-    chart = alt.layer(zero, join_rule, join_text, bars, dots, refdot).properties(
-        width=360, height=220
-    ).configure(**THEME)
-    return chart.to_dict(validate=False)  # validated once in the tests; slow on every chart
-
-
-def _null_nans(spec: dict[str, Any]) -> dict[str, Any]:
-    """NaN in a spec's inline data becomes null (JSON has no NaN; Vega reads null as
-    missing)."""
-    for rows in spec.get("datasets", {}).values():
-        for row in rows:
-            for k, v in row.items():
-                if isinstance(v, float) and not math.isfinite(v):
-                    row[k] = None
+    ds = _Data()
+    join = ds.add([{"x": -0.5, "y": y_domain[1], "label": "joining"}])
+    layers = [
+        {"mark": {"type": "rule", "strokeDash": [5, 3], "color": INK},
+         "data": ds.add([{"y": 0.0}]), "encoding": {"y": "y"}},
+        {"mark": {"type": "rule", "strokeDash": [2, 2], "color": MID},
+         "data": join, "encoding": {"x": "x"}},
+        {"mark": {"type": "text", "align": "left", "baseline": "top", "dx": 4, "dy": 2,
+                  "color": MID, "fontSize": 10},
+         "data": dict(join), "encoding": {"x": "x", "y": "y", "text": "label"}},
+        {"mark": {"type": "rule", "strokeWidth": 1.5},
+         "data": ds.add(ci),
+         "encoding": {"x": "x", "y": "conf_low", "y2": "conf_high", "series": "series"}},
+        {"mark": {"type": "point", "filled": True},
+         "data": ds.add(est), "encoding": {"x": "x", "y": "estimate", "series": "series"}},
+        {"mark": {"type": "point", "filled": True, "fill": "white", "stroke": INK,
+                  "strokeWidth": 1.5, "shape": "circle"},
+         "data": ds.add(ref), "encoding": {"x": "x", "y": "estimate"}},
+    ]
+    spec: dict[str, Any] = {
+        "width": 360, "height": 220,
+        "x": {"type": "linear", "domain": [x_domain[0] - 0.6, x_domain[1] + 0.6],
+              "ticks": list(range(x_domain[0], x_domain[1] + 1)), "format": "d",
+              "grid": False, "title": "Years since joining"},
+        "y": {"type": "linear", "domain": list(y_domain), "title": y_title, "grid": True},
+        "datasets": ds.sets,
+        "layer": layers,
+        "series": _series_styles(order),
+    }
+    if several:
+        spec["legend"] = {"direction": "horizontal"}
     return spec
+
+
+def _facet(panel_order: list[str], columns: int, width: int) -> dict[str, Any]:
+    return {"field": "panel", "sort": list(panel_order), "columns": columns,
+            "labelLimit": width + 40}
 
 
 def lines_spec(
@@ -394,23 +459,15 @@ def lines_spec(
     """Small multiples of lines: one panel per ``panel`` value, one line per ``series``.
 
     ``data`` columns: ``panel, x, y, series``. A missing ``y`` (a suppressed or undefined
-    point) breaks the line there instead of joining its neighbours. Series differ by shade,
-    dash and point shape (the first is black, solid, circles), so the chart reads in
-    greyscale; a legend names them when there are several. ``step=True`` draws step lines
-    (a survival curve: the value holds until the next point).
+    point) breaks the line there instead of joining its neighbours, and has no point. Series
+    differ by shade, dash and point shape (the first is black, solid, circles), so the chart
+    reads in greyscale; a legend names them when there are several. ``step=True`` draws step
+    lines (a survival curve: the value holds until the next point).
     """
-    import altair as alt
-
     frame = data.loc[:, ["panel", "x", "y", "series"]].copy()
     frame["x"] = frame["x"].astype(float)
-    frame["y"] = frame["y"].map(lambda v: float(v) if is_finite(v) else None)
-    frame = frame.astype({"y": object})
-    frame.loc[frame["y"].isna(), "y"] = None
-    scales = _series_scales(series_order)
-    several = len(series_order) > 1
-    legend = (alt.Legend(title=None, orient="bottom", direction="horizontal", labelLimit=420,
-                         columns=1) if several else None)
-    finite = [float(v) for v in frame["y"] if v is not None]
+    frame["y"] = [float(v) if is_finite(v) else None for v in frame["y"]]  # None: a gap
+    finite = [float(v) for v in frame["y"] if is_finite(v)]
     if y_domain is None:
         hi = max(finite, default=1.0)
         lo = min([0.0, *finite])
@@ -419,34 +476,29 @@ def lines_spec(
         xs = list(frame["x"])
         x_domain = [min(xs) - 0.3, max(xs) + 0.3] if xs else [0.0, 1.0]
     ticks = x_ticks if x_ticks is not None else sorted({int(v) for v in frame["x"]})
-    x = alt.X("x:Q", scale=alt.Scale(domain=x_domain, nice=False, zero=False), title=x_title,
-              axis=alt.Axis(values=ticks, format="d", grid=False, labelAngle=0,
-                            labelOverlap="greedy"))
-    y_axis = alt.Axis(tickCount=4, format=y_format) if y_format else alt.Axis(tickCount=4)
-    y = alt.Y("y:Q", scale=alt.Scale(domain=y_domain, nice=False, zero=False), title=y_title,
-              axis=y_axis)
-    line = alt.Chart().mark_line(
-        strokeWidth=1.6, invalid="break-paths-filter-domains",
-        **({"interpolate": "step-after"} if step else {})).encode(
-        x=x, y=y, detail="series:N",
-        # the same legend on every channel of the field: Vega-Lite merges them into one
-        # (a legend=None on any of them would drop the merged legend)
-        color=alt.Color("series:N", scale=scales["color"], legend=legend),
-        strokeDash=alt.StrokeDash("series:N", scale=scales["dash"], legend=legend),
-    )
-    points = alt.Chart().transform_filter("isValid(datum.y)").mark_point(
-        filled=True, opacity=1, size=28).encode(
-        x=x, y=y,
-        color=alt.Color("series:N", scale=scales["color"], legend=legend),
-        shape=alt.Shape("series:N", scale=scales["shape"], legend=legend),
-    )
-    chart = alt.layer(line, points, data=frame).properties(width=width, height=height).facet(
-        facet=alt.Facet("panel:N", sort=panel_order, title=None,
-                        header=alt.Header(labelFontSize=12, labelColor=INK, labelFontWeight="bold",
-                                          labelLimit=width + 40)),
-        columns=columns,
-    ).resolve_axis(x="independent").configure(**THEME)
-    return _null_nans(chart.to_dict(validate=False))
+    ds = _Data()
+    line = {"type": "line", "strokeWidth": 1.6,
+            "interpolate": "step-after" if step else "linear"}
+    enc = {"x": "x", "y": "y", "series": "series"}
+    spec: dict[str, Any] = {
+        "width": width, "height": height,
+        "x": {"type": "linear", "domain": list(x_domain), "ticks": list(ticks), "format": "d",
+              "grid": False, "title": x_title},
+        "y": {"type": "linear", "domain": list(y_domain), "tickCount": 4, "format": y_format,
+              "grid": True, "title": y_title},
+        "datasets": {},
+        "data": ds.add(frame),
+        "facet": _facet(panel_order, columns, width),
+        "spec": {"layer": [
+            {"mark": line, "encoding": dict(enc)},
+            {"mark": {"type": "point", "filled": True, "size": 28}, "encoding": dict(enc)},
+        ]},
+        "series": _series_styles(series_order),
+    }
+    spec["datasets"] = ds.sets
+    if len(series_order) > 1:
+        spec["legend"] = {"direction": "vertical"}
+    return spec
 
 
 def bars_spec(
@@ -458,24 +510,25 @@ def bars_spec(
     ``data`` columns: ``panel, x`` (a year), ``y`` (the bar), ``label`` (text above it, may be
     empty). Rows with a missing ``y`` (suppressed) get no bar; the caption says which.
     """
-    import altair as alt
-
     frame = data.loc[:, ["panel", "x", "y", "label"]].copy()
     frame = frame.loc[frame["y"].map(is_finite)]
     frame = frame.astype({"x": int, "y": float, "label": str})
     years = sorted({int(v) for v in data["x"]})
-    x = alt.X("x:O", title=x_title, scale=alt.Scale(domain=years),
-              axis=alt.Axis(labelAngle=0, labelOverlap="greedy"))
-    y_axis = alt.Axis(tickCount=4, format=y_format) if y_format else alt.Axis(tickCount=4)
     top = max(list(frame["y"]) or [1.0]) * 1.18 or 1.0
-    y = alt.Y("y:Q", title=y_title, axis=y_axis, scale=alt.Scale(domain=[0, top], nice=False))
-    bars = alt.Chart().mark_bar(color=MID, stroke=INK, strokeWidth=0.6).encode(x=x, y=y)
-    text = alt.Chart().mark_text(baseline="bottom", dy=-2, fontSize=9, color=INK).encode(
-        x=x, y=y, text="label:N")
-    chart = alt.layer(bars, text, data=frame).properties(width=width, height=height).facet(
-        facet=alt.Facet("panel:N", sort=panel_order, title=None,
-                        header=alt.Header(labelFontSize=12, labelColor=INK, labelFontWeight="bold",
-                                          labelLimit=width + 40)),
-        columns=columns,
-    ).resolve_axis(x="independent").configure(**THEME)
-    return chart.to_dict(validate=False)
+    ds = _Data()
+    enc = {"x": "x", "y": "y"}
+    return {
+        "width": width, "height": height,
+        "x": {"type": "band", "domain": years, "title": x_title},
+        "y": {"type": "linear", "domain": [0.0, top], "tickCount": 4, "format": y_format,
+              "grid": True, "title": y_title},
+        "data": ds.add(frame),
+        "datasets": ds.sets,
+        "facet": _facet(panel_order, columns, width),
+        "spec": {"layer": [
+            {"mark": {"type": "bar", "color": MID, "stroke": INK, "strokeWidth": 0.6},
+             "encoding": dict(enc)},
+            {"mark": {"type": "text", "baseline": "bottom", "dy": -2, "fontSize": 9,
+                      "color": INK}, "encoding": {**enc, "text": "label"}},
+        ]},
+    }

@@ -415,27 +415,36 @@ def _balance_table_from_result(ctx: Ctx, frame: pd.DataFrame) -> Block:
     units = ctx.units(with_lab=False)
     names = {u.key: u.name for u in units}
     records, flags, bold, kinds = [], {}, [], []
-    df = frame.copy()
-    df["region"] = df["region"].astype(str)
+    df = frame
+    # one pass over the frame (a .loc per region, variable and group was most of the cost)
+    regions = df["region"].astype(str).tolist()
+    variables_of = df["variable"].astype(str).tolist()
+    groups_of = df["group"].astype(str).tolist()
+    flag_of = df["flag"].tolist() if "flag" in df else [""] * len(df)
+
+    def number(column: str, j: int) -> float:
+        return float(df[column].iat[j])
+
     for u in units:
-        mine = df.loc[df["region"].isin([u.key, u.name])]
-        variables = list(dict.fromkeys(mine["variable"].astype(str)))
+        mine = [j for j, r in enumerate(regions) if r in (u.key, u.name)]
+        variables = list(dict.fromkeys(variables_of[j] for j in mine))
         order = [v for v in BALANCE_VARIABLES if v in variables] + [v for v in variables
                                                                   if v not in BALANCE_VARIABLES]
+        first: dict[tuple[str, str], int] = {}
+        for j in mine:
+            first.setdefault((variables_of[j], groups_of[j]), j)
         for var in order:
-            rows = mine.loc[mine["variable"].astype(str).eq(var)]
             got = {}
             for g in ("members", "never_members"):
-                r = rows.loc[rows["group"].astype(str).eq(g)]
-                if r.empty:
+                j = first.get((var, g))
+                if j is None:
                     got[g] = (math.nan, math.nan, math.nan, "not_available")
                     continue
-                r0 = r.iloc[0]
-                flag = "" if pd.isna(r0.get("flag", "")) else str(r0.get("flag", ""))
+                flag = "" if pd.isna(flag_of[j]) else str(flag_of[j])
                 if flag == SUPPRESSED:
                     got[g] = (math.nan, math.nan, math.nan, SUPPRESSED)
                 else:
-                    got[g] = (float(r0["mean"]), float(r0["sd"]), float(r0["n_firms"]), flag)
+                    got[g] = (number("mean", j), number("sd", j), number("n_firms", j), flag)
             (m1, s1, n1, f1), (m0, s0, n0, f0) = got["members"], got["never_members"]
             d = smd(m1, s1, m0, s0)
             i = len(records)

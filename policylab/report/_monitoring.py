@@ -111,7 +111,7 @@ def _trajectory(ctx: Ctx, *, block_id: str, title: str, intro: Sequence[str],
         for u in units:
             long += long_rows(u.name, group_label, s.kind,
                               period_cells(frames[(u, s)], group=s.group, periods=periods))
-    table = tables.period_table(pd.DataFrame(long), table_id=f"{block_id}-table", periods=periods,
+    table = tables.period_table(long, table_id=f"{block_id}-table", periods=periods,
                                 min_cell_firms=ctx.min_cell, notes=list(notes),
                                 period_labels={CUMULATIVE: "Whole period"})
     # chart: panels are regions (and the lab) or, on a region page, the region and its clusters
@@ -195,7 +195,7 @@ def _cluster_table(ctx: Ctx, table_id: str, series: Sequence[Series],
             long += long_rows(cid, s.label, s.kind, period_cells(rows, group=s.group, periods=periods))
     if not long:
         return None
-    table = tables.period_table(pd.DataFrame(long), table_id=table_id, periods=periods,
+    table = tables.period_table(long, table_id=table_id, periods=periods,
                                 min_cell_firms=ctx.min_cell, notes=list(notes),
                                 period_labels={CUMULATIVE: "Whole period"})
     n = len(clusters)
@@ -357,7 +357,7 @@ def _orders_value(ctx: Ctx) -> Block:
               "of orders, it flags dependence on a few large contracts. A top-3 share is not "
               "shown: with the total published it would reveal the sum of three firms' "
               "contracts."] if has_concentration else []
-    table = tables.period_table(pd.DataFrame(long), table_id=f"{block_id}-table", periods=periods,
+    table = tables.period_table(long, table_id=f"{block_id}-table", periods=periods,
                                 min_cell_firms=ctx.min_cell, notes=notes,
                                 period_labels={CUMULATIVE: "Whole period"})
     regions = [u for u in units if not u.lab]
@@ -441,7 +441,7 @@ def _markets_table(ctx: Ctx) -> Detail | None:
             long += long_rows(u.name, s.label, s.kind,
                               period_cells(frames[(u, s)], group=s.group, periods=periods))
     table = tables.period_table(
-        pd.DataFrame(long), table_id="orders-markets-more", periods=periods,
+        long, table_id="orders-markets-more", periods=periods,
         min_cell_firms=ctx.min_cell, period_labels={CUMULATIVE: "Whole period"},
         notes=["I16 counts, per firm, destination countries of its orders not served in the "
                "previous three years, summed over firms; years without a full look-back are "
@@ -572,7 +572,7 @@ def _leverage_detail(ctx: Ctx) -> tuple[Detail, ...] | None:
     long: list[dict[str, Any]] = []
     for u in units:
         long += long_rows(u.name, "", "number", period_cells(frames[u], group="all", periods=periods))
-    table = tables.period_table(pd.DataFrame(long), table_id="cost-leverage", periods=periods,
+    table = tables.period_table(long, table_id="cost-leverage", periods=periods,
                                 min_cell_firms=ctx.min_cell,
                                 period_labels={CUMULATIVE: "Whole period"},
                                 notes=["Member fees per EUR of public funding; blank where there "

@@ -14,11 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..did.few_clusters import METHOD_TEXT
 from ..evaluation import EvaluationResult, RegionEffect, RegionInfo
 from ..synthesis import METHOD_LABELS, PooledEffect
+from ._html_table import format_number
 from ._indicators import CUMULATIVE, SUPPRESSED, period_sort_key, region_rows
 
 __all__ = [
@@ -152,15 +154,13 @@ class ContextRow:
 # --------------------------------------------------------------------------- formatting
 
 def fmt_number(value: float, decimals: int = 1, *, sign: bool = False) -> str:
-    """A number as great_tables writes it (true minus sign, thousands separators)."""
-    from great_tables import vals
-
+    """A number as the report's tables write it (true minus sign, thousands separators)."""
     if value is None or not math.isfinite(float(value)):
         return "—"
     value = float(value)
     if abs(value) < 0.5 * 10.0**-decimals:
         value = 0.0  # no "−0.0"
-    return vals.fmt_number([value], decimals=decimals, force_sign=sign and value != 0)[0]
+    return format_number(value, decimals, force_sign=sign and value != 0) or "—"
 
 
 def fmt_p(p: float) -> str:
@@ -193,26 +193,35 @@ def ci_level(alpha: float) -> str:
 
 # --------------------------------------------------------------------------- headline numbers
 
-def _latest_year(rows: pd.DataFrame) -> str | None:
-    years = [str(p) for p in rows["period"].dropna() if period_sort_key(p)[0] == 0]
-    return max(years, key=period_sort_key) if years else None
-
-
-def _indicator_figure(rows: pd.DataFrame, spec: HeadlineIndicator) -> Figure:
-    sub = rows.loc[(rows["indicator_id"].astype(str) == spec.indicator_id)
-                   & (rows["group"].astype(str) == spec.group)]
-    period = _latest_year(sub) if spec.period == LATEST else spec.period
-    hit = sub.loc[sub["period"].astype(str) == str(period)] if period is not None else sub.iloc[0:0]
-    if hit.empty:
+def _indicator_figure(rows: pd.DataFrame, spec: HeadlineIndicator,
+                      keys: tuple[Any, ...] | None = None) -> Figure:
+    """``keys``: :func:`_figure_keys` of ``rows``, when the caller has them (they are the same
+    for every figure of a region; selecting rows in them is cheaper than ``.loc``)."""
+    ind, grp, periods, flags, values = keys if keys is not None else _figure_keys(rows)
+    at = np.flatnonzero((ind == spec.indicator_id) & (grp == spec.group)).tolist()
+    if spec.period == LATEST:
+        years = [str(periods[j]) for j in at
+                 if not pd.isna(periods[j]) and period_sort_key(periods[j])[0] == 0]
+        period = max(years, key=period_sort_key) if years else None
+    else:
+        period = spec.period
+    hit = None if period is None else next(
+        (j for j in at if str(periods[j]) == str(period)), None)
+    if hit is None:
         # the indicator, group or period is not in the table: not computed for this region
         return Figure(spec.key, spec.label, spec.kind, period or "", math.nan,
                       flag="not_available", source=spec.indicator_id)
-    row = hit.iloc[0]
-    flag = "" if pd.isna(row["flag"]) else str(row["flag"])
-    value = math.nan if pd.isna(row["value"]) or flag == SUPPRESSED else float(row["value"])
+    flag = "" if pd.isna(flags[hit]) else str(flags[hit])
+    value = math.nan if pd.isna(values[hit]) or flag == SUPPRESSED else float(values[hit])
     return Figure(spec.key, spec.label, spec.kind, str(period), value,
                   flag=flag if flag in (SUPPRESSED, "not_available") else "",
                   source=spec.indicator_id)
+
+
+def _figure_keys(rows: pd.DataFrame) -> tuple[Any, ...]:
+    """Indicator ids and groups (arrays of strings), periods, flags and values of ``rows``."""
+    return (rows["indicator_id"].astype(str).to_numpy(), rows["group"].astype(str).to_numpy(),
+            rows["period"].tolist(), rows["flag"].tolist(), rows["value"].tolist())
 
 
 def headline_outcome(result: EvaluationResult) -> str | None:
@@ -385,7 +394,8 @@ def region_summary(result: EvaluationResult, table: pd.DataFrame, info: RegionIn
                    id_: str, href: str) -> RegionSummary:
     """Headline numbers and caveat lines of one region."""
     rows = region_rows(table, result, info.key)
-    figures = [_indicator_figure(rows, spec) for spec in HEADLINE_INDICATORS]
+    keys = _figure_keys(rows)
+    figures = [_indicator_figure(rows, spec, keys) for spec in HEADLINE_INDICATORS]
     outcome = headline_outcome(result)
     eff = headline_effect(result, info.key, outcome)
     figures.append(_effect_figure(eff, outcome))

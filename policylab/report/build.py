@@ -3,13 +3,13 @@
 The model is plain frozen data: one :class:`Page` for the comparative overview
 (``index.html``) and one per region (``regions/<nuts2>.html``), each with the same sections
 (:data:`SECTIONS`) holding texts, ids, chart specs with their rendered SVG, and table HTML
-from great_tables. Stage 2 (:mod:`policylab.report.html`) only pours each page into the jinja2
-template. Tests can check the model as data (which charts exist, what a spec encodes, which
-numbers a summary shows) without scraping HTML.
+(:mod:`policylab.report.tables`). Stage 2 (:mod:`policylab.report.html`) only pours each page
+into the jinja2 template. Tests can check the model as data (which charts exist, what a spec
+encodes, which numbers a summary shows) without scraping HTML.
 
 Every fragment of markup in the model (``Markup``, :class:`~policylab.report.tables.Table`)
-was produced by code in this package (great_tables or vl-convert output, both of which escape
-the user strings they contain); everything else is plain text that the template escapes.
+was produced by code in this package (the tables' writer or vl-convert output, both of which
+escape the user strings they contain); everything else is plain text that the template escapes.
 """
 
 from __future__ import annotations
@@ -240,7 +240,7 @@ class Page:
     data_quality: tables.Table | None
     data_quality_rows: int
     provenance: dict[str, Any]
-    table_css: tuple[str, ...]  # every distinct great_tables stylesheet the page uses
+    table_css: tuple[str, ...]  # every distinct table stylesheet the page uses (one)
 
     @property
     def lab_warnings(self) -> tuple[WarningItem, ...]:

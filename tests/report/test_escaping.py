@@ -104,7 +104,7 @@ def test_no_timestamps_or_absolute_paths(page_html):
         assert f"/{root}/" not in html
 
 
-def test_great_tables_css_is_shared_once_per_page(page_html):
+def test_table_css_is_shared_once_per_page(page_html):
     _, html = page_html
     styles = re.findall(r"<style>(.*?)</style>", html, re.S)
     assert len(styles) == 2  # the report's stylesheet, then the tables' (each distinct once)
@@ -130,7 +130,7 @@ def test_svg_fragments_escape_user_text():
     assert ESCAPED in svg and "&lt;i&gt;x&lt;/i&gt;" in svg
 
 
-def test_great_tables_escape_user_text(result):
+def test_tables_escape_user_text(result):
     from policylab.report import tables
 
     tidy = result.effects_tidy()

@@ -237,7 +237,7 @@ def test_each_distinct_table_stylesheet_is_carried_once_per_page(model, pages):
         assert html.count("<style>") == 2
         for css in page.table_css:
             assert html.count(css) == 1
-    # every great_tables table of the report is styled alike: one stylesheet serves them all
+    # every table of the report is styled alike: one stylesheet serves them all
     assert len(model.index.table_css) == 1
 
 
@@ -246,7 +246,7 @@ def test_shared_stylesheet_makes_the_page_smaller(model, pages):
     n_tables = index.count('class="gtcss-')
     per_table_css = len(model.index.table_css[0])
     assert n_tables >= 10 and per_table_css > 8_000
-    # great_tables alone would write the stylesheet into every table: a third more page here
+    # great_tables wrote the stylesheet into every table: that would be a third more page
     assert (n_tables - 1) * per_table_css > len(index) / 3
 
 

@@ -3,8 +3,9 @@
 
 Built in two stages: :func:`build_report` turns an :class:`~policylab.evaluation.EvaluationResult`
 into a :class:`ReportModel` (pages of tables, chart specs and SVG), and :func:`render_pages`
-pours each page into a jinja2 template. Altair, vl-convert and great_tables are imported only
-when a report is built, so importing this package stays cheap.
+pours each page into a jinja2 template. Charts (:mod:`~policylab.report.svg`) and tables
+(:mod:`~policylab.report._html_table`) are drawn by this package's own writers, in pure
+Python: no browser engine, nothing to start, and importing this package stays cheap.
 """
 
 from ._indicators import indicators_csv

@@ -8,7 +8,7 @@ into the jinja2 template. Tests can check the model as data (which charts exist,
 encodes, which numbers a summary shows) without scraping HTML.
 
 Every fragment of markup in the model (``Markup``, :class:`~policylab.report.tables.Table`)
-was produced by code in this package (the tables' writer or vl-convert output, both of which
+was produced by code in this package (the tables' and the charts' writers, both of which
 escape the user strings they contain); everything else is plain text that the template escapes.
 """
 

@@ -1,8 +1,9 @@
 """Stage 2 of the report: pour each page of a :class:`ReportModel` into the jinja2 template.
 
 The environment autoescapes everything and fails on any undefined name. The only values
-that are not escaped are the fragments the build stage produced itself (SVG from vl-convert,
-tables and their stylesheets from great_tables) and the package's own stylesheet.
+that are not escaped are the fragments the build stage produced itself (SVG from
+:mod:`~policylab.report.svg`, tables from :mod:`~policylab.report._html_table`, both escaping
+every user string) and the package's own stylesheets.
 """
 
 from __future__ import annotations

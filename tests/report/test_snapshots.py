@@ -3,7 +3,7 @@
 The report snapshot is :func:`report_data.report_data` of the built model: every page's
 sections, headline numbers, caveat lines, table cells as a reader sees them (formatted), chart
 captions and the data rows behind each chart, links and ids; not the HTML markup, the SVG
-geometry (it depends on the fonts vl-convert finds) or the stylesheets. After an intended
+geometry or the stylesheets. After an intended
 change: ``pytest tests/report --snapshot-update`` and review the diff.
 """
 

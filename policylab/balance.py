@@ -48,6 +48,9 @@ def _firm_years(firms: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame:
         df["exporter"] = np.where(exports.isna(), np.nan, (exports > 0).astype("float64"))
     df = df.merge(cohorts(membership)[["firm_id", "cohort"]], on="firm_id", how="left")
     df["cohort"] = df["cohort"].fillna(0).astype("int64")
+    # firms only need telling apart from here on: integer codes in the ids' sorted order
+    # group and sum exactly as the id strings did, without hashing them again
+    df["firm_id"] = pd.factorize(df["firm_id"], sort=True)[0].astype("int64")
     return df
 
 

@@ -26,7 +26,6 @@ Progress = Callable[[str], None]
 
 PROVENANCE_PACKAGES = (
     "numpy", "pandas", "scipy", "statsmodels", "pyarrow", "pydantic", "jinja2",
-    "great_tables",
 )
 
 
@@ -252,10 +251,10 @@ def estimate_region(region: RegionData, cfg: LabConfig, *, progress: Progress = 
     """Every configured estimator for each outcome of one region (members vs comparison firms),
     with the design checks of the headline estimator."""
     from .did.disclosure import hide_thin_terms
-    from .did.panel import firm_panel
+    from .did.panel import coded_panel, firm_panel
 
     est = cfg.estimation
-    panel = firm_panel(region.tables["firms"], region.tables["membership"])
+    panel = coded_panel(firm_panel(region.tables["firms"], region.tables["membership"]))
     cluster = "consortium" if est.cluster == "consortium" else "firm_id"
     effects, diagnostics, notes = [], [], []
     for outcome in est.outcomes:
@@ -302,8 +301,8 @@ def estimate_region(region: RegionData, cfg: LabConfig, *, progress: Progress = 
 def data_quality(region: RegionData) -> dict:
     """One row of the report's data-quality table for a region."""
     firms, mem = region.tables["firms"], region.tables["membership"]
-    members = set(mem["firm_id"])
-    firm_ids = set(firms["firm_id"])
+    firm_ids = pd.Index(firms["firm_id"].dropna().unique())
+    n_members = int(firm_ids.isin(mem["firm_id"].dropna()).sum())
     firms_src = next((s for s in region.sources if s.table == "firms"), None)
     return {
         "region": region.info.name,
@@ -313,8 +312,8 @@ def data_quality(region: RegionData) -> dict:
         "firms": len(firm_ids),
         "first_year": int(firms["year"].min()),
         "last_year": int(firms["year"].max()),
-        "members": len(firm_ids & members),
-        "never_members": len(firm_ids - members),
+        "members": n_members,
+        "never_members": len(firm_ids) - n_members,
         "missing_exports": int(firms["exports_eur"].isna().sum()),
         **region.quality_summary(),
         "warnings": len(region.warnings),

@@ -58,6 +58,14 @@ Implementation notes (what differs from the R code, and why):
 * The original (non-robust) interval is ``l' beta_post +/- z * sd``, normal as in R's
   ``constructOriginalCS``, so that it is comparable with the robust sets (policylab's event
   study reports t intervals with ``G - 1`` degrees of freedom).
+* Work that does not depend on the restriction size is done once, with the same numbers
+  as doing it each time (``benchmarks/HONEST.md``): the dual vertices are enumerated once
+  per design (they are the extreme rays of a cone that does not involve ``sd``; later
+  sizes re-solve one remembered basis per vertex), the least-favourable stage reuses its
+  standard normal draws and evaluates all the polyhedra of a size in one product, the
+  FLCI keeps its estimator family and starting weights, the breakdown search reuses the
+  reported sizes, and deciding whether a set excludes 0 bisects an endpoint only when 0
+  is in its grid cell.
 """
 
 from __future__ import annotations
@@ -656,6 +664,29 @@ def rm_polyhedra(n_pre: int, n_post: int, mbar: float) -> list[tuple[np.ndarray,
     return out
 
 
+def _rm_polyhedra_stacked(n_pre: int, n_post: int, mbar: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`rm_polyhedra` as one ``(2 n_pre, rows, T)`` stack and its ``d`` (the same
+    numbers: every piece drops one identically-zero row)."""
+    F = _first_differences(n_pre, n_post)
+    v = np.concatenate([[sign * F[s] for sign in (1.0, -1.0)] for s in range(n_pre)])
+    ub = np.concatenate(
+        [
+            np.broadcast_to(v[:, None, :], (v.shape[0], n_pre, v.shape[1])),
+            np.broadcast_to((mbar * v)[:, None, :], (v.shape[0], n_post, v.shape[1])),
+        ],
+        axis=1,
+    )
+    A = np.concatenate([F - ub, -F - ub], axis=1)
+    keep = np.einsum("kij,kij->ki", A, A) > 1e-20
+    counts = keep.sum(axis=1)
+    if np.any(counts != counts[0]):  # not expected; the list form handles it
+        polys = rm_polyhedra(n_pre, n_post, mbar)
+        return np.stack([a for a, _ in polys]), np.stack([d for _, d in polys])
+    A = A[keep].reshape(A.shape[0], int(counts[0]), A.shape[2])
+    A = np.delete(A, n_pre, axis=2)
+    return A, np.zeros(A.shape[:2])
+
+
 def sd_polyhedron(n_pre: int, n_post: int, m: float) -> tuple[np.ndarray, np.ndarray]:
     """``Delta^SD(M)``: ``|second difference| <= M`` at every interior period."""
     D = _drop_reference(_second_differences(n_pre, n_post), n_pre)
@@ -705,19 +736,50 @@ def identified_set(
 # --------------------------------------------------------------------------------------
 
 
+def _cache_put(cache: dict, key: Any, value: Any, maxsize: int = 64) -> Any:
+    """Store ``value`` in a small insertion-ordered cache (the oldest entry goes first)."""
+    if len(cache) >= maxsize:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
+    return value
+
+
+# Memoised pieces of the computation that do not depend on the restriction size. Keys are
+# the exact bytes of the inputs, so a hit returns what the computation itself would return.
+_NULL_BASES: dict[bytes, np.ndarray] = {}
+_BASES: dict[tuple, np.ndarray] = {}  # one basis per dual vertex, by X
+_DRAWS: dict[tuple[int, int, int], np.ndarray] = {}  # standard normal draws of the LF stage
+
+
 def _null_basis(lv: np.ndarray) -> np.ndarray:
     """Orthonormal basis of the complement of ``lv`` (columns)."""
     if lv.size == 1:
         return np.zeros((1, 0))
-    return linalg.null_space(lv[None, :])
+    key = np.asarray(lv, dtype=float).tobytes()
+    N = _NULL_BASES.get(key)
+    if N is None:
+        N = linalg.null_space(lv[None, :])
+        N.setflags(write=False)
+        _cache_put(_NULL_BASES, key, N)
+    return N
 
 
-def _dual_vertices(X: np.ndarray, sd: np.ndarray, max_bases: int) -> np.ndarray | None:
+def _dual_vertices(
+    X: np.ndarray, sd: np.ndarray, max_bases: int, *, cache: bool = True
+) -> np.ndarray | None:
     """Vertices of ``{gamma >= 0 : X' gamma = 0, sd' gamma = 1}`` as rows.
 
     Returns an empty array when the polytope is empty (the primal LP is unbounded, so the
     test never rejects) and ``None`` when there are more than ``max_bases`` candidate
     bases to try.
+
+    Every basis is tried once per ``X`` (and rank); the vertices do not depend on ``sd >
+    0`` except through their scale (the extreme rays of the cone ``{gamma >= 0 : X' gamma =
+    0}``, normalised by ``sd' gamma = 1``). So later calls with the same ``X`` (other
+    restriction sizes, other data with the same design) solve only one remembered basis
+    per vertex, the one with the largest determinant, with the same linear algebra and
+    tests as the full enumeration; if a remembered basis fails them, everything is tried
+    again. ``cache=False`` always tries every basis.
     """
     m = sd.size
     E = np.vstack([X.T, sd[None, :]])
@@ -735,8 +797,14 @@ def _dual_vertices(X: np.ndarray, sd: np.ndarray, max_bases: int) -> np.ndarray 
     br = Ur.T @ b
     if math.comb(m, r) > max_bases:
         return None
+    key = (X.shape, X.tobytes(), r)
+    reps = _BASES.get(key) if cache else None
+    if reps is not None:
+        V = _vertices_from_bases(Er, br, reps, colnorm, m, r)
+        if V is not None:
+            return V
     combos = np.array(list(itertools.combinations(range(m), r)), dtype=np.intp).reshape(-1, r)
-    found = []
+    found, bases, dets = [], [], []
     for start in range(0, combos.shape[0], 20_000):
         cb = combos[start : start + 20_000]
         mats = np.transpose(Er[:, cb], (1, 0, 2))  # (n, r, r)
@@ -752,10 +820,48 @@ def _dual_vertices(X: np.ndarray, sd: np.ndarray, max_bases: int) -> np.ndarray 
         rows = np.repeat(np.arange(g.shape[0]), r)
         g[rows, cb[ok][feas].ravel()] = np.clip(sol[feas], 0.0, None).ravel()
         found.append(g / colnorm)
+        bases.append(cb[ok][feas])
+        dets.append(np.abs(det[ok][feas]))
     if not found:
+        if cache:
+            _cache_put(_BASES, key, np.zeros((0, r), dtype=np.intp), maxsize=256)
         return np.zeros((0, m))
     V = np.vstack(found)
-    V = np.unique(np.round(V, 12), axis=0)
+    V, which = np.unique(np.round(V, 12), axis=0, return_inverse=True)
+    if cache:
+        # one basis per vertex (the best conditioned), in the order of the vertices
+        which = np.asarray(which).ravel()
+        d = np.concatenate(dets)
+        best = np.lexsort((-d, which))  # by vertex, then largest |det| first
+        first = best[np.r_[True, which[best][1:] != which[best][:-1]]]
+        reps = np.vstack(bases)[first]
+        reps.setflags(write=False)
+        _cache_put(_BASES, key, reps, maxsize=256)
+    return V
+
+
+def _vertices_from_bases(
+    Er: np.ndarray, br: np.ndarray, reps: np.ndarray, colnorm: np.ndarray, m: int, r: int
+) -> np.ndarray | None:
+    """The vertices of the remembered bases ``reps`` (one per vertex), computed and
+    tested as in the enumeration of :func:`_dual_vertices`; ``None`` if one of them is no
+    longer a feasible basis (the caller then enumerates them all)."""
+    if reps.shape[0] == 0:
+        return np.zeros((0, m))
+    mats = np.transpose(Er[:, reps], (1, 0, 2))
+    det = np.linalg.det(mats)
+    if not np.all(np.abs(det) > 1e-10):
+        return None
+    sol = np.linalg.solve(mats, np.broadcast_to(br, (reps.shape[0], r))[..., None])[..., 0]
+    if not np.all(sol >= -1e-9):
+        return None
+    g = np.zeros((reps.shape[0], m))
+    g[np.repeat(np.arange(g.shape[0]), r), reps.ravel()] = np.clip(sol, 0.0, None).ravel()
+    V = np.round(g / colnorm, 12)
+    # np.unique's order (rows sorted lexicographically); distinct vertices stay distinct
+    V = V[np.lexsort(V.T[::-1])]
+    if V.shape[0] > 1 and np.any(np.all(V[1:] == V[:-1], axis=1)):
+        return None
     return V
 
 
@@ -784,8 +890,206 @@ def truncnorm_sf(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.nan_to_num(np.clip(out, 0.0, 1.0), nan=1.0)
 
 
+def _reject_arp(
+    eta: np.ndarray,
+    sB: np.ndarray,
+    vlo: np.ndarray,
+    vup: np.ndarray,
+    lf_cv: float | np.ndarray,
+    tiny_at: float | np.ndarray,
+    size: float,
+) -> np.ndarray:
+    """The hybrid decision, elementwise: reject in the least-favourable first stage
+    (``eta > lf_cv``), else by the conditional test of ``eta`` truncated to
+    ``[vlo, min(vup, lf_cv)]`` at level ``size``. ``lf_cv`` and ``tiny_at`` (a standard
+    deviation below it is zero) may differ between rows (one per piece)."""
+    eta, sB, vlo, vup, lf_cv, tiny_at = np.broadcast_arrays(eta, sB, vlo, vup, lf_cv, tiny_at)
+    reject = np.zeros(eta.shape, dtype=bool)
+    first = eta > lf_cv
+    reject |= first
+    tiny = sB < tiny_at
+    reject |= tiny & (eta > 0) & ~first
+    ok = ~first & ~tiny & (eta > 0)
+    if np.any(ok):
+        s = sB[ok]
+        stat = eta[ok] / s
+        zlo = vlo[ok] / s
+        zup = np.minimum(vup[ok], lf_cv[ok]) / s
+        inside = (zlo <= stat + 1e-9) & (stat <= zup + 1e-9)
+        p = truncnorm_sf(stat, np.minimum(zlo, stat), np.maximum(zup, stat))
+        reject[ok] = inside & (p < size)
+    return reject
+
+
+def _std_normal_draws(seed: int, draws: int, n: int) -> np.ndarray:
+    """``default_rng(seed).standard_normal((draws, n))``, transposed (``n x draws``,
+    C-contiguous): the draws behind ``default_rng(seed).multivariate_normal(0, SY, draws,
+    method="eigh")`` for any ``n x n`` ``SY`` (numpy multiplies them by ``(u * sqrt|s|)'``
+    from ``eigh(SY)``)."""
+    key = (seed, draws, n)
+    z = _DRAWS.get(key)
+    if z is None:
+        z = np.ascontiguousarray(np.random.default_rng(seed).standard_normal((draws, n)).T)
+        z.setflags(write=False)
+        _cache_put(_DRAWS, key, z, maxsize=8)
+    return z
+
+
+def _lf_critical_values(pieces: Sequence[_ArpPiece], draws: int, seed: int) -> np.ndarray:
+    """Least-favourable critical values of pieces with listed (non-empty) vertices: the
+    ``1 - kappa`` quantile of ``max_v v' xi`` over ``xi ~ N(0, SY)`` drawn as the per-piece
+    generator ``default_rng(seed).multivariate_normal(..., method="eigh")`` draws them (same
+    standard normals, same factor), for all the pieces together."""
+    out = np.empty(len(pieces))
+    groups: dict[int, list[int]] = {}
+    for i, p in enumerate(pieces):
+        groups.setdefault(p.sd.size, []).append(i)
+    for n, idx in groups.items():
+        ZT = _std_normal_draws(seed, draws, n)
+        s, u = np.linalg.eigh(np.stack([pieces[i].SY for i in idx]))  # one per piece
+        cols, which = [], []
+        for i, si, ui in zip(idx, s, u, strict=True):
+            p = pieces[i]
+            if np.any(si < -1e-8):  # numpy's own path (it warns about the covariance)
+                xi = np.random.default_rng(seed).multivariate_normal(
+                    np.zeros(n), p.SY, size=draws, method="eigh"
+                )
+                out[i] = float(np.quantile((xi @ p.V.T).max(axis=1), 1 - p.kappa))
+                continue
+            cols.append((ui * np.sqrt(abs(si))).T @ p.V.T)  # (n, vertices)
+            which.append(i)
+        if not which:
+            continue
+        nv = max(c.shape[1] for c in cols)
+        # pad each piece to nv vertices by repeating its first one (the max is unchanged)
+        W = np.hstack([np.hstack([c, np.repeat(c[:, :1], nv - c.shape[1], axis=1)]) for c in cols])
+        WT = np.ascontiguousarray(W.T)
+        M = np.empty((len(which), draws))
+        # products of at most ~2e5 multiply-adds: OpenBLAS keeps them on one thread (a
+        # threaded product of this shape is slower, and much slower on a busy machine)
+        step = max(64, 200_000 // (WT.shape[0] * n))
+        for c in range(0, draws, step):
+            M[:, c : c + step] = (WT @ ZT[:, c : c + step]).reshape(len(which), nv, -1).max(axis=1)
+        q = np.quantile(M, 1 - pieces[which[0]].kappa, axis=1)
+        out[which] = q
+    return out
+
+
+def _arp_pieces(
+    polys: Sequence[tuple[np.ndarray, np.ndarray]],
+    beta: np.ndarray,
+    Sig: np.ndarray,
+    n_pre: int,
+    n_post: int,
+    lv: np.ndarray,
+    alpha: float,
+    hybrid: bool,
+    lf_draws: int,
+    seed: int,
+    max_bases: int,
+) -> list[_ArpPiece]:
+    """``_ArpPiece(A, d, ..., lf=False)`` for each polyhedron. Polyhedra of one shape whose
+    moments share ``X`` (the relative-magnitude pieces) are computed together, slice by
+    slice with the same operations (numpy loops its stacked matrix products and
+    factorisations over the slices); anything unusual falls back to one piece at a time."""
+    pieces = _arp_pieces_stacked(polys, beta, Sig, n_pre, n_post, lv, alpha, hybrid, max_bases)
+    if pieces is None:
+        args = (beta, Sig, n_pre, n_post, lv, alpha, hybrid, lf_draws, seed, max_bases)
+        pieces = [_ArpPiece(A, d, *args, lf=False) for A, d in polys]
+    return pieces
+
+
+def _arp_pieces_stacked(polys, beta, Sig, n_pre, n_post, lv, alpha, hybrid, max_bases):
+    if len(polys) < 2 or len({A.shape for A, _ in polys}) != 1:
+        return None
+    A = np.stack([A for A, _ in polys])
+    d = np.stack([d for _, d in polys])
+    k = A.shape[0]
+    if n_post > 1:
+        each = [_post_rows(a, n_pre, n_post) for a in A]
+        if len({r.size for r in each}) != 1:
+            return None
+        rows = np.array(each)
+    else:
+        rows = np.broadcast_to(np.arange(A.shape[1]), (k, A.shape[1]))
+    kk = np.arange(k)[:, None]
+    A_post = A[:, :, n_pre:]
+    y0 = (A @ beta - d)[kk, rows]
+    a1 = (A_post @ lv / (lv @ lv))[kk, rows]
+    X = (A_post @ _null_basis(lv))[kk, rows]
+    if not np.all(X == X[:1]):
+        return None
+    SY = (A @ Sig @ np.swapaxes(A, 1, 2))[kk[:, :, None], rows[:, :, None], rows[:, None, :]]
+    sd = np.sqrt(np.clip(np.diagonal(SY, axis1=1, axis2=2), 0.0, None))
+    V = _dual_vertices_stacked(X[0], sd, max_bases)
+    if V is None:
+        return None
+    G = V @ SY @ np.swapaxes(V, 1, 2)
+    kappa = alpha / 10 if hybrid else 0.0
+    out = []
+    for i in range(k):
+        p = object.__new__(_ArpPiece)
+        p.y0, p.a1, p.X, p.SY, p.sd = y0[i], a1[i], X[i], SY[i], sd[i]
+        p.alpha, p.hybrid, p.kappa = alpha, hybrid, kappa
+        p.size = (alpha - kappa) / (1 - kappa)
+        p.tiny_at = 1e-12 * max(1.0, float(sd[i].max()) if sd[i].size else 0.0)
+        p.V, p.G = V[i], G[i]
+        p.p, p.q = p.V @ p.y0, p.V @ p.a1
+        p.lf_cv = np.inf
+        out.append(p)
+    return out
+
+
+def _dual_vertices_stacked(X: np.ndarray, sd: np.ndarray, max_bases: int) -> np.ndarray | None:
+    """:func:`_dual_vertices` of ``(X, sd[i])`` for each row of ``sd``, stacked ``(k, v,
+    m)``, from the remembered bases; ``None`` when one of them needs more (no remembered
+    bases yet, an empty polytope, a basis that fails its tests)."""
+    k, m = sd.shape
+    E = np.concatenate([np.broadcast_to(X.T, (k, *X.T.shape)), sd[:, None, :]], axis=1)
+    b = np.zeros(E.shape[1])
+    b[-1] = 1.0
+    colnorm = np.linalg.norm(E, axis=1)
+    colnorm[colnorm == 0] = 1.0
+    En = E / colnorm[:, None, :]
+    U, s, _ = np.linalg.svd(En, full_matrices=False)
+    ranks = np.sum(s > 1e-10 * s[:, :1], axis=1)
+    r = int(ranks[0])
+    if np.any(ranks != r) or math.comb(m, r) > max_bases:
+        return None
+    reps = _BASES.get((X.shape, X.tobytes(), r))
+    if reps is None or reps.shape[0] == 0:
+        return None
+    Ur = U[:, :, :r]
+    UrT = np.swapaxes(Ur, 1, 2)
+    for i in range(k):
+        if np.linalg.norm(b - Ur[i] @ (UrT[i] @ b)) > 1e-8:
+            return None
+    Er = UrT @ En
+    br = UrT @ b
+    mats = np.transpose(Er[:, :, reps], (0, 2, 1, 3))  # (k, bases, r, r)
+    det = np.linalg.det(mats)
+    if not np.all(np.abs(det) > 1e-10):
+        return None
+    nb = reps.shape[0]
+    sol = np.linalg.solve(mats, np.broadcast_to(br[:, None, :], (k, nb, r))[..., None])[..., 0]
+    if not np.all(sol >= -1e-9):
+        return None
+    g = np.zeros((k, nb, m))
+    g[:, np.repeat(np.arange(nb), r), reps.ravel()] = np.clip(sol, 0.0, None).reshape(k, -1)
+    V = np.round(g / colnorm[:, None, :], 12)
+    for i in range(k):
+        Vi = V[i][np.lexsort(V[i].T[::-1])]
+        if nb > 1 and np.any(np.all(Vi[1:] == Vi[:-1], axis=1)):
+            return None
+        V[i] = Vi
+    return V
+
+
 class _ArpPiece:
-    """The ARP (hybrid) test of ``theta`` for one polyhedron ``{A delta <= d}``."""
+    """The ARP (hybrid) test of ``theta`` for one polyhedron ``{A delta <= d}``.
+
+    ``lf=False`` leaves the least-favourable critical value to the caller
+    (:func:`_lf_critical_values`, for several pieces at once)."""
 
     def __init__(
         self,
@@ -801,6 +1105,8 @@ class _ArpPiece:
         lf_draws: int,
         seed: int,
         max_bases: int = MAX_BASES,
+        *,
+        lf: bool = True,
     ) -> None:
         rows = _post_rows(A, n_pre, n_post)
         A_post = A[:, n_pre:]
@@ -813,20 +1119,21 @@ class _ArpPiece:
         self.hybrid = hybrid
         self.kappa = alpha / 10 if hybrid else 0.0
         self.size = (alpha - self.kappa) / (1 - self.kappa)
+        self.tiny_at = 1e-12 * max(1.0, float(self.sd.max()) if self.sd.size else 0.0)
         self.V = _dual_vertices(self.X, self.sd, max_bases)
-        rng = np.random.default_rng(seed)
+        self.lf_cv = np.inf
         if self.V is not None:
             G = self.V @ self.SY @ self.V.T
             self.G, self.p, self.q = G, self.V @ self.y0, self.V @ self.a1
-            if hybrid and self.V.shape[0]:
-                xi = rng.multivariate_normal(
-                    np.zeros(self.sd.size), self.SY, size=lf_draws, method="eigh"
-                )
-                self.lf_cv = float(np.quantile((xi @ self.V.T).max(axis=1), 1 - self.kappa))
-            else:
-                self.lf_cv = np.inf
-        else:
-            self.lf_cv = self._lf_cv_lp(rng, min(lf_draws, 1000)) if hybrid else np.inf
+            if hybrid and self.V.shape[0] and lf:
+                self.lf_cv = float(_lf_critical_values([self], lf_draws, seed)[0])
+        elif hybrid:
+            self.lf_cv = self._lf_cv_lp(np.random.default_rng(seed), min(lf_draws, 1000))
+
+    @property
+    def needs_lf(self) -> bool:
+        """A hybrid piece with listed vertices whose critical value is still to be set."""
+        return self.hybrid and self.V is not None and self.V.shape[0] > 0
 
     # -- fast path: listed vertices ------------------------------------------------------
     def accepts(self, theta: np.ndarray) -> np.ndarray:
@@ -850,22 +1157,7 @@ class _ArpPiece:
     def _reject(
         self, eta: np.ndarray, sB: np.ndarray, vlo: np.ndarray, vup: np.ndarray
     ) -> np.ndarray:
-        eta, sB, vlo, vup = np.broadcast_arrays(eta, sB, vlo, vup)
-        reject = np.zeros(eta.shape, dtype=bool)
-        first = eta > self.lf_cv
-        reject |= first
-        tiny = sB < 1e-12 * max(1.0, float(self.sd.max()))
-        reject |= tiny & (eta > 0) & ~first
-        ok = ~first & ~tiny & (eta > 0)
-        if np.any(ok):
-            s = sB[ok]
-            stat = eta[ok] / s
-            zlo = vlo[ok] / s
-            zup = np.minimum(vup[ok], self.lf_cv) / s
-            inside = (zlo <= stat + 1e-9) & (stat <= zup + 1e-9)
-            p = truncnorm_sf(stat, np.minimum(zlo, stat), np.maximum(zup, stat))
-            reject[np.flatnonzero(ok)] = inside & (p < self.size)
-        return reject
+        return _reject_arp(eta, sB, vlo, vup, self.lf_cv, self.tiny_at, self.size)
 
     # -- slow path: linear programmes ------------------------------------------------------
     def _eta_lp(self, y: np.ndarray) -> tuple[float, np.ndarray | None]:
@@ -925,16 +1217,101 @@ class _ArpPiece:
         )
 
 
+class _ArpUnion:
+    """``theta`` is accepted when one of the pieces accepts it: :meth:`_ArpPiece.accepts`
+    for all the vertex pieces in one vectorised pass (their vertex lists padded to a common
+    length with vertices that never attain the maximum), the linear-programme pieces one
+    by one."""
+
+    def __init__(self, pieces: Sequence[_ArpPiece]) -> None:
+        self.pieces = list(pieces)
+        self.accepts_all = any(p.V is not None and p.V.shape[0] == 0 for p in self.pieces)
+        self.lp = [p for p in self.pieces if p.V is None]
+        fast = [p for p in self.pieces if p.V is not None and p.V.shape[0]]
+        self.k = len(fast)
+        if fast:
+            nv = max(p.V.shape[0] for p in fast)
+            self.P = np.full((self.k, nv), -np.inf)
+            self.Q = np.zeros((self.k, nv))
+            self.G = np.zeros((self.k, nv, nv))
+            for i, p in enumerate(fast):
+                n = p.V.shape[0]
+                self.P[i, :n], self.Q[i, :n], self.G[i, :n, :n] = p.p, p.q, p.G
+            self.lf_cv = np.array([p.lf_cv for p in fast])[:, None]
+            self.tiny_at = np.array([p.tiny_at for p in fast])[:, None]
+            self.size = fast[0].size
+            self.rows = np.arange(self.k)[:, None]
+
+    def accepts(self, theta: np.ndarray) -> np.ndarray:
+        theta = np.atleast_1d(np.asarray(theta, dtype=float))
+        if self.accepts_all:
+            return np.ones(theta.shape, dtype=bool)
+        out = np.zeros(theta.shape, dtype=bool)
+        if self.k:
+            vals = self.P[:, None, :] - theta[None, :, None] * self.Q[:, None, :]  # (k, n, v)
+            star = np.argmax(vals, axis=2)
+            eta = np.take_along_axis(vals, star[..., None], axis=2)[..., 0]
+            first = eta > self.lf_cv  # rejected in the first stage
+            # eta <= 0 (and not rejected in the first stage) is accepted
+            out |= (~first & (eta <= 0)).any(axis=0)
+            # the conditional test, only where it decides: 0 < eta <= lf_cv, theta not
+            # yet accepted by another piece
+            pi, ti = np.nonzero(~first & (eta > 0) & ~out[None, :])
+            if pi.size:
+                st, e = star[pi, ti], eta[pi, ti]
+                s2 = self.G[pi, st, st]
+                bcoef = self.G[pi, st, :] / np.where(s2 > 0, s2, 1.0)[:, None]
+                a = vals[pi, ti, :] - bcoef * e[:, None]
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    ratio = a / (1.0 - bcoef)
+                up = np.where(bcoef > 1 + 1e-9, ratio, np.inf).min(axis=1)
+                lo = np.where(bcoef < 1 - 1e-9, ratio, -np.inf).max(axis=1)
+                rej = _reject_arp(
+                    e,
+                    np.sqrt(np.clip(s2, 0.0, None)),
+                    lo,
+                    up,
+                    self.lf_cv[pi, 0],
+                    self.tiny_at[pi, 0],
+                    self.size,
+                )
+                out[ti[~rej]] = True
+        for p in self.lp:  # one or two linear programmes per theta: only where needed
+            todo = np.flatnonzero(~out)
+            if todo.size:
+                out[todo] |= p.accepts(theta[todo])
+        return out
+
+
 # --------------------------------------------------------------------------------------
 # the optimal fixed-length confidence interval for Delta^SD(M)
 # --------------------------------------------------------------------------------------
 
 
+_PPF: dict[float, Any] = {}
+_NORM_PDF_C = np.sqrt(2 * np.pi)
+
+
+def _norm_ppf(q: float) -> Any:
+    """``stats.norm.ppf(q)`` (the same float64), memoised."""
+    v = _PPF.get(q)
+    if v is None:
+        v = _cache_put(_PPF, q, stats.norm.ppf(q))
+    return v
+
+
+def _norm_pdf(x: float) -> Any:
+    """``stats.norm.pdf(x)`` for a scalar, bit for bit: scipy evaluates
+    ``exp(-x**2 / 2) / sqrt(2 pi)`` on a one-element array (numpy's scalar ``exp`` can
+    differ in the last bit), without its argument checks."""
+    return (np.exp(-np.array([x]) ** 2 / 2.0) / _NORM_PDF_C)[0]
+
+
 def folded_normal_quantile(b: float, alpha: float) -> float:
     """``cv_alpha(b)``: the ``1 - alpha`` quantile of ``|N(b, 1)|`` (``b >= 0``)."""
     b = abs(float(b))
-    lo = b + stats.norm.ppf(1 - alpha)
-    hi = b + stats.norm.ppf(1 - alpha / 2)
+    lo = b + _norm_ppf(1 - alpha)
+    hi = b + _norm_ppf(1 - alpha / 2)
     if hi - lo < 1e-13:
         return hi
     f = lambda c: special.ndtr(c - b) - special.ndtr(-c - b) - (1 - alpha)
@@ -945,7 +1322,7 @@ def folded_normal_quantile(b: float, alpha: float) -> float:
 
 def _cv_and_slope(b: float, alpha: float) -> tuple[float, float]:
     c = folded_normal_quantile(b, alpha)
-    f1, f2 = stats.norm.pdf(c - b), stats.norm.pdf(c + b)
+    f1, f2 = _norm_pdf(c - b), _norm_pdf(c + b)
     return c, float((f1 - f2) / (f1 + f2))
 
 
@@ -989,78 +1366,101 @@ def optimal_flci(
     """The shortest ``1 - alpha`` fixed-length interval for ``l' tau_post`` over
     ``Delta^SD(m)``. The half-length is convex in the free weights (a perspective of the
     convex ``cv_alpha``), so the local solution found is the global one."""
-    if n_pre < 1:
-        raise ValueError("the smoothness FLCI needs at least one pre-period coefficient")
-    st = _flci_setup(Sig, n_pre, n_post, lv)
-    scale = float(np.sqrt(lv @ Sig[n_pre:, n_pre:] @ lv))
-    S = Sig / scale**2  # work in units of sd(l' beta_post)
-    mm = m / scale
-    v0, P, mu0, K = st["v0"], st["P"], st["mu0"], st["K"]
-    k = P.shape[1]
-    H = P.T @ S @ P
-    g = P.T @ S @ v0
-    s0 = float(v0 @ S @ v0)
+    return _Flci(Sig, n_pre, n_post, lv, alpha).solve(beta, m)
 
-    def sd(z: np.ndarray) -> float:
-        return math.sqrt(max(s0 + 2 * g @ z + z @ H @ z, 1e-300))
 
-    z_minvar = -np.linalg.solve(H, g) if k else np.zeros(0)
-    if k == 0 or mm == 0:
-        z = z_minvar
-    else:
-        nmu = mu0.size
+class _Flci:
+    """:func:`optimal_flci` for one covariance, weights and level, for any ``beta`` and
+    ``m``: what does not depend on ``m`` (the estimator family, the minimum-variance and the
+    minimum-bias starting weights) is computed once."""
 
-        def obj(x: np.ndarray) -> tuple[float, np.ndarray]:
-            z, u = x[:k], x[k:]
-            s = sd(z)
-            bias = mm * u.sum()
-            c, dc = _cv_and_slope(bias / s, alpha)
-            grad_z = (H @ z + g) / s * (c - bias / s * dc)
-            return s * c, np.r_[grad_z, np.full(nmu, mm * dc)]
+    def __init__(self, Sig: np.ndarray, n_pre: int, n_post: int, lv: np.ndarray, alpha: float):
+        if n_pre < 1:
+            raise ValueError("the smoothness FLCI needs at least one pre-period coefficient")
+        st = _flci_setup(Sig, n_pre, n_post, lv)
+        self.alpha = alpha
+        self.scale = scale = float(np.sqrt(lv @ Sig[n_pre:, n_pre:] @ lv))
+        S = Sig / scale**2  # work in units of sd(l' beta_post)
+        self.v0, self.P, self.mu0, self.K = st["v0"], st["P"], st["mu0"], st["K"]
+        self.k = k = self.P.shape[1]
+        self.H = self.P.T @ S @ self.P
+        self.g = self.P.T @ S @ self.v0
+        self.s0 = float(self.v0 @ S @ self.v0)
+        self.z_minvar = -np.linalg.solve(self.H, self.g) if k else np.zeros(0)
+        self._starts: list[np.ndarray] | None = None
 
-        cons = {
-            "type": "ineq",
-            "fun": lambda x: np.r_[x[k:] - (mu0 + K @ x[:k]), x[k:] + (mu0 + K @ x[:k])],
-            "jac": lambda x: np.block([[-K, np.eye(nmu)], [K, np.eye(nmu)]]),
-        }
-        # two starts: the minimum-variance and the minimum-bias weights
-        lp = optimize.linprog(
-            np.r_[np.zeros(k), np.ones(nmu)],
-            A_ub=np.block([[K, -np.eye(nmu)], [-K, -np.eye(nmu)]]),
-            b_ub=np.r_[-mu0, mu0],
-            bounds=[(None, None)] * k + [(0, None)] * nmu,
-            method="highs",
-        )
-        starts = [z_minvar] + ([lp.x[:k]] if lp.status == 0 else [])
-        best = None
-        for z_start in starts:
-            x0 = np.r_[z_start, np.abs(mu0 + K @ z_start)]
-            r = optimize.minimize(
-                obj,
-                x0,
-                jac=True,
-                method="SLSQP",
-                constraints=[cons],
-                options={"ftol": 1e-12, "maxiter": 500},
+    def sd(self, z: np.ndarray) -> float:
+        return math.sqrt(max(self.s0 + 2 * self.g @ z + z @ self.H @ z, 1e-300))
+
+    def starts(self) -> list[np.ndarray]:
+        """The minimum-variance and the minimum-bias weights."""
+        if self._starts is None:
+            k, mu0, K = self.k, self.mu0, self.K
+            nmu = mu0.size
+            lp = optimize.linprog(
+                np.r_[np.zeros(k), np.ones(nmu)],
+                A_ub=np.block([[K, -np.eye(nmu)], [-K, -np.eye(nmu)]]),
+                b_ub=np.r_[-mu0, mu0],
+                bounds=[(None, None)] * k + [(0, None)] * nmu,
+                method="highs",
             )
-            zz = r.x[:k]
-            val = _half_length(zz, sd, mu0, K, mm, alpha)
-            if best is None or val < best[0]:
-                best = (val, zz)
-        z = best[1]  # type: ignore[index]
-    v = v0 + P @ z
-    s = sd(z)
-    bias = mm * float(np.abs(mu0 + K @ z).sum())
-    half = s * folded_normal_quantile(bias / s, alpha)
-    center = float(v @ beta)
-    return FLCI(
-        conf_low=center - half * scale,
-        conf_high=center + half * scale,
-        weights=v,
-        half_length=half * scale,
-        max_bias=bias * scale,
-        std_error=s * scale,
-    )
+            self._starts = [self.z_minvar] + ([lp.x[:k]] if lp.status == 0 else [])
+        return self._starts
+
+    def solve(self, beta: np.ndarray, m: float) -> FLCI:
+        alpha, scale, k = self.alpha, self.scale, self.k
+        v0, P, mu0, K, H, g = self.v0, self.P, self.mu0, self.K, self.H, self.g
+        sd = self.sd
+        mm = m / scale
+        if k == 0 or mm == 0:
+            z = self.z_minvar
+        else:
+            nmu = mu0.size
+
+            def obj(x: np.ndarray) -> tuple[float, np.ndarray]:
+                z, u = x[:k], x[k:]
+                s = sd(z)
+                bias = mm * u.sum()
+                c, dc = _cv_and_slope(bias / s, alpha)
+                grad_z = (H @ z + g) / s * (c - bias / s * dc)
+                return s * c, np.concatenate((grad_z, np.full(nmu, mm * dc)))
+
+            def con(x: np.ndarray) -> np.ndarray:
+                mu = mu0 + K @ x[:k]
+                return np.concatenate((x[k:] - mu, x[k:] + mu))
+
+            jac = np.block([[-K, np.eye(nmu)], [K, np.eye(nmu)]])
+            cons = {"type": "ineq", "fun": con, "jac": lambda x: jac}
+            # two starts: the minimum-variance and the minimum-bias weights
+            best = None
+            for z_start in self.starts():
+                x0 = np.r_[z_start, np.abs(mu0 + K @ z_start)]
+                r = optimize.minimize(
+                    obj,
+                    x0,
+                    jac=True,
+                    method="SLSQP",
+                    constraints=[cons],
+                    options={"ftol": 1e-12, "maxiter": 500},
+                )
+                zz = r.x[:k]
+                val = _half_length(zz, sd, mu0, K, mm, alpha)
+                if best is None or val < best[0]:
+                    best = (val, zz)
+            z = best[1]  # type: ignore[index]
+        v = v0 + P @ z
+        s = sd(z)
+        bias = mm * float(np.abs(mu0 + K @ z).sum())
+        half = s * folded_normal_quantile(bias / s, alpha)
+        center = float(v @ beta)
+        return FLCI(
+            conf_low=center - half * scale,
+            conf_high=center + half * scale,
+            weights=v,
+            half_length=half * scale,
+            max_bias=bias * scale,
+            std_error=s * scale,
+        )
 
 
 def _half_length(z, sd, mu0, K, mm, alpha) -> float:
@@ -1109,43 +1509,58 @@ class _Solver:
         self.max_bases = max_bases
         self.center = float(lv @ beta[n_pre:])
         self.sd_theta = float(np.sqrt(lv @ Sig[n_pre:, n_pre:] @ lv))
+        # memoised per restriction size: the breakdown search revisits the reported sizes
+        self._intervals: dict[float, tuple[float, float]] = {}
+        self._excludes: dict[float, bool] = {}
+        self._lf_cache: dict[tuple, float] = {}
+        self._flci: _Flci | None = None
 
     def pieces(self, m: float) -> list[_ArpPiece]:
         if self.restriction == "relative_magnitude":
-            polys = rm_polyhedra(self.n_pre, self.n_post, m)
+            polys = list(zip(*_rm_polyhedra_stacked(self.n_pre, self.n_post, m), strict=True))
         else:
             polys = [sd_polyhedron(self.n_pre, self.n_post, m)]
-        return [
-            _ArpPiece(
-                A,
-                d,
-                self.beta,
-                self.Sig,
-                self.n_pre,
-                self.n_post,
-                self.lv,
-                self.alpha,
-                self.method == "C-LF",
-                self.lf_draws,
-                self.seed,
-                self.max_bases,
-            )
-            for A, d in polys
-        ]
+        out = _arp_pieces(
+            polys,
+            self.beta,
+            self.Sig,
+            self.n_pre,
+            self.n_post,
+            self.lv,
+            self.alpha,
+            self.method == "C-LF",
+            self.lf_draws,
+            self.seed,
+            self.max_bases,
+        )
+        todo = [p for p in out if p.needs_lf]
+        if todo:
+            # the critical value depends on SY and the vertices only: the smoothness pieces
+            # (SY does not depend on M) share it across sizes
+            keys = [(p.SY.tobytes(), p.V.tobytes(), p.V.shape) for p in todo]
+            new = [p for p, k in zip(todo, keys, strict=True) if k not in self._lf_cache]
+            if new:
+                cvs = _lf_critical_values(new, self.lf_draws, self.seed)
+                for p, cv in zip(new, cvs, strict=True):
+                    self._lf_cache[(p.SY.tobytes(), p.V.tobytes(), p.V.shape)] = float(cv)
+            for p, k in zip(todo, keys, strict=True):
+                p.lf_cv = self._lf_cache[k]
+        return out
 
     def interval(self, m: float) -> tuple[float, float]:
+        key = float(m)
+        if key not in self._intervals:
+            self._intervals[key] = self._interval(key)
+        return self._intervals[key]
+
+    def _interval(self, m: float, zero_only: bool = False) -> Any:
         if self.method == "FLCI":
-            f = optimal_flci(self.beta, self.Sig, self.n_pre, self.n_post, self.lv, m, self.alpha)
+            if self._flci is None:
+                self._flci = _Flci(self.Sig, self.n_pre, self.n_post, self.lv, self.alpha)
+            f = self._flci.solve(self.beta, m)
             return f.conf_low, f.conf_high
-        pieces = self.pieces(m)
-
-        def accept(theta: np.ndarray) -> np.ndarray:
-            theta = np.atleast_1d(theta)
-            out = np.zeros(theta.shape, dtype=bool)
-            for p in pieces:
-                out |= p.accepts(theta)
-            return out
-
+        union = _ArpUnion(self.pieces(m))
+        accept = union.accepts
         if self.grid is not None:
             g = np.linspace(self.grid[0], self.grid[1], int(self.grid[2]))
             acc = accept(g)
@@ -1153,9 +1568,14 @@ class _Solver:
                 return float("nan"), float("nan")
             return float(g[acc].min()), float(g[acc].max())
         # the linear-programme path costs a few LPs per theta: search a coarser grid
-        points = self.grid_points if all(p.V is not None for p in pieces) else 60
+        points = self.grid_points if not union.lp else 60
         return _invert(
-            accept, self.center, self._half_width(m), min(self.grid_points, points), self.sd_theta
+            accept,
+            self.center,
+            self._half_width(m),
+            min(self.grid_points, points),
+            self.sd_theta,
+            zero_only=zero_only,
         )
 
     def _half_width(self, m: float) -> float:
@@ -1169,8 +1589,17 @@ class _Solver:
         return 20 * s + m * float(np.abs(self.lv) @ (t * (t + 1) / 2))
 
     def excludes_zero(self, m: float) -> bool:
-        lo, hi = self.interval(m)
-        return bool(np.isfinite(lo) and (lo > 0 or hi < 0))
+        """Whether the set at size ``m`` excludes 0, i.e. ``lo > 0 or hi < 0`` for the
+        ``(lo, hi)`` of :meth:`interval`. Without a user grid the test-inversion methods
+        settle this from the search grid and bisect an endpoint only when 0 lies in its
+        grid cell (:func:`_invert` with ``zero_only``): the same answer, fewer tests."""
+        key = float(m)
+        if key in self._intervals or self.method == "FLCI" or self.grid is not None:
+            lo, hi = self.interval(key)
+            return bool(np.isfinite(lo) and (lo > 0 or hi < 0))
+        if key not in self._excludes:
+            self._excludes[key] = bool(self._interval(key, zero_only=True))
+        return self._excludes[key]
 
     def breakdown(self, sd_theta: float) -> float | None:
         if not self.excludes_zero(0.0):
@@ -1197,9 +1626,18 @@ def _invert(
     half_width: float,
     points: int,
     scale: float,
-) -> tuple[float, float]:
+    *,
+    zero_only: bool = False,
+) -> Any:
     """Smallest and largest accepted ``theta``: a grid, widened while its ends are
-    accepted, then bisection on each side to ``1e-9 * scale``."""
+    accepted, then bisection on each side to ``1e-9 * scale``.
+
+    ``zero_only``: return only whether those endpoints exclude 0 (``lo > 0 or hi < 0``).
+    ``lo`` lies in ``[g[i - 1], g[i]]`` (the first accepted grid point and the rejected one
+    before it; :func:`_bisect` only moves inwards from ``g[i - 1]`` and never past ``g[i]``
+    by more than rounding), ``hi`` in ``[g[j], g[j + 1]]``, so an endpoint is bisected only
+    when 0 lies in (or within rounding of) its grid cell, and only until the side of 0 it
+    lies on is known: the answer is the one the full computation gives."""
     w = half_width
     for _ in range(12):
         g = np.linspace(center - w, center + w, points)
@@ -1209,26 +1647,101 @@ def _invert(
             g2 = np.linspace(center - w / 50, center + w / 50, points)
             acc2 = accept(g2)
             if not acc2.any():
-                return float("nan"), float("nan")
+                return False if zero_only else (float("nan"), float("nan"))
             g, acc = g2, acc2
         if acc[0] or acc[-1]:
             w *= 4
             continue
         i, j = int(np.argmax(acc)), int(acc.size - 1 - np.argmax(acc[::-1]))
-        lo = _bisect(accept, g[i - 1], g[i], scale)
-        hi = _bisect(accept, g[j + 1], g[j], scale)
-        return lo, hi
+        if zero_only:
+            return _lo_positive(accept, g[i - 1], g[i], scale) or _hi_negative(
+                accept, g[j + 1], g[j], scale
+            )
+        return _bisect_both(accept, (g[i - 1], g[i]), (g[j + 1], g[j]), scale)
     lo = -np.inf if acc[0] else float(g[int(np.argmax(acc))])
     hi = np.inf if acc[-1] else float(g[int(acc.size - 1 - np.argmax(acc[::-1]))])
+    if zero_only:
+        return bool(np.isfinite(lo) and (lo > 0 or hi < 0))
     return lo, hi
 
 
+def _bisect_both(
+    accept: Callable[[np.ndarray], np.ndarray],
+    lower: tuple[float, float],
+    upper: tuple[float, float],
+    scale: float,
+) -> tuple[float, float]:
+    """``_bisect(accept, *lower, scale), _bisect(accept, *upper, scale)``, their rounds run
+    side by side: the points of both are tested in one call (``accept`` decides each point
+    on its own, so the two searches and their results are those of separate calls)."""
+    ends = [[float(lower[0]), float(lower[1])], [float(upper[0]), float(upper[1])]]
+    active = [True, True]
+    for _ in range(20):
+        for e, end in enumerate(ends):
+            if active[e] and abs(end[1] - end[0]) <= 1e-9 * max(scale, 1e-300):
+                active[e] = False
+        live = [e for e in range(2) if active[e]]
+        if not live:
+            break
+        pts = [np.linspace(ends[e][0], ends[e][1], 66)[1:-1] for e in live]
+        acc_all = accept(np.concatenate(pts))
+        for n, e in enumerate(live):
+            p, acc = pts[n], acc_all[64 * n : 64 * (n + 1)]
+            if acc.any():
+                k = int(np.argmax(acc))  # first accepted point coming from the rejected side
+                ends[e][1] = float(p[k])
+                ends[e][0] = float(p[k - 1]) if k > 0 else ends[e][0]
+            else:
+                ends[e][0] = float(p[-1])
+    return ends[0][1], ends[1][1]
+
+
+def _lo_positive(accept, out: float, inside: float, scale: float) -> bool:
+    """``_bisect(accept, out, inside, scale) > 0`` for ``out < inside``, stopping as soon
+    as the sign is settled: the result is at least ``out`` and (up to rounding) at most
+    ``inside``, and :func:`_bisect` only moves them towards each other."""
+
+    def settled(out: float, inside: float) -> float | None:
+        if out > 0:
+            return np.inf
+        if inside < -(1e-6 * (inside - out) + 1e-12 * max(abs(out), abs(inside))):
+            return -np.inf
+        return None
+
+    return _bisect(accept, out, inside, scale, settled) > 0
+
+
+def _hi_negative(accept, out: float, inside: float, scale: float) -> bool:
+    """``_bisect(accept, out, inside, scale) < 0`` for ``out > inside`` (as
+    :func:`_lo_positive`)."""
+
+    def settled(out: float, inside: float) -> float | None:
+        if out < 0:
+            return -np.inf
+        if inside > 1e-6 * (out - inside) + 1e-12 * max(abs(out), abs(inside)):
+            return np.inf
+        return None
+
+    return _bisect(accept, out, inside, scale, settled) < 0
+
+
 def _bisect(
-    accept: Callable[[np.ndarray], np.ndarray], out: float, inside: float, scale: float
+    accept: Callable[[np.ndarray], np.ndarray],
+    out: float,
+    inside: float,
+    scale: float,
+    settled: Callable[[float, float], float | None] | None = None,
 ) -> float:
     """Boundary between a rejected point ``out`` and an accepted point ``inside``: each round
-    tests 64 points between them (one vectorised call) and keeps the outermost accepted one."""
+    tests 64 points between them (one vectorised call) and keeps the outermost accepted one.
+
+    ``settled(out, inside)``, checked before each round, may stop the search early by
+    returning a stand-in for the result (callers that need only its sign)."""
     for _ in range(20):
+        if settled is not None:
+            early = settled(out, inside)
+            if early is not None:
+                return early
         if abs(inside - out) <= 1e-9 * max(scale, 1e-300):
             break
         pts = np.linspace(out, inside, 66)[1:-1]

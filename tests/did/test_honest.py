@@ -28,10 +28,12 @@ import json
 
 import numpy as np
 import pytest
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 from policylab.did import aggregate, att_gt, event_study, honest_did
+from policylab.did import honest as H
 from policylab.did.honest import (
+    _invert,
     _Solver,
     folded_normal_quantile,
     identified_set,
@@ -291,6 +293,273 @@ def test_vertex_and_linear_programme_paths_agree():
             )
             out.append(s.interval(1.0))
         assert out[0] == pytest.approx(out[1], abs=1e-12)
+
+
+# --- the fast computation against the straightforward one ---------------------------------
+#
+# honest_did shares work between restriction sizes (remembered dual-vertex bases, one set of
+# least-favourable draws, all polyhedra in one pass, a breakdown search that reuses sizes
+# and stops bisecting once the side of 0 is known). The reference below recomputes every
+# size from scratch as the method was first written: each polyhedron on its own, every
+# basis of its dual polytope tried, numpy's multivariate normal for the least-favourable
+# draws, both endpoints bisected to the end for every step of the breakdown bisection.
+
+
+def _slow_piece(A, d, beta, sigma, n_pre, n_post, lv, alpha, hybrid, draws, seed):
+    """The ARP (hybrid) test of one polyhedron ``{A delta <= d}``: ``theta -> accepted``."""
+    rows = H._post_rows(A, n_pre, n_post)
+    A_post = A[:, n_pre:]
+    y0 = (A @ beta - d)[rows]
+    a1 = (A_post @ lv / (lv @ lv))[rows]
+    X = (A_post @ H._null_basis(lv))[rows]
+    SY = (A @ sigma @ A.T)[np.ix_(rows, rows)]
+    sd = np.sqrt(np.clip(np.diag(SY), 0.0, None))
+    V = H._dual_vertices(X, sd, 10**6, cache=False)
+    if V.shape[0] == 0:
+        return lambda theta: np.ones(theta.shape, dtype=bool)
+    kappa = alpha / 10 if hybrid else 0.0
+    size = (alpha - kappa) / (1 - kappa)
+    G, p, q = V @ SY @ V.T, V @ y0, V @ a1
+    lf_cv = np.inf
+    if hybrid:
+        rng = np.random.default_rng(seed)
+        xi = rng.multivariate_normal(np.zeros(sd.size), SY, size=draws, method="eigh")
+        lf_cv = float(np.quantile((xi @ V.T).max(axis=1), 1 - kappa))
+    tiny = 1e-12 * max(1.0, float(sd.max()))
+
+    def accepts(theta):
+        vals = p[None, :] - theta[:, None] * q[None, :]
+        star = np.argmax(vals, axis=1)
+        eta = vals[np.arange(theta.size), star]
+        s2 = G[star, star]
+        bcoef = G[star, :] / np.where(s2 > 0, s2, 1.0)[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = (vals - bcoef * eta[:, None]) / (1.0 - bcoef)
+        vup = np.where(bcoef > 1 + 1e-9, ratio, np.inf).min(axis=1)
+        vlo = np.where(bcoef < 1 - 1e-9, ratio, -np.inf).max(axis=1)
+        sB = np.sqrt(np.clip(s2, 0.0, None))
+        reject = (eta > lf_cv) | ((sB < tiny) & (eta > 0))
+        ok = ~reject & (eta > 0)
+        if ok.any():
+            s = sB[ok]
+            stat, zlo, zup = eta[ok] / s, vlo[ok] / s, np.minimum(vup[ok], lf_cv) / s
+            inside = (zlo <= stat + 1e-9) & (stat <= zup + 1e-9)
+            pv = truncnorm_sf(stat, np.minimum(zlo, stat), np.maximum(zup, stat))
+            reject[ok] = inside & (pv < size)
+        return ~reject
+
+    return accepts
+
+
+def _slow_cv(b, alpha):
+    """The ``1 - alpha`` quantile of ``|N(b, 1)|`` with scipy.stats, as first written."""
+    b = abs(float(b))
+    lo, hi = b + stats.norm.ppf(1 - alpha), b + stats.norm.ppf(1 - alpha / 2)
+    if hi - lo < 1e-13:
+        return hi
+    f = lambda c: special.ndtr(c - b) - special.ndtr(-c - b) - (1 - alpha)
+    if f(lo) >= 0:
+        return float(lo)
+    return float(optimize.brentq(f, lo, hi, xtol=1e-14, rtol=1e-14))
+
+
+def _slow_flci(beta, sigma, n_pre, n_post, lv, m, alpha):
+    """``(conf_low, conf_high)`` of the optimal FLCI, everything set up for this ``m``."""
+    st = H._flci_setup(sigma, n_pre, n_post, lv)
+    scale = float(np.sqrt(lv @ sigma[n_pre:, n_pre:] @ lv))
+    S, mm = sigma / scale**2, m / scale
+    v0, P, mu0, K = st["v0"], st["P"], st["mu0"], st["K"]
+    k, nmu = P.shape[1], mu0.size
+    Hm, g, s0 = P.T @ S @ P, P.T @ S @ v0, float(v0 @ S @ v0)
+
+    def sd(z):
+        return np.sqrt(max(s0 + 2 * g @ z + z @ Hm @ z, 1e-300))
+
+    def half(z):
+        return sd(z) * _slow_cv(mm * float(np.abs(mu0 + K @ z).sum()) / sd(z), alpha)
+
+    z = -np.linalg.solve(Hm, g) if k else np.zeros(0)
+    if k and mm != 0:
+
+        def obj(x):
+            z, u = x[:k], x[k:]
+            s = sd(z)
+            bias = mm * u.sum()
+            c = _slow_cv(bias / s, alpha)
+            f1, f2 = stats.norm.pdf(c - bias / s), stats.norm.pdf(c + bias / s)
+            dc = float((f1 - f2) / (f1 + f2))
+            grad_z = (Hm @ z + g) / s * (c - bias / s * dc)
+            return s * c, np.r_[grad_z, np.full(nmu, mm * dc)]
+
+        cons = {
+            "type": "ineq",
+            "fun": lambda x: np.r_[x[k:] - (mu0 + K @ x[:k]), x[k:] + (mu0 + K @ x[:k])],
+            "jac": lambda x: np.block([[-K, np.eye(nmu)], [K, np.eye(nmu)]]),
+        }
+        lp = optimize.linprog(
+            np.r_[np.zeros(k), np.ones(nmu)],
+            A_ub=np.block([[K, -np.eye(nmu)], [-K, -np.eye(nmu)]]),
+            b_ub=np.r_[-mu0, mu0],
+            bounds=[(None, None)] * k + [(0, None)] * nmu,
+            method="highs",
+        )
+        best = None
+        for z0 in [z] + ([lp.x[:k]] if lp.status == 0 else []):
+            r = optimize.minimize(
+                obj, np.r_[z0, np.abs(mu0 + K @ z0)], jac=True, method="SLSQP",
+                constraints=[cons], options={"ftol": 1e-12, "maxiter": 500},
+            )  # fmt: skip
+            if best is None or half(r.x[:k]) < best[0]:
+                best = (half(r.x[:k]), r.x[:k])
+        z = best[1]
+    center = float((v0 + P @ z) @ beta)
+    return center - half(z) * scale, center + half(z) * scale
+
+
+def _slow_honest(beta, sigma, n_pre, n_post, lv, restriction, method, sizes, draws=10_000):
+    """``(conf_low, conf_high, breakdown)`` of ``honest_did`` (alpha 0.05, seed 0, 1000 grid
+    points), every interval computed from scratch."""
+    rm = restriction == "relative_magnitude"
+    sd_theta = float(np.sqrt(lv @ sigma[n_pre:, n_pre:] @ lv))
+    c = 1.0 / sd_theta  # honest_did works in units of the estimate's standard error
+    units = 1.0 if rm else c
+    b, S = beta * c, sigma * (c * c)
+    center = float(lv @ b[n_pre:])
+    s = float(np.sqrt(lv @ S[n_pre:, n_pre:] @ lv))
+    t = np.arange(1, n_post + 1)
+
+    def interval(m):
+        if method == "FLCI":
+            return _slow_flci(b, S, n_pre, n_post, lv, m, 0.05)
+        polys = rm_polyhedra(n_pre, n_post, m) if rm else [sd_polyhedron(n_pre, n_post, m)]
+        hybrid = method == "C-LF"
+        tests = [
+            _slow_piece(A, d, b, S, n_pre, n_post, lv, 0.05, hybrid, draws, 0) for A, d in polys
+        ]
+
+        def accept(theta):
+            theta = np.atleast_1d(theta)
+            return np.any([test(theta) for test in tests], axis=0)
+
+        if rm:
+            pre = np.r_[b[:n_pre], 0.0]
+            w = 20 * s + m * (float(np.max(np.abs(np.diff(pre)))) + 4 * s) * float(np.abs(lv) @ t)
+        else:
+            w = 20 * s + m * float(np.abs(lv) @ (t * (t + 1) / 2))
+        return _invert(accept, center, w, 1000, s)
+
+    def excludes_zero(m):
+        lo, hi = interval(m)
+        return bool(np.isfinite(lo) and (lo > 0 or hi < 0))
+
+    lows, highs = zip(*(interval(m * units) for m in sizes), strict=True)
+    bd = None
+    if excludes_zero(0.0):
+        start = 1.0 if rm else max(sd_theta * c, 1e-12)
+        cap = 1e3 * start if rm else 1e6 * start
+        lo, hi = 0.0, start
+        while excludes_zero(hi):
+            lo, hi = hi, 2 * hi
+            if hi > cap:
+                bd = np.inf
+                break
+        if bd is None:
+            while hi - lo > 1e-3 * max(hi, 1e-300) and hi - lo > 1e-12:
+                mid = (lo + hi) / 2
+                if excludes_zero(mid):
+                    lo = mid
+                else:
+                    hi = mid
+            bd = lo / units
+    return np.array(lows) / c, np.array(highs) / c, bd
+
+
+@pytest.mark.parametrize(
+    ("seed", "n_pre", "n_post"), [(0, 3, 3), (4, 3, 3), (6, 2, 3), (3, 4, 2), (2, 1, 1)]
+)
+@pytest.mark.parametrize(
+    ("restriction", "method", "sizes"),
+    [
+        ("relative_magnitude", "C-LF", [0.0, 0.5, 1.0]),
+        ("relative_magnitude", "Conditional", [0.0, 1.0]),
+        ("smoothness", "C-LF", [0.0, 0.01, 0.02]),
+        ("smoothness", "FLCI", [0.0, 0.01, 0.05]),
+    ],
+)
+def test_fast_path_equals_the_straightforward_computation(
+    seed, n_pre, n_post, restriction, method, sizes
+):
+    H._BASES.clear()  # the first size enumerates every basis, the later ones reuse them
+    beta, sigma = example(seed, n_pre, n_post)
+    kw = {"Mbar": sizes} if restriction == "relative_magnitude" else {"M": sizes}
+    for e in ("average", 0):
+        res = honest_did(
+            beta, sigma, num_pre=n_pre, num_post=n_post, restriction=restriction,
+            method=method, e=e, **kw,
+        )  # fmt: skip
+        lows, highs, bd = _slow_honest(
+            beta, sigma, n_pre, n_post, res.l_vec, restriction, method, sizes
+        )
+        np.testing.assert_allclose(res.conf_low, lows, rtol=0, atol=1e-8)
+        np.testing.assert_allclose(res.conf_high, highs, rtol=0, atol=1e-8)
+        assert (res.breakdown is None) == (bd is None)
+        if bd is not None:
+            assert res.breakdown == pytest.approx(bd, rel=1e-8, abs=1e-8)
+
+
+def test_breakdown_cases_are_exercised():
+    """The comparison above covers breakdown values (significant effects), not only None."""
+    beta, sigma = example(0, 3, 3)
+    for restriction in ("relative_magnitude", "smoothness"):
+        res = honest_did(beta, sigma, num_pre=3, num_post=3, restriction=restriction)
+        assert res.breakdown is not None and 0 < res.breakdown < np.inf
+
+
+@pytest.mark.parametrize("method", ["C-LF", "Conditional"])
+def test_excludes_zero_shortcut_equals_the_full_interval(method):
+    """Deciding whether the set excludes 0 from the search grid (bisecting only the cell
+    that holds 0, and only until the side is known) gives the answer of the full interval,
+    at sizes on both sides of the breakdown value."""
+    beta, sigma = example(4)
+    lv = np.full(3, 1 / 3)
+    kw = dict(grid=None, grid_points=1000, lf_draws=10_000, seed=0)
+    bd = _Solver(beta, sigma, 3, 3, lv, 0.05, "relative_magnitude", method, **kw).breakdown(1.0)
+    assert bd is not None and 0 < bd < np.inf
+    answers = []
+    for m in np.r_[np.linspace(0.5, 1.5, 9) * bd, bd, bd * (1 + 2e-3)]:
+        quick = _Solver(beta, sigma, 3, 3, lv, 0.05, "relative_magnitude", method, **kw)
+        full = _Solver(beta, sigma, 3, 3, lv, 0.05, "relative_magnitude", method, **kw)
+        lo, hi = full.interval(m)
+        answers.append(quick.excludes_zero(m))
+        assert answers[-1] == bool(np.isfinite(lo) and (lo > 0 or hi < 0))
+    assert any(answers) and not all(answers)
+
+
+def test_remembered_dual_vertex_bases_give_the_enumerated_vertices():
+    """The dual vertices from the remembered bases are those of the full enumeration, for
+    other standard deviations (other sizes, other data) of the same design."""
+    rng = np.random.default_rng(1)
+    for n_pre, n_post in [(3, 3), (2, 4), (4, 2), (1, 1), (2, 1)]:
+        lv = np.full(n_post, 1.0 / n_post)
+        A, _ = rm_polyhedra(n_pre, n_post, 1.0)[1]
+        rows = H._post_rows(A, n_pre, n_post)
+        X = (A[:, n_pre:] @ H._null_basis(lv))[rows]
+        H._BASES.clear()
+        for _ in range(25):
+            sd = np.exp(rng.normal(0, 1.0, rows.size))
+            fresh = H._dual_vertices(X, sd, 10**6, cache=False)
+            remembered = H._dual_vertices(X, sd, 10**6)
+            assert fresh.shape[0] > 0
+            np.testing.assert_array_equal(remembered, fresh)
+
+
+def test_normal_density_and_quantile_are_scipys_bit_for_bit():
+    """The FLCI's optimiser sees the same numbers as with scipy.stats (its path, and so the
+    interval, depends on them)."""
+    for x in np.r_[np.random.default_rng(2).normal(0, 3, 2000), 0.0, -0.0, 8.5, 39.0]:
+        assert H._norm_pdf(float(x)) == stats.norm.pdf(float(x))
+    for q in (0.95, 0.975, 0.9, 0.995):
+        assert H._norm_ppf(q) == stats.norm.ppf(q)
 
 
 def test_inputs_are_not_modified():

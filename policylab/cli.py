@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from ._version import __version__
-from .errors import InputDataError, UserError
+from .errors import UsageError, UserError, escape_controls, os_error
 
 EXIT_OK = 0
 EXIT_BUG = 1
@@ -57,17 +57,39 @@ def _main(
     """Policy laboratory for SME internationalisation programmes."""
 
 
+def _say(line: str, console: Console | None = None) -> None:
+    """Print one line of ours that quotes the user's text: control characters escaped, no markup."""
+    (console or stderr).print(escape_controls(line), markup=False, highlight=False, soft_wrap=True)
+
+
+def _echo(line: str) -> None:
+    """``typer.echo`` of a line that quotes the user's text, control characters escaped."""
+    typer.echo(escape_controls(line))
+
+
+def _cell(value: object):
+    """A table cell shown as written: never rich markup, control characters escaped."""
+    from rich.text import Text
+
+    return Text(escape_controls(str(value)))
+
+
 @contextmanager
-def _user_errors() -> Iterator[None]:
-    """Turn a user error into one line on stderr and exit code 2 (never a traceback)."""
+def _user_errors(os_action: str = "operating-system error") -> Iterator[None]:
+    """Turn a user error into one line per problem on stderr and exit code 2 (never a traceback).
+
+    An operating-system error that reaches here (ingestion and config loading map their own)
+    is the environment's, not a bug: it is named with its path and the OS's reason, e.g.
+    ``out/index.html: cannot be written: No space left on device`` (``os_action``).
+    """
     try:
         yield
-    except InputDataError as exc:
-        for problem in exc.problems:
-            stderr.print(f"error: {problem}", markup=False, soft_wrap=True)
-        raise typer.Exit(EXIT_USER_ERROR) from None
     except UserError as exc:
-        stderr.print(f"error: {exc}", markup=False, soft_wrap=True)
+        for line in exc.lines:
+            _say(f"error: {line}")
+        raise typer.Exit(EXIT_USER_ERROR) from None
+    except OSError as exc:
+        _say(f"error: {os_error(exc, action=os_action)}")
         raise typer.Exit(EXIT_USER_ERROR) from None
 
 
@@ -79,12 +101,18 @@ def _progress(quiet: bool) -> Iterator:
     if quiet or not stderr.is_terminal:
         yield lambda msg: None
         return
+    from rich.markup import escape
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=stderr, transient=True) as bar:
         task = bar.add_task("Starting", total=None)
-        yield lambda msg: bar.update(task, description=msg)
+
+        def show(msg: str) -> None:  # (region names are the user's text: no markup, no controls)
+            bar.update(task, description=escape(escape_controls(msg)))
+            bar.refresh()  # every stage is drawn, however quickly it passes
+
+        yield show
 
 
 @app.command()
@@ -107,9 +135,11 @@ def evaluate(
     from .pipeline import evaluate as run_evaluate
 
     stamp = None
-    with _user_errors():
+    with _user_errors("cannot be written"):
         cfg = load_config(config)
         out_dir = out if out is not None else cfg.output_dir
+        if problems := cfg.output_problems(out):
+            raise UsageError(problems)
         if timestamp:
             from .report import now_timestamp
 
@@ -123,17 +153,17 @@ def evaluate(
         return
     if quiet:
         return
-    typer.echo(f"Wrote {out_dir / 'index.html'}, {len(result.regions)} region page(s) in "
-               f"{out_dir / 'regions'}, results.json, indicators.csv")
+    _echo(f"Wrote {out_dir / 'index.html'}, {len(result.regions)} region page(s) in "
+          f"{out_dir / 'regions'}, results.json, indicators.csv")
     eff = result.effects_tidy()
     for row in eff.itertuples():
-        typer.echo(
+        _echo(
             f"  {row.region:<22} {row.outcome:<12} {row.method:<18} {row.estimate:+.4f} "
             f"[{row.conf_low:+.4f}, {row.conf_high:+.4f}]  firms={row.n_firms} treated={row.n_treated} "
             f"clusters={row.n_clusters}"
         )
     for note in result.warnings:
-        stderr.print(f"warning: {note}", markup=False, soft_wrap=True)
+        _say(f"warning: {note}")
 
 
 @app.command()
@@ -142,13 +172,15 @@ def validate(
     output_format: Annotated[OutputFormat, typer.Option("--format", help="text table or JSON.")] = OutputFormat.text,
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
 ) -> None:
-    """Check the config and every input file; list all problems; exit 2 if any error."""
+    """Check the config, every input file and the output folders; list all problems; exit 2 if any error."""
     from .config import load_config
+    from .errors import Problem
     from .ingest import check_inputs
 
     with _user_errors():
         cfg = load_config(config)
         _, problems = check_inputs(cfg)
+        problems = [*problems, *(Problem(str(config), line) for line in cfg.output_problems())]
     errors = [p for p in problems if p.severity == "error" or strict]
     n_err = len(errors)
     n_warn = len(problems) - n_err
@@ -158,16 +190,15 @@ def validate(
                                "problems": [p.to_dict() for p in problems]}, indent=2, sort_keys=True))
     else:
         from rich.table import Table
-        from rich.text import Text
 
         if problems:
-            # Text(...): cells such as "[b]" or "=cmd|..." are shown as written, never as markup
+            # _cell: cells such as "[b]" or "=cmd|..." are shown as written, never as markup, and
+            # control characters (ESC, BEL, CR, bidi overrides) as escapes, never raw
             table = Table("severity", "file", "row", "column", "value", "problem", show_lines=False)
             for p in problems:
-                value = "" if p.value is None else p.value.translate({9: "\\t", 10: "\\n", 13: "\\r"})
-                cells = (p.severity, p.file, "" if p.row is None else str(p.row), p.column or "", value,
-                         p.message)
-                table.add_row(*(Text(c) for c in cells))
+                cells = (p.severity, p.file, "" if p.row is None else str(p.row), p.column or "",
+                         "" if p.value is None else p.value, p.message)
+                table.add_row(*(_cell(c) for c in cells))
             Console(highlight=False, width=200).print(table)
         typer.echo(f"{len(cfg.regions)} region(s) checked: {n_err} error(s), {n_warn} warning(s)")
     if errors:
@@ -204,6 +235,18 @@ def estimate(
 
     with _user_errors():
         cfg = load_config(config)
+        keys = [r.key for r in cfg.regions]
+        problems = []
+        if unknown := [r for r in region or [] if r not in keys]:
+            problems.append(f"unknown region key(s) {unknown}; the config has {keys}")
+        elif lacking := cfg.regions_lacking(outcome.value, region or None):
+            from .config import OUTCOME_COLUMNS
+
+            problems.append(f"outcome '{outcome.value}' needs firms column '{OUTCOME_COLUMNS[outcome.value]}', "
+                            f"which region(s) {', '.join(map(repr, lacking))} of {config} do not map; "
+                            "leave them out with --region, or map the column")
+        if problems:
+            raise UsageError(problems)
         effects = run_estimate(cfg, method=method.value, outcome=outcome.value, regions=region)
     if output_format is OutputFormat.json:
         from .report._serialize import to_jsonable
@@ -216,31 +259,36 @@ def estimate(
     console = Console(highlight=False, width=160)
     for eff in effects:
         res = eff.result
-        table = Table(title=f"{eff.region} · {eff.outcome} · {res.method}", title_justify="left")
+        table = Table(title=_cell(f"{eff.region} · {eff.outcome} · {res.method}"), title_justify="left")
         for col in ("term", "estimate", "std. error", "95% CI" if abs(res.alpha - 0.05) < 1e-12 else "CI", "p-value"):
             table.add_column(col, justify="left" if col == "term" else "right")
         for e in (*res.estimates, res.headline):
             table.add_row(e.term, f"{e.estimate:.4f}", f"{e.std_error:.4f}",
                           f"[{e.conf_low:.4f}, {e.conf_high:.4f}]", f"{e.p_value:.3f}")
         console.print(table)
-        console.print(f"firms {res.n_units}, treated {res.n_treated}, clusters {res.n_clusters}; {res.vcov_type}",
-                      markup=False)
+        _say(f"firms {res.n_units}, treated {res.n_treated}, clusters {res.n_clusters}; {res.vcov_type}", console)
         for w in res.warnings:
-            console.print(f"note: {w}", markup=False)
+            _say(f"note: {w}", console)
 
 
 @app.command()
 def example(
     directory: Annotated[Path, typer.Argument(help="Folder to write the synthetic example data and config into.")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the example's files if DIR already holds "
+                                        "them (a config you edited, say).")] = False,
 ) -> None:
-    """Write the synthetic example (six SIE regions) and a config to start from."""
+    """Write the synthetic example (six SIE regions) and a config to start from.
+
+    Stops (exit 2) when DIR already holds a file of the example, unless --force.
+    """
+    from .config import output_folder_problem
     from .examples import write_example
 
-    with _user_errors():
-        if directory.exists() and not directory.is_dir():
-            raise UserError(f"{directory}: exists and is not a folder")
-        config_path = write_example(directory)
-    typer.echo(f"Wrote the example data and {config_path}; run: policylab evaluate {config_path}")
+    with _user_errors("cannot be written"):
+        if problem := output_folder_problem(directory, "the example's folder"):
+            raise UserError(problem)
+        config_path = write_example(directory, force=force)
+    _echo(f"Wrote the example data and {config_path}; run: policylab evaluate {config_path}")
 
 
 class IndicatorFormat(str, Enum):
@@ -269,13 +317,14 @@ def indicators(
 
     from .config import load_config
     from .evaluation import SCHEMA_VERSION, EvaluationResult
-    from .indicators import compute_indicators, select_indicators
-    from .ingest import ingest
+    from .indicators import check_selection, compute_indicators, select_indicators
+    from .ingest import ingest, region_info
     from .report import indicators_csv
     from .report._indicators import sorted_indicators
 
     with _user_errors():
         cfg = load_config(config)
+        check_selection([region_info(r) for r in cfg.regions], indicators=indicator, regions=region)
         data = ingest(cfg)
         infos = tuple(r.info for r in data.regions)
         table = compute_indicators(((r.info, r.tables) for r in data.regions),
@@ -305,9 +354,9 @@ def indicators(
     for r in rows.itertuples(index=False):
         value = "" if pd.isna(r.value) else f"{r.value:,.6g}"
         n = "" if pd.isna(r.n_firms) else str(int(r.n_firms))
-        out.add_row(str(r.region), str(r.indicator_id), str(r.level), str(r.cluster_id), str(r.group),
-                    str(r.period), value, str(r.unit), n,
-                    str(r.note if r.flag == "not_available" else (r.flag or r.note)))
+        out.add_row(*(_cell(c) for c in (
+            r.region, r.indicator_id, r.level, r.cluster_id, r.group, r.period, value, r.unit, n,
+            r.note if r.flag == "not_available" else (r.flag or r.note))))
     Console(highlight=False, width=200).print(out)
     n_supp = int((rows["flag"] == "suppressed").sum())
     typer.echo(f"{len(rows)} cell(s), {n_supp} suppressed (min_cell_firms = {cfg.lab.min_cell_firms}, "
@@ -336,7 +385,7 @@ def compare(
     try:
         comparison = compare_results(load_results(old), load_results(new), tolerance=tolerance)
     except (CompareError, ValueError) as exc:
-        stderr.print(f"error: {exc}", markup=False, soft_wrap=True)
+        _say(f"error: {exc}")
         raise typer.Exit(EXIT_USER_ERROR) from None
     if output_format is OutputFormat.json:
         typer.echo(json.dumps(comparison.to_dict(), indent=2, sort_keys=True, ensure_ascii=False,

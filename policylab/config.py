@@ -8,14 +8,17 @@ being silently ignored.
 from __future__ import annotations
 
 import codecs
+import datetime as _dt
 import hashlib
+import os
+import stat
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import ConfigError
+from .errors import ConfigError, os_error, os_reason
 from .schema import TABLES
 
 Outcome = Literal["exporter", "log_exports", "exports_eur", "n_export_markets"]
@@ -36,6 +39,35 @@ METHOD_LABELS: dict[str, str] = {
     "etwfe_poisson": "Extended TWFE (Wooldridge, Poisson; effect in levels)",
     "twfe": "Static two-way fixed effects (biased under staggered, dynamic effects)",
 }
+
+
+#: What each outcome is computed from: a canonical column of the ``firms`` table.
+OUTCOME_COLUMNS: dict[str, str] = {
+    "exporter": "exports_eur",
+    "log_exports": "exports_eur",
+    "exports_eur": "exports_eur",
+    "n_export_markets": "n_export_markets",
+}
+
+#: A config is a small text file; anything larger is not one.
+MAX_CONFIG_BYTES = 10 * 1024 * 1024
+
+_SAMPLE_DATE = _dt.datetime(2019, 5, 2, 13, 45, 30, tzinfo=_dt.timezone.utc)
+
+
+def check_date_format(fmt: str) -> None:
+    """Raise ValueError unless ``fmt`` is a strptime format that reads back a date with its year.
+
+    A date is written with ``fmt`` and read back: an unknown directive (``%Q``), a stray
+    ``%``, an ISO year without its week, or a format without the year fails.
+    """
+    try:
+        back = _dt.datetime.strptime(_SAMPLE_DATE.strftime(fmt), fmt)
+    except ValueError as exc:
+        raise ValueError(f"date_format {fmt!r} is not a usable date format: {exc}; use strftime "
+                         "directives such as %Y, %m, %d (e.g. '%d/%m/%Y')") from None
+    if back.year != _SAMPLE_DATE.year:
+        raise ValueError(f"date_format {fmt!r} does not hold the year; add %Y (or %y)")
 
 
 class _Model(BaseModel):
@@ -93,9 +125,12 @@ class FileSpec(_Model):
         if v == "auto":
             return v
         try:
-            codecs.lookup(v)
+            info = codecs.lookup(v)
         except LookupError:
             raise ValueError(f"unknown encoding {v!r}; use e.g. 'utf-8', 'latin-1', 'cp1250' or 'auto'") from None
+        if not getattr(info, "_is_text_encoding", True):  # base64, zlib_codec, hex, rot13 ...
+            raise ValueError(f"encoding {v!r} is not a text encoding (it transforms bytes or text, it does "
+                             "not decode text); use e.g. 'utf-8', 'latin-1', 'cp1250' or 'auto'")
         return v
 
     @field_validator("date_format")
@@ -103,6 +138,7 @@ class FileSpec(_Model):
     def _date_format(cls, v: str) -> str:
         if "%" not in v:
             raise ValueError(f"date_format {v!r} has no strftime field such as %Y, %m, %d")
+        check_date_format(v)
         return v
 
     @model_validator(mode="after")
@@ -224,6 +260,10 @@ class Lab(_Model):
     store_dir: Path | None = Field(
         None, description="folder of the canonical Parquet store; '<output folder>/store' when omitted"
     )
+    data_root: Path = Field(
+        Path("."), description="folder (relative to the config) that every input file must be under; "
+        "the config's own folder when omitted"
+    )
     pseudonymise_key_env: Annotated[str, Field(pattern=ENV_NAME)] | None = Field(
         None, description="environment variable with the key that pseudonymises firm IDs in every region"
     )
@@ -260,15 +300,126 @@ class LabConfig(_Model):
     def output_dir(self) -> Path:
         return self.resolve(self.lab.output_dir)
 
+    @property
+    def data_root(self) -> Path:
+        """The folder every input file must be under (``lab.data_root``, resolved)."""
+        return self.resolve(self.lab.data_root)
+
+    def regions_lacking(self, outcome: str, keys: list[str] | None = None) -> list[str]:
+        """Keys of the regions (of ``keys``, or all) whose firms file does not map what ``outcome``
+        is computed from (``n_export_markets`` needs ``firms.columns.n_export_markets``)."""
+        column = OUTCOME_COLUMNS[outcome]
+        return [r.key for r in self.regions
+                if (keys is None or r.key in keys) and column not in r.files.firms.columns]
+
+    def input_files(self) -> list[tuple[str, Path]]:
+        """``(dotted location, path as written)`` of every input file of the config."""
+        return [(f"regions.{i}.files.{name}.path", spec.path)
+                for i, region in enumerate(self.regions) for name in TABLES
+                if (spec := getattr(region.files, name)) is not None]
+
+    def output_problems(self, out_dir: Path | None = None) -> list[str]:
+        """Why the output folder (``out_dir``, else ``lab.output_dir``) or the store folder
+        cannot be created or written, one line each; empty when both can."""
+        what = "--out" if out_dir is not None else "lab.output_dir"
+        out = Path(out_dir) if out_dir is not None else self.output_dir
+        problems = [p for p in [output_folder_problem(out, what)] if p]
+        if self.lab.store_dir is not None:
+            problems += [p for p in [output_folder_problem(self.resolve(self.lab.store_dir), "lab.store_dir")] if p]
+        elif not problems:
+            problems += [p for p in [output_folder_problem(out / "store", "the store folder")] if p]
+        return problems
+
+
+def _lexical_absolute(path: Path) -> str:
+    return os.path.normpath(os.path.abspath(path))
+
+
+def path_problems(cfg: LabConfig) -> list[tuple[str, str]]:
+    """Input paths outside the data root: ``(dotted location, message)`` each.
+
+    The check is on the path as written (``..`` folded, symbolic links not followed): a
+    config may read only files under its own folder, or under ``lab.data_root`` when set.
+    """
+    root = _lexical_absolute(cfg.data_root)
+    default = cfg.lab.data_root == Path(".")
+    out = []
+    for loc, path in cfg.input_files():
+        full = _lexical_absolute(cfg.resolve(path))
+        if os.path.commonpath([root, full]) == root:
+            continue
+        if default:
+            msg = (f"'{path.as_posix()}' is outside the config's folder; input files must be under it "
+                   "unless lab.data_root names a folder (relative to the config) that holds them, "
+                   "e.g. data_root = \"..\"")
+        else:
+            msg = (f"'{path.as_posix()}' is outside lab.data_root ('{cfg.lab.data_root.as_posix()}'); "
+                   "move the file under it or widen data_root")
+        out.append((loc, msg))
+    return out
+
+
+def outcome_problems(cfg: LabConfig) -> list[tuple[str, str]]:
+    """Outcomes some region cannot provide (their firms column is not mapped there)."""
+    out = []
+    for outcome in cfg.estimation.outcomes:
+        lacking = cfg.regions_lacking(outcome)
+        if lacking:
+            column = OUTCOME_COLUMNS[outcome]
+            out.append(("estimation.outcomes", (
+                f"'{outcome}' needs firms column '{column}', which region(s) "
+                f"{', '.join(repr(k) for k in lacking)} do not map; map it in their "
+                f"[regions.files.firms.columns] or remove the outcome")))
+    return out
+
+
+def output_folder_problem(path: Path, what: str) -> str | None:
+    """Why ``path`` cannot be used as an output folder (created when missing, then written),
+    or None. Nothing is created: the folder, or its nearest existing parent, is looked at."""
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        st = None
+    except OSError as exc:
+        return f"{path}: {what} cannot be used: {os_reason(exc)}"
+    if st is not None:
+        if not stat.S_ISDIR(st.st_mode):
+            return f"{path}: {what} names an existing file; expected a folder (it is created when missing)"
+        if not os.access(path, os.W_OK | os.X_OK):
+            return f"{path}: {what} cannot be written: permission denied"
+        return None
+    for parent in path.parents:
+        try:
+            st = os.stat(parent)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as exc:
+            return f"{path}: {what} cannot be created: {parent}: {os_reason(exc)}"
+        if not stat.S_ISDIR(st.st_mode):
+            return f"{path}: {what} cannot be created: {parent} is a file, not a folder"
+        if not os.access(parent, os.W_OK | os.X_OK):
+            return f"{path}: {what} cannot be created in {parent}: permission denied"
+        return None
+    return None
+
 
 def _format_location(loc: tuple) -> str:
     return ".".join(str(p) for p in loc) or "(top level)"
 
 
-def parse_config(text: str, *, source: str = "<config>", base_dir: Path = Path(".")) -> LabConfig:
-    """Validate config text; raise :class:`ConfigError` naming every bad key by dotted location."""
+def parse_config(text: str, *, source: str = "<config>", base_dir: Path = Path("."),
+                 sha256: str | None = None) -> LabConfig:
+    """Validate config text; raise :class:`ConfigError` naming every problem by dotted location.
+
+    Beyond each value's own rules, the config as a whole is checked: every outcome can be
+    computed in every region, and every input path stays under ``lab.data_root`` (the
+    config's folder by default). ``sha256`` is the hash of the file's bytes (of ``text``
+    when omitted).
+    """
+    digest = sha256 if sha256 is not None else hashlib.sha256(text.encode("utf-8")).hexdigest()
     try:
-        raw = tomllib.loads(text)
+        raw = tomllib.loads(text.removeprefix("\ufeff"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     try:
@@ -280,20 +431,34 @@ def parse_config(text: str, *, source: str = "<config>", base_dir: Path = Path("
             if err["type"] == "extra_forbidden":
                 msg = "unknown key (check the spelling)"
             lines.append(f"{source}: {_format_location(err['loc'])}: {msg}")
-        raise ConfigError("; ".join(lines)) from None
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return cfg.model_copy(update={"base_dir": base_dir, "sha256": digest})
+        raise ConfigError(lines) from None
+    cfg = cfg.model_copy(update={"base_dir": base_dir, "sha256": digest})
+    found = outcome_problems(cfg) + path_problems(cfg)
+    if found:
+        raise ConfigError([f"{source}: {loc}: {msg}" for loc, msg in found])
+    return cfg
 
 
 def load_config(path: str | Path) -> LabConfig:
-    """Read and validate a lab config file."""
+    """Read and validate a lab config file (UTF-8; a byte-order mark is allowed and ignored)."""
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            raise ConfigError(f"{path}: is a folder, expected a .toml config file")
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(f"{path}: is not a regular file (a named pipe, device or socket); "
+                              "expected a .toml config file")
+        if st.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: is {st.st_size / 1024**2:.0f} MB; a config is a small TOML text file "
+                              f"(at most {MAX_CONFIG_BYTES // 1024**2} MB)")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, expected a .toml config file") from None
+    except OSError as exc:
+        raise os_error(exc, path, "config file cannot be read", ConfigError) from None
+    try:
+        text = data.removeprefix(codecs.BOM_UTF8).decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text; a config must be a UTF-8 TOML file") from None
-    return parse_config(text, source=str(path), base_dir=path.parent)
+    return parse_config(text, source=str(path), base_dir=path.parent, sha256=hashlib.sha256(data).hexdigest())

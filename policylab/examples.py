@@ -1527,6 +1527,13 @@ def _toml_num(x: float) -> str:
 def example_config_text(data_prefix: str, output_dir: str) -> str:
     """The lab config (TOML) for the example; file paths are ``data_prefix/<region>/<file>``."""
     prefix = data_prefix.rstrip("/") or "."
+    # input files must stay under the config's folder unless lab.data_root widens it
+    climb = 0
+    for part in prefix.split("/"):
+        if part != "..":
+            break
+        climb += 1
+    data_root = prefix if prefix.startswith("/") else "/".join([".."] * climb)
     lines = [
         "# policylab lab config: the SYNTHETIC example of six SIE partner regions.",
         "#",
@@ -1548,6 +1555,8 @@ def example_config_text(data_prefix: str, output_dir: str) -> str:
             "planted effects in TRUTH.md)"
         ),
         f"output_dir = {_toml_str(output_dir)}",
+        *(["# input files are read only from under this folder (relative to this file)",
+            f"data_root = {_toml_str(data_root)}"] if data_root else []),
         "min_cell_firms = 5",
         f"first_year = {FIRST_YEAR}",
         f"last_year = {LAST_YEAR}",
@@ -1610,9 +1619,27 @@ def example_config_text(data_prefix: str, output_dir: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_example(dest: Path) -> Path:
-    """Write the example data into ``dest`` and ``dest/example.toml``; return the config's path."""
+def example_files() -> list[str]:
+    """The files :func:`write_example` writes, relative to its folder."""
+    files = [f"{spec.key}/{layout.file}" for spec in REGIONS for layout in spec.layout]
+    return list(dict.fromkeys([*files, "truth.csv", "TRUTH.md", "README.md", "example.toml"]))
+
+
+def write_example(dest: Path, *, force: bool = False) -> Path:
+    """Write the example data into ``dest`` and ``dest/example.toml``; return the config's path.
+
+    Raises :class:`~policylab.errors.UserError` when ``dest`` already holds a file of the
+    example (a config the user edited, say), unless ``force``.
+    """
+    from .errors import UserError
+
     dest = Path(dest)
+    if not force:
+        existing = sorted((f for f in example_files() if (dest / f).exists()), key=lambda f: f != "example.toml")
+        if existing:
+            shown = ", ".join(existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
+            raise UserError(f"{dest}: already holds files the example would overwrite ({shown}); "
+                            "choose an empty folder, or pass --force to overwrite them")
     write_example_data(dest)
     config = dest / "example.toml"
     config.write_bytes(example_config_text(".", "reports").encode("utf-8"))

@@ -1,7 +1,9 @@
 """The canonical tables every region's files are mapped into.
 
 Money is in EUR (``*_eur`` columns), converted at the fixed yearly rates stated in the config.
-Years are calendar years (int). Identifiers are strings, so leading zeros survive.
+Years are calendar years (int). Identifiers are strings, so leading zeros survive. Money and
+counts are finite, not negative and at most a plausibility bound (``MONEY_LIMIT_EUR`` for
+money after conversion to EUR, ``EMPLOYEES_LIMIT``, ``MARKETS_LIMIT``).
 Only ``firms`` and ``membership`` are required; the other tables switch on the indicators
 that need them.
 """
@@ -13,6 +15,16 @@ from typing import Literal
 
 Kind = Literal["id", "text", "year", "money", "number", "date", "country"]
 
+#: Plausibility bounds: a larger value is an input error (named by file, row and column), not
+#: data. Money is checked in EUR after ``scale`` and the exchange rate: no firm or consortium
+#: of an SME programme has a quadrillion EUR of anything, and a value that large is a unit
+#: error (or a number that would overflow the estimators' sums).
+MONEY_LIMIT_EUR = 1e15
+#: More than any employer on Earth.
+EMPLOYEES_LIMIT = 1e7
+#: ISO 3166-1 lists 249 countries and territories.
+MARKETS_LIMIT = 250
+
 
 @dataclass(frozen=True)
 class Column:
@@ -20,6 +32,14 @@ class Column:
     kind: Kind
     required: bool = True
     description: str = ""
+    limit: float | None = None  # largest plausible value (money: EUR); money is bounded by MONEY_LIMIT_EUR
+
+    @property
+    def upper(self) -> float | None:
+        """The largest value accepted: ``limit``, or :data:`MONEY_LIMIT_EUR` for money."""
+        if self.limit is not None:
+            return self.limit
+        return MONEY_LIMIT_EUR if self.kind == "money" else None
 
 
 @dataclass(frozen=True)
@@ -54,9 +74,10 @@ FIRMS = Table(
         Column("year", "year", description="calendar year"),
         Column("exports_eur", "money", description="export turnover, EUR; 0 = no exports, blank = unknown"),
         Column("turnover_eur", "money", description="total turnover, EUR"),
-        Column("employees", "number", required=False, description="headcount"),
+        Column("employees", "number", required=False, description="headcount", limit=EMPLOYEES_LIMIT),
         Column("sector", "text", required=False, description="NACE Rev.2 code"),
-        Column("n_export_markets", "number", required=False, description="destination countries served"),
+        Column("n_export_markets", "number", required=False, description="destination countries served",
+               limit=MARKETS_LIMIT),
         Column("firm_name", "text", required=False, description="display name (never published)"),
     ),
     required=True,

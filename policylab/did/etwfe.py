@@ -142,7 +142,8 @@ def etwfe(
     Returns
     -------
     StaggeredResult
-        ``method="etwfe"``. ``headline``: the ATT (term ``"att"``), the average effect over
+        ``method="etwfe"`` (``"etwfe_poisson"`` for Poisson; ``spec["estimator"]`` is
+        ``"etwfe"`` for both). ``headline``: the ATT (term ``"att"``), the average effect over
         all treated observations; ``estimates``: by event time ``e = t - g >= 0``
         (``"event_time::<e>"``), ``vcov`` their covariance; ``by_cohort``: by cohort;
         ``cells``: the ATT(g, t). For Poisson these are in outcome units (average of
@@ -354,7 +355,7 @@ def etwfe(
     event_vcov.setflags(write=False)
     label = v.label + ("; normal distribution (Poisson)" if poisson else "")
     return StaggeredResult(
-        method="etwfe",
+        method="etwfe_poisson" if poisson else "etwfe",
         outcome=str(outcome),
         estimates=estimates,
         headline=headline,

@@ -34,6 +34,7 @@ __all__ = [
     "Options",
     "apply_disclosure_control",
     "catalogue",
+    "check_selection",
     "compute_indicators",
     "raw_indicators",
     "select_indicators",
@@ -200,21 +201,55 @@ def suppress_small_cells(table: pd.DataFrame, min_cell_firms: int, *, dominance_
     return out[[c for c in INDICATOR_COLUMNS if c in out]]
 
 
+def _region_names(infos: Iterable[RegionInfo]) -> dict[str, str]:
+    names = {LAB_REGION: LAB_REGION, "lab": LAB_REGION}
+    for info in infos:
+        names[info.key] = info.name
+        names[info.name] = info.name
+    return names
+
+
+def check_selection(infos: Iterable[RegionInfo], *, indicators: Iterable[str] | None = None,
+                    regions: Iterable[str] | None = None) -> None:
+    """Raise :class:`~policylab.errors.UsageError` naming any unknown indicator id or region
+    (with the known ones), so a typo never yields an empty table."""
+    from ..errors import UsageError
+
+    infos = list(infos)
+    problems = []
+    unknown = [i for i in (indicators or []) if i.upper() not in REGISTRY]
+    not_built = [i for i in unknown if i.upper() in NOT_BUILT]
+    unknown = [i for i in unknown if i.upper() not in NOT_BUILT]
+    if unknown:
+        known = ", ".join(sorted(REGISTRY))
+        problems.append(f"unknown indicator id(s) {', '.join(map(repr, unknown))}; known ids: {known}")
+    for i in not_built:
+        problems.append(f"indicator {i.upper()} is not built: {NOT_BUILT[i.upper()].reason}")
+    names = _region_names(infos)
+    bad = [r for r in (regions or []) if r not in names]
+    if bad:
+        keys = ", ".join(repr(i.key) for i in infos)
+        problems.append(f"unknown region(s) {', '.join(map(repr, bad))}; the config has {keys} "
+                        "(a key or a name), or 'lab' for the lab-wide rows")
+    if problems:
+        raise UsageError(problems)
+
+
 def select_indicators(table: pd.DataFrame, infos: Iterable[RegionInfo], *,
                       indicators: Iterable[str] | None = None,
                       regions: Iterable[str] | None = None) -> pd.DataFrame:
     """The rows of some indicator ids and some regions (key or name; ``"lab"`` = lab-wide).
 
-    Whole series are kept or dropped, so a selection never undoes disclosure control.
+    Whole series are kept or dropped, so a selection never undoes disclosure control. An
+    unknown id or region raises :class:`~policylab.errors.UsageError` (see :func:`check_selection`).
     """
+    infos = list(infos)
+    check_selection(infos, indicators=indicators, regions=regions)
     out = table
     if indicators:
         ids = {i.upper() for i in indicators}
         out = out[out["indicator_id"].astype(str).str.upper().isin(ids)]
     if regions:
-        names = {LAB_REGION: LAB_REGION, "lab": LAB_REGION}
-        for info in infos:
-            names[info.key] = info.name
-            names[info.name] = info.name
+        names = _region_names(infos)
         out = out[out["region"].isin({names.get(r, r) for r in regions})]
     return out.reset_index(drop=True)

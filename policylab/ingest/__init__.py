@@ -25,7 +25,7 @@ import pandas as pd
 
 from .._version import __version__
 from ..config import LabConfig, Region
-from ..errors import InputDataError, Problem
+from ..errors import InputDataError, Problem, os_error, os_reason
 from ..evaluation import RegionInfo
 from ..schema import TABLES
 from ..store import STORE_FORMAT, CanonicalStore, sha256_file
@@ -196,7 +196,11 @@ def _ingest_region(cfg: LabConfig, region: Region, key: bytes | None,
         if "(detected: not UTF-8)" in enc:
             conversions_by_file.append((label, f"encoding:{enc.split(' ')[0]}"))
         conversions_by_file += [(label, c) for c in m.conversions]
-        digest = (hashes or {}).get(name) or sha256_file(path)
+        try:
+            digest = (hashes or {}).get(name) or sha256_file(path)
+        except OSError as exc:  # removed or made unreadable while being read
+            problems.append(Problem(label, f"cannot be read: {os_reason(exc)}"))
+            continue
         if key is not None and name in FIRM_ID_TABLES and "firm_id" in spec.columns:
             m.applied["pseudonymised"] = ["firm_id"]
         sources.append(SourceFile(region.key, name, label, digest, raw.rows_read, raw.blank_rows, _plain(m.applied)))
@@ -204,7 +208,7 @@ def _ingest_region(cfg: LabConfig, region: Region, key: bytes | None,
             found += check_table(m, table, cfg.lab.first_year, cfg.lab.last_year)
             mapped[name] = m
         problems += sorted(found, key=lambda p: p.row if p.row is not None else 0)  # in the order of the file
-    if "firms" in mapped and "membership" in mapped and not any(p.severity == "error" for p in problems):
+    if "firms" in mapped and "membership" in mapped:  # also beside row-level errors: one run lists all
         problems += check_links(mapped)
     if any(p.severity == "error" for p in problems):
         return None, problems
@@ -301,9 +305,12 @@ def ingest(cfg: LabConfig, *, store: str | Path | None = None) -> LabData:
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise InputDataError(errors)
-    if to_write:
-        st.write([(d.info.key, d.tables, _manifest(d, fp)) for d, fp in to_write])
-    if set(st.regions()) - {r.key for r in cfg.regions}:
-        st.prune({r.key for r in cfg.regions})
+    try:
+        if to_write:
+            st.write([(d.info.key, d.tables, _manifest(d, fp)) for d, fp in to_write])
+        if set(st.regions()) - {r.key for r in cfg.regions}:
+            st.prune({r.key for r in cfg.regions})
+    except OSError as exc:  # the store's folder is a file, cannot be written, the disk is full ...
+        raise os_error(exc, st.root, "the canonical store cannot be written") from None
     warnings = tuple(w for r in regions for w in r.warnings)
     return LabData(tuple(regions), warnings)

@@ -32,6 +32,7 @@ MAX_PROBLEMS_PER_COLUMN = 20
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
           "October", "November", "December")
 PERIOD_TABLES = ("firms", "cluster_finance")  # tables whose ``year`` is an accounting period
+NOT_FINITE = "expected a finite number (this one is beyond the range of numbers, about 1.8e308)"
 
 
 @dataclass(frozen=True)
@@ -326,13 +327,12 @@ def map_table(raw: RawTable, spec: FileSpec, table: Table, *, fx: dict[int, floa
             elif k.text.any():
                 bad = k.text.copy()  # the column-level problem above says why
             if k.number.any():
-                v = k.numbers()
-                inf = ~np.isfinite(v) & ~np.isnan(v)
-                values[k.number] = np.where(inf, np.nan, v)
-                where_inf = np.zeros(len(c), dtype=bool)
-                where_inf[np.flatnonzero(k.number)[inf]] = True
-                problems += _problems_for(where_inf, rows, label, src, c, "expected a finite number")
-                bad |= where_inf
+                values[k.number] = k.numbers()
+            infinite = np.isinf(values)  # 1e309 as text, inf in a typed file
+            if infinite.any():
+                problems += _problems_for(infinite, rows, label, src, c, NOT_FINITE)
+                values[infinite] = np.nan
+                bad |= infinite
             other = c.notna().to_numpy() & ~k.text & ~k.number
             if other.any():  # a date or anything else where a number belongs
                 problems += _problems_for(other, rows, label, src, c, "expected a number")

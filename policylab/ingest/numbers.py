@@ -202,7 +202,11 @@ def resolve(ev: Evidence, *, decimal: str, thousands: str) -> NumberFormat:
 
 
 def parse(text: pd.Series, fmt: NumberFormat) -> tuple[pd.Series, np.ndarray]:
-    """Parse text cells with ``fmt``; return float values (NaN where bad) and the bad mask."""
+    """Parse text cells with ``fmt``; return float values (NaN where bad) and the bad mask.
+
+    A well-formed number too large for a float (``1e309``) is not bad here but comes back as
+    ``inf``: the caller reports it as not finite.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -231,6 +235,6 @@ def parse(text: pd.Series, fmt: NumberFormat) -> tuple[pd.Series, np.ndarray]:
     except pa.ArrowInvalid:  # a form the pattern lets through but Arrow does not read: ask pandas
         values = pd.to_numeric(pd.Series(clean.to_pylist(), dtype="object"), errors="coerce").to_numpy(float)
     values = values.astype("float64")
-    bad = ~ok | ~np.isfinite(np.nan_to_num(values, nan=0.0))
-    values[bad] = np.nan
+    bad = ~ok
+    values[bad] = np.nan  # a well-formed number beyond the float range (1e309) stays +-inf
     return pd.Series(values, dtype="float64"), bad

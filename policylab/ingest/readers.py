@@ -21,6 +21,8 @@ import csv
 import datetime as _dt
 import io
 import math
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import FileSpec
-from ..errors import Problem
+from ..errors import Problem, os_reason
 
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
@@ -41,6 +43,9 @@ DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe", " "
 CP1250_COUNTRIES = frozenset({"CZ", "PL", "SK", "HU", "SI", "HR", "RO", "BA", "RS", "ME", "MK", "AL"})
 MAX_LISTED = 20  # problems of one kind listed per file before "N more"
 TOP_ROWS = 30  # rows kept for hints (where the header really is)
+#: The largest input file read (bytes). Files are read into memory whole; a bigger one is
+#: refused with a message rather than left to exhaust the machine's memory.
+MAX_INPUT_BYTES = 20 * 1024**3
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -402,7 +407,14 @@ def _read_excel(path: Path, spec: FileSpec, label: str) -> RawTable:
                 n for n in names if n.strip().casefold() == sheet.strip().casefold()]
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ReadError(Problem(label, f"has no sheet {sheet!r}; sheets are {names}{hint}"))
-        values = [list(r) for r in book[sheet].iter_rows(values_only=True)]
+        try:
+            values = [list(r) for r in book[sheet].iter_rows(values_only=True)]
+        except (MemoryError, OSError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - XML cut short, a damaged zip member, ...
+            raise ReadError(Problem(label, f"is not a readable Excel workbook: sheet {sheet!r} is damaged "
+                                    f"({type(exc).__name__}); open and save it again in a spreadsheet "
+                                    "program")) from None
     finally:
         book.close()
     label = f"{label} [{sheet}]"
@@ -439,11 +451,22 @@ def _read_excel(path: Path, spec: FileSpec, label: str) -> RawTable:
 def _formula_problems(path: Path, sheet: str, label: str, header_row: int, keep: list[int], names: list[str],
                       cells: list[list[Any]], nonblank: list[int]) -> list[Problem]:
     """Formula cells whose result was never saved: they would silently read as blank."""
-    import openpyxl
-
     blanks = {(i, j) for i in nonblank for j, v in enumerate(cells[i]) if v is None}
     if not blanks:
         return []
+    try:
+        return _formula_cells(path, sheet, label, header_row, keep, names, blanks)
+    except (MemoryError, OSError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the formulas' XML is damaged
+        return [Problem(label, f"is not a readable Excel workbook: sheet {sheet!r} is damaged "
+                        f"({type(exc).__name__}); open and save it again in a spreadsheet program")]
+
+
+def _formula_cells(path: Path, sheet: str, label: str, header_row: int, keep: list[int], names: list[str],
+                   blanks: set[tuple[int, int]]) -> list[Problem]:
+    import openpyxl
+
     book = openpyxl.load_workbook(path, read_only=True, data_only=False)
     try:
         found = []
@@ -475,11 +498,17 @@ def _read_parquet(path: Path, spec: FileSpec, label: str) -> RawTable:
     names = [str(c) for c in table.column_names]
     _check_header(names, label, None)
     cols: dict[str, pd.Series] = {}
+    undecodable: list[Problem] = []
     for name, col in zip(names, table.columns):
         t = col.type
         if pa.types.is_dictionary(t):
             col = col.cast(t.value_type)
             t = t.value_type
+        if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+            col, bad = _binary_as_text(col)  # ids written as bytes: b'CON01' is the text CON01
+            t = col.type
+            undecodable += [Problem(label, "bytes that are not UTF-8 text; expected text", row=i + 1,
+                                    column=name, value=v) for i, v in bad]
         # typed columns stay typed (one vectorised conversion, no Python object per cell);
         # a null, or a float NaN, is a blank cell either way
         if pa.types.is_integer(t):
@@ -494,6 +523,10 @@ def _read_parquet(path: Path, spec: FileSpec, label: str) -> RawTable:
         else:
             s = pd.Series([_excel_cell(v) for v in col.to_pylist()], dtype=object)
         cols[name] = s
+    if undecodable:
+        more = len(undecodable) - MAX_LISTED
+        raise ReadError(undecodable[:MAX_LISTED] + (
+            [Problem(label, f"{more} more cell(s) of bytes that are not UTF-8 text")] if more > 0 else []))
     frame = pd.DataFrame(cols)
     blank = frame.isna().all(axis=1).to_numpy() if len(frame.columns) else np.zeros(len(frame), bool)
     rows = np.arange(1, len(frame) + 1, dtype="int64")[~blank]
@@ -505,7 +538,35 @@ def _read_parquet(path: Path, spec: FileSpec, label: str) -> RawTable:
                     rows_read=len(blank), blank_rows=int(blank.sum()))
 
 
+def _binary_as_text(col: Any) -> tuple[Any, list[tuple[int, str]]]:
+    """A binary Parquet column as UTF-8 text, and ``(record index, bytes shown)`` of the cells
+    that are not UTF-8 (those become null)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    col = col.cast(pa.binary()) if not pa.types.is_binary(col.type) else col
+    try:
+        return pc.cast(col, pa.string()), []  # validates the UTF-8
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        pass
+    values, bad = [], []
+    for i, v in enumerate(col.to_pylist()):
+        try:
+            values.append(None if v is None else v.decode("utf-8"))
+        except UnicodeDecodeError:
+            values.append(None)
+            bad.append((i, repr(v)))
+    return pa.chunked_array([pa.array(values, type=pa.string())]), bad
+
+
 # --- entry point ------------------------------------------------------------------------------
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("kB", 1024)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} bytes"
 
 
 def read_raw(path: Path, spec: FileSpec, label: str, *, country: str = "") -> RawTable:
@@ -514,10 +575,21 @@ def read_raw(path: Path, spec: FileSpec, label: str, *, country: str = "") -> Ra
     ``country`` (the region's ISO code) chooses the legacy code page tried when an ``auto``
     encoded file is not UTF-8: cp1250 for central Europe, cp1252 elsewhere.
     """
-    if not path.exists():
-        raise ReadError(Problem(label, "file not found; check 'path' in the config (relative to the config file)"))
-    if path.is_dir():
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise ReadError(Problem(label, "file not found; check 'path' in the config (relative to the config file)")) \
+            from None
+    except OSError as exc:  # a name too long, a symbolic-link loop, ...
+        raise ReadError(Problem(label, f"cannot be opened: {os_reason(exc)}")) from None
+    if stat.S_ISDIR(st.st_mode):
         raise ReadError(Problem(label, "is a folder; expected a file"))
+    if not stat.S_ISREG(st.st_mode):  # reading a named pipe would wait forever
+        raise ReadError(Problem(label, "is not a regular file (a named pipe, device or socket); expected a "
+                                ".csv, .xlsx or .parquet file"))
+    if st.st_size > MAX_INPUT_BYTES:
+        raise ReadError(Problem(label, f"is {_size(st.st_size)}, above the limit of {_size(MAX_INPUT_BYTES)} "
+                                "per input file; split it (e.g. by year) or keep only the programme's firms"))
     suffix = path.suffix.lower()
     try:
         if suffix in CSV_SUFFIXES:
@@ -530,4 +602,6 @@ def read_raw(path: Path, spec: FileSpec, label: str, *, country: str = "") -> Ra
         raise ReadError(Problem(label, "cannot be opened: permission denied")) from None
     except MemoryError:
         raise ReadError(Problem(label, "is too large to read into memory")) from None
+    except OSError as exc:
+        raise ReadError(Problem(label, f"cannot be read: {os_reason(exc)}")) from None
     raise ReadError(Problem(label, f"unsupported file type {suffix!r}; expected .csv, .xlsx or .parquet"))

@@ -103,6 +103,13 @@ def _table_schema(table: Table, columns: tuple[str, ...], first_year: int | None
         elif col.kind in ("money", "number"):
             checks.append(pa.Check.ge(0, name="non_negative", error="non_negative"))
             messages["non_negative"] = "negative value; expected 0 or more"
+            if col.upper is not None:
+                checks.append(pa.Check.le(col.upper, name=f"limit_{name}", error=f"limit_{name}"))
+                bound = f"{col.upper:.0e}".replace("e+", "e")
+                messages[f"limit_{name}"] = (
+                    f"implausibly large: more than {bound} EUR after scale and exchange rate (the bound of "
+                    "money columns); check the file's units" if col.kind == "money" else
+                    f"implausibly large: more than {col.upper:,.0f} (the bound of '{name}'); check the column")
         elif col.kind == "country":
             checks.append(pa.Check.isin(sorted(COUNTRY_CODES), name="iso_country", error="iso_country"))
             messages["iso_country"] = "expected an ISO 3166-1 alpha-2 country code such as DE"
@@ -271,6 +278,8 @@ def check_links(mapped: dict[str, Mapped]) -> list[Problem]:
                 t = mapped[name]
                 bad = t.frame["cluster_id"].notna().to_numpy() & ~isin(t.frame["cluster_id"], clusters)
                 problems += _rows(t, bad, "cluster not found in the clusters file", "cluster_id")
-    if not any(p.severity == "error" for p in problems):
-        COHORT_SCHEMA.validate(cohorts(m).reset_index())  # one cohort per member firm
+    found = cohorts(m)
+    if not any(p.severity == "error" for p in problems) and found.notna().all():
+        # (a blank or unreadable join year is reported with its row; the firm has no cohort then)
+        COHORT_SCHEMA.validate(found.reset_index())  # one cohort per member firm
     return problems

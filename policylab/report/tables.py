@@ -74,6 +74,7 @@ METHOD_LABELS = {
     "callaway_santanna": "Callaway–Sant'Anna",
     "sun_abraham": "Sun–Abraham",
     "etwfe": "Extended TWFE",
+    "etwfe_poisson": "Extended TWFE (Poisson)",
     "event_study": "Event study (TWFE)",
     "twfe": "TWFE DiD",
     "did_2x2": "2×2 DiD",

@@ -52,7 +52,7 @@ def _worker(config: str, out: str) -> None:
     import policylab.did.disclosure
     import policylab.did.panel
     import policylab.pipeline as pl
-    import policylab.report
+    import policylab.report.writer
 
     t_import = time.perf_counter() - t0
     spent = dict.fromkeys(STAGES, 0.0)
@@ -76,7 +76,7 @@ def _worker(config: str, out: str) -> None:
         (pl, "_bacon_summary", "other diagnostics"), (pl, "_power", "other diagnostics"),
         (policylab.did.disclosure, "hide_thin_terms", "other diagnostics"),
         (pl, "compute_indicators", "indicators"), (pl, "synthesize", "synthesis and balance"),
-        (pl, "balance_table", "synthesis and balance"), (policylab.report, "write_report", "report"),
+        (pl, "balance_table", "synthesis and balance"), (policylab.report.writer, "write_report", "report"),
     ]:
         timed(module, name, stage)
     t1 = time.perf_counter()

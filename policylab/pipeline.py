@@ -399,23 +399,27 @@ def evaluate(config: str | Path | LabConfig, *, out_dir: str | Path | None = Non
     """Run the whole lab: ingest, indicators, estimation, and (``write=True``) the report.
 
     Outputs go to ``out_dir`` or the config's ``lab.output_dir`` (relative to the config file):
-    ``index.html``, ``regions/``, ``results.json``, ``indicators.csv``, written atomically.
-    ``timestamp`` (text) is written once per page and into the JSON; without it, the same
-    inputs give byte-identical outputs.
+    ``index.html``, ``regions/``, ``results.json``, ``indicators.csv``, switched to the new run
+    as one unit (see :mod:`policylab.report.writer`). With ``write=True`` the output folder and
+    the store are locked for the whole run: a second run into either stops at once with a
+    UserError. ``timestamp`` (text) is written once per page and into the JSON; without it, the
+    same inputs give byte-identical outputs.
     """
     cfg = config if isinstance(config, LabConfig) else load_config(config)
     out = Path(out_dir) if out_dir is not None else cfg.output_dir
-    data = None
-    if write:  # through the canonical store: unchanged regions are not read again
-        from .store import store_dir
+    if not write:
+        return run(cfg, None, progress=progress)
+    from .report.writer import report_lock, write_report
+    from .store import CanonicalStore, store_dir
 
+    configured = cfg.resolve(cfg.lab.store_dir) if cfg.lab.store_dir is not None else None
+    store = CanonicalStore(store_dir(out, configured))
+    with report_lock(out), store.lock():  # held until the new report is switched in
+        store.remove_leftovers()  # temp files of a killed run
         progress("Reading and validating inputs")
-        configured = cfg.resolve(cfg.lab.store_dir) if cfg.lab.store_dir is not None else None
-        data = ingest(cfg, store=store_dir(out, configured))
-    result = run(cfg, data, progress=progress)
-    if write:
-        from .report import write_report
-
+        # through the canonical store: unchanged regions are not read again
+        data = ingest(cfg, store=store.root)
+        result = run(cfg, data, progress=progress)
         progress("Writing the report")
         write_report(result, out, timestamp=timestamp)
     return result

@@ -15,7 +15,10 @@ loaded from the store and not written again; a changed region replaces only its 
 Writes go to temporary files in the destination folder, which are moved into place with
 ``os.replace`` once every file has been written, so a reader sees either the old file or the
 new one, never half of one; the manifest is moved last, so a region interrupted half-way has
-a stale manifest and is rebuilt on the next run.
+a stale manifest and is rebuilt on the next run. Temporary files a killed run left
+(``.<name>.<random>.tmp``) are removed by :meth:`CanonicalStore.remove_leftovers`, which
+``evaluate`` calls while it holds the store's lock (:meth:`CanonicalStore.lock`, a file
+``.policylab.lock`` in the store folder): one run at a time writes a store.
 """
 
 from __future__ import annotations
@@ -24,18 +27,26 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from .errors import UserError
+
 STORE_FORMAT = 1
 MANIFEST_DIR = "_manifest"
 PART = "part-0.parquet"
+LOCK_FILE = ".policylab.lock"
+
+# The temporary files atomic_write_many makes: tempfile.mkstemp(prefix=".<name>.", suffix=".tmp")
+_TEMP_NAME = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp")
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -69,6 +80,57 @@ def atomic_write_many(files: Mapping[Path, bytes]) -> None:
         raise
     for tmp, dest in staged:
         os.replace(tmp, dest)
+
+
+_held: dict[str, int] = {}
+
+
+@contextmanager
+def exclusive_lock(path: Path, busy: Callable[[int | None], str], *,
+                   record_pid: bool = False) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``path`` (created if missing) for the ``with`` block.
+
+    The lock is ``fcntl.flock`` without waiting: if another process holds it, a
+    :class:`~policylab.errors.UserError` is raised at once with the text ``busy(pid)`` (the
+    holder's process id when it recorded one, else None). With ``record_pid``, this process
+    writes its id into the file while it holds the lock and empties the file when it lets go.
+    The lock goes with the process, so a killed run never leaves a stale lock. Taking a lock
+    this process already holds is allowed (nested ``with``). Where ``fcntl`` is missing
+    (Windows), nothing is locked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX
+        fcntl = None
+    key = os.path.realpath(path)
+    if fcntl is None or key in _held:
+        _held[key] = _held.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            _held[key] -= 1
+            if not _held[key]:
+                del _held[key]
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            raise UserError(busy(int(text) if text.isdigit() else None)) from None
+        if record_pid:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        _held[key] = 1
+        try:
+            yield
+        finally:
+            del _held[key]
+            if record_pid:
+                os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # lets go of the lock
 
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:
@@ -159,6 +221,38 @@ class CanonicalStore:
             for folder in self.root.glob(f"*/region={key}"):
                 if folder.parent.name not in tables:
                     shutil.rmtree(folder, ignore_errors=True)
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the store's lock (see :func:`exclusive_lock`); the store folder is created.
+
+        A second run writing the same store meanwhile stops at once with a UserError.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+
+        def busy(pid: int | None) -> str:
+            held = f" (pid {pid})" if pid else ""
+            return (f"another policylab run is writing to the store {self.root}{held}; "
+                    "wait for it or choose another lab.store_dir")
+
+        with exclusive_lock(self.root / LOCK_FILE, busy):
+            yield
+
+    def remove_leftovers(self) -> None:
+        """Remove the temporary files a killed write left (call it holding :meth:`lock`).
+
+        Only names :func:`atomic_write_many` makes for store files (``.part-0.parquet.<random>.tmp``
+        in a partition, ``.<region>.json.<random>.tmp`` in ``_manifest``) are removed.
+        """
+        folders = [(self.root / MANIFEST_DIR, lambda name: name.endswith(".json"))]
+        folders += [(f, lambda name: name == PART) for f in self.root.glob("*/region=*")]
+        for folder, ours in folders:
+            if folder.is_symlink() or not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                found = _TEMP_NAME.fullmatch(path.name)
+                if found and ours(found["name"]) and not path.is_symlink() and path.is_file():
+                    path.unlink(missing_ok=True)
 
     def prune(self, keep: set[str]) -> None:
         """Remove the partitions and manifests of regions not in ``keep``."""

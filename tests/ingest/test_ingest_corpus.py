@@ -66,9 +66,15 @@ def ids(cases):
     return [c["id"] for c in cases]
 
 
+#: Lock files a run takes (and stamps with its pid) even when it then stops on an input
+#: error: run bookkeeping, not part of the report or the store.
+LOCKS = {".policylab/lock", "store/.policylab.lock"}
+
+
 def snapshot(folder: Path) -> dict[str, tuple[bytes, int, int]]:
     return {p.relative_to(folder).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns, p.stat().st_ino)
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+            for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.relative_to(folder).as_posix() not in LOCKS}
 
 
 @pytest.fixture(scope="module")

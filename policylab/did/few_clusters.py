@@ -142,34 +142,27 @@ class FewClusterDecision:
         }
 
 
-def _treated_clusters(result: DiDResult | GroupTimeResult, data: pd.DataFrame) -> tuple[int, int]:
-    """(clusters, treated clusters) of the result's inference."""
+def _treated_clusters(
+    result: DiDResult | GroupTimeResult, data: pd.DataFrame
+) -> tuple[int, int, Any]:
+    """(clusters, treated clusters) of the result's inference, and the wild bootstrap's
+    problem when it had to be built to count them (it is then bootstrapped as is)."""
     from . import wild
 
     if isinstance(result, GroupTimeResult):
         coh = np.asarray(result.unit_cohort, dtype=np.float64)
         if result.unit_cluster is None:
-            return result.n_units, int(np.isfinite(coh).sum())
+            return result.n_units, int(np.isfinite(coh).sum()), None
         cl = np.asarray(result.unit_cluster)
-        return int(cl.max()) + 1, int(np.unique(cl[np.isfinite(coh)]).size)
+        return int(cl.max()) + 1, int(np.unique(cl[np.isfinite(coh)]).size), None
     est = result.spec.get("estimator", result.method)
-    term = result.headline.term
-    if est == "etwfe":
-        ed = wild._etwfe_design(result, data, term)
-        return int(ed.cluster.max()) + 1, ed.treated_clusters
-    build = {
-        "did_2x2": wild._problem_2x2,
-        "twfe": wild._problem_twfe,
-        "event_study": wild._problem_event,
-        "sun_abraham": wild._problem_sun_abraham,
-    }
-    if est not in build:
+    if est not in ("did_2x2", "twfe", "event_study", "sun_abraham", "etwfe"):
         raise ValueError(
             "few_cluster_inference supports did_2x2, twfe, event_study, sun_abraham, etwfe and "
             f"att_gt results; got {est!r}"
         )
-    prob = build[est](result, data, term)
-    return prob.n_clusters, prob.treated_clusters
+    prepared = wild._prepare(result, data)
+    return prepared.n_clusters, prepared.treated_clusters, prepared
 
 
 def _fmt_ci(r: FewClusterResult) -> str:
@@ -236,7 +229,7 @@ def few_cluster_inference(
     True
     """
     from .aggregate import KINDS, aggregate
-    from .wild import multiplier_bootstrap, wild_bootstrap
+    from .wild import _wild_bootstrap, multiplier_bootstrap, wild_bootstrap
 
     if not isinstance(result, (DiDResult, GroupTimeResult)):
         raise TypeError(
@@ -258,7 +251,7 @@ def few_cluster_inference(
     else:
         base = result.headline
     try:
-        g, g_tr = _treated_clusters(result, data)
+        g, g_tr, prepared = _treated_clusters(result, data)
     except ValueError as exc:  # e.g. two-way clustering, clusters cutting across firms
         return _not_available(base, threshold, str(exc))
     if g_tr >= threshold:
@@ -287,7 +280,7 @@ def few_cluster_inference(
         warnings.simplefilter("ignore")
         if not is_cs:
             try:
-                inf = wild_bootstrap(result, data, weights="webb", **opts)
+                inf = _wild_bootstrap(result, data, weights="webb", prepared=prepared, **opts)
             except (ValueError, DesignError) as exc:
                 return _not_available(base, threshold, str(exc), g, g_tr)
             detail = "Webb weights, restricted (null imposed), CRV1 bootstrap-t"

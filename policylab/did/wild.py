@@ -21,15 +21,25 @@ restriction ``r'b = theta0`` with ``q = (X'X)^-1 r``, the restricted residuals a
 ``theta0`` (``u(theta0) = u0 + theta0 * u1``) and, for a vector ``v`` of cluster weights,
 
 * bootstrap numerator ``r'b* - theta0 = sum_g v_g a_g`` with ``a_g = q' X_g' u_g``,
-* bootstrap cluster scores ``s*_h = v_h a_h - sum_g C_hg v_g`` with
-  ``C_hg = (X_h'X_h q)' (X'X)^-1 X_g' u_g``,
+* bootstrap cluster scores ``S_h = v_h a_h - pa_h' w`` with ``pa_h = (X'X)^-1 X_h'X_h q``
+  and ``w = sum_g v_g X_g' u_g``,
 
-so everything a draw needs is a ``G``-vector and a ``G x G`` matrix, both affine in
-``theta0``. They are computed once from cluster-level sums (no refit, no ``n x B`` matrix);
-then ``t*_b(theta0) = (N0_b + theta0 N1_b) / sqrt(c (Q0_b + 2 theta0 Q01_b + theta0^2 Q1_b))``
+so the CRV1 variance ``sum_h S_h^2`` of a draw needs only k-vector sums over the clusters
+(``w``, ``sum_g v_g a_g X_g'X_g q``) and ``sum_g v_g^2 a_g^2`` (see :func:`_t_parts`); the
+numerator is affine and the variance quadratic in ``theta0``. They come from cluster-level
+sums (no refit, no ``n x B`` matrix); then
+``t*_b(theta0) = (N0_b + theta0 N1_b) / sqrt(c (Q0_b + 2 theta0 Q01_b + theta0^2 Q1_b))``
 for any ``theta0`` at ``O(B)`` cost, which makes test inversion (the confidence interval)
-cheap: the interval is the set of ``theta0`` whose bootstrap p-value exceeds ``alpha``, found
-by bracketing and bisection (``p`` is a step function of ``theta0``).
+cheap: the interval is the set of ``theta0`` whose bootstrap p-value exceeds ``alpha``,
+found by bracketing and bisection (``p`` is a step function of ``theta0``).
+
+Scale. Never-member firms are each their own cluster, so ``G`` grows with the comparison
+pool. The cluster sums are formed in one pass over the rows from the raw sparse design
+(firm effects projected out implicitly); clusters with the same columns (the never-members
+observed in the same years) share a block whose repeated rows cost one column, so a draw
+costs a pass over the clusters with a handful of multiply-adds each; the weights are
+generated block by block (the same values as :func:`draw_weights`, never all in memory).
+999 draws on 1,000,000 firms take seconds (``benchmarks/FEW_CLUSTERS.md``).
 
 Fixed effects. Firm effects are projected out (firms are nested in the bootstrap clusters,
 so the projection commutes with the cluster weights) and year effects enter as explicit
@@ -50,8 +60,8 @@ import itertools
 import math
 import warnings
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -60,17 +70,20 @@ import scipy.sparse as sp
 from ..errors import DesignError, FewClustersWarning
 from ._checks import (
     ATT_TERM,
+    DiDInputError,
+    PanelInputs,
     binary_column,
     check_alpha,
     check_frame,
     codes,
+    integer_valued,
     no_missing,
     normalise_cluster,
     numeric_column,
-    panel_inputs,
+    outcome_rows,
     recode,
 )
-from .fixed_effects import Factor, fixest_dof_k, is_nested
+from .fixed_effects import Factor, fixest_dof_k, is_nested, singleton_mask
 from .results import DiDResult, FewClusterResult, GroupTimeResult
 
 WeightKind = Literal["rademacher", "webb"]
@@ -82,7 +95,6 @@ WEBB_POINTS = np.array(
 DEFAULT_DRAWS = 9999
 MIN_DRAWS = 19
 _TIE = 1e-8  # relative tolerance for |t*| >= |t|
-_CHUNK = 1 << 21  # elements of a draws x clusters block held at once
 NullModel = Literal["constant_effect", "restriction"]
 NULL_MODELS: tuple[str, ...] = ("constant_effect", "restriction")
 WCR = "wild_cluster_restricted_bootstrap"
@@ -177,12 +189,399 @@ def draw_weights(
     return points[idx], False
 
 
+def _lemire_codes(seed: int | None, n_points: int, rows: int, cols: int, step: int):
+    """The draws of ``default_rng(seed).integers(0, n_points, (rows, cols), dtype=np.int8)``
+    as ``(first_row, block)`` pairs of at most ``step`` rows, without holding all of them.
+
+    Block entries are random *bytes* ``b``; the drawn integer is ``(b * n_points) >> 8``.
+    This is numpy's algorithm for 8-bit bounded integers (Lemire's method on a stream of
+    bytes, the little-endian bytes of the generator's 64-bit outputs, rejecting
+    ``(b * n_points) mod 256 < 256 mod n_points``); :func:`_lemire_matches_numpy` checks it
+    against ``Generator.integers`` before it is used. The block is a view of a buffer that
+    the next block overwrites.
+    """
+    bitgen = np.random.default_rng(seed).bit_generator
+    threshold = 256 % n_points
+    size = min(step, rows) * cols
+    buf = np.empty(size + size // 8 + 256, dtype=np.uint8)  # room for the overshoot
+    carry = 0  # accepted bytes of the previous draw at the end of buf, moved to the front
+    for lo in range(0, rows, step):
+        need = min(step, rows - lo) * cols
+        have = carry
+        while have < need:
+            short = need - have
+            # ~3% more than needed (1.6% of Webb's bytes are rejected)
+            raw = bitgen.random_raw(short // 8 + short // 256 + 16).view(np.uint8)
+            if threshold:
+                ok = np.multiply(raw, np.uint8(n_points)) >= threshold
+                raw = raw[ok]
+            buf[have : have + raw.size] = raw  # fits: at most need + need / 32 + 128
+            have += raw.size
+        yield lo, buf[:need].reshape(-1, cols)
+        carry = have - need
+        buf[:carry] = buf[need:have]
+
+
+_LEMIRE_OK: bool | None = None
+
+
+def _lemire_matches_numpy() -> bool:
+    """Whether :func:`_lemire_codes` reproduces this numpy's ``Generator.integers``."""
+    global _LEMIRE_OK
+    if _LEMIRE_OK is None:
+        ok = True
+        for n_points in (2, 6):
+            for seed, shape in ((0, (7, 333)), (12345, (50, 3)), (2**31 + 7, (1, 4099))):
+                ref = np.random.default_rng(seed).integers(0, n_points, shape, dtype=np.int8)
+                blocks = _lemire_codes(seed, n_points, *shape, 3)
+                got = np.concatenate([b.copy() for _, b in blocks])
+                ok &= np.array_equal(ref, (got.astype(np.uint16) * n_points) >> 8)
+        _LEMIRE_OK = bool(ok)
+    return _LEMIRE_OK
+
+
+_CACHE_CODES = 1 << 25  # draws x clusters codes kept in memory (bytes) between passes
+
+
+class _Draws:
+    """The weights of :func:`draw_weights` (same values, same order, same seed), produced
+    in blocks of draws as codes into ``table`` (``v = table[code]``), so that the
+    draws x clusters matrix of weights is never held in memory."""
+
+    def __init__(self, kind: str, n_clusters: int, draws: int, seed: int | None) -> None:
+        kind = check_weights(kind)
+        points = np.array([-1.0, 1.0]) if kind == "rademacher" else WEBB_POINTS
+        self.g = n_clusters
+        #: ``v**2 == 1`` for every weight (Rademacher)
+        self.unit_square = kind == "rademacher"
+        self._seed, self._npts = seed, points.size
+        self._codes: np.ndarray | None = None
+        if n_clusters * math.log(points.size) <= math.log(draws) + 1e-12:
+            grid = itertools.product(range(points.size), repeat=n_clusters)
+            self._codes = np.array(list(grid), dtype=np.uint8).reshape(-1, n_clusters)
+            self.exact, self.n, self.table = True, self._codes.shape[0], points
+        elif _lemire_matches_numpy():
+            self.exact, self.n = False, draws
+            self.table = points[(np.arange(256) * points.size) >> 8]
+            if draws * n_clusters <= _CACHE_CODES:
+                self._codes = np.concatenate([b.copy() for _, b in self._stream(draws)])
+        else:  # pragma: no cover -- a numpy whose bounded-integer stream differs
+            rng = np.random.default_rng(seed)
+            idx = rng.integers(0, points.size, size=(draws, n_clusters), dtype=np.int8)
+            self._codes = idx.view(np.uint8)
+            self.exact, self.n, self.table = False, draws, points
+
+    def _stream(self, step: int):
+        return _lemire_codes(self._seed, self._npts, self.n, self.g, step)
+
+    def blocks(self, step: int):
+        """``(first_draw, codes)`` for consecutive blocks of at most ``step`` draws (a
+        streamed block is overwritten by the next one)."""
+        if self._codes is not None:
+            for lo in range(0, self.n, step):
+                yield lo, self._codes[lo : lo + step]
+        else:
+            yield from self._stream(step)
+
+    def matrix(self) -> np.ndarray:
+        """All weights, draws x clusters (small problems and tests only)."""
+        return np.concatenate([self.table[c] for _, c in self.blocks(max(1, self.n))])
+
+
 # --------------------------------------------------------------------------- engine
 
 
 def _indicator(cluster: np.ndarray, n_clusters: int) -> sp.csr_matrix:
+    """Clusters x rows indicator (built as CSC, where it is trivial, then converted; or
+    directly when the rows are sorted by cluster, as firm-major panels are by firm)."""
     n = cluster.size
-    return sp.csr_matrix((np.ones(n), (cluster, np.arange(n))), shape=(n_clusters, n))
+    if n and np.all(cluster[1:] >= cluster[:-1]):
+        indptr = np.zeros(n_clusters + 1, dtype=np.int64)
+        np.cumsum(np.bincount(cluster, minlength=n_clusters), out=indptr[1:])
+        return _csr(np.ones(n), np.arange(n), indptr, (n_clusters, n))
+    ind = sp.csc_matrix((np.ones(n), cluster, np.arange(n + 1)), shape=(n_clusters, n))
+    return ind.tocsr()
+
+
+def _csr(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, shape) -> sp.csr_matrix:
+    """A CSR matrix from its arrays, with 32-bit indices when they fit (scipy would
+    otherwise scan and copy them)."""
+    if indptr[-1] < 2**31 - 1 and shape[1] < 2**31 - 1:
+        indices = indices.astype(np.int32, copy=False)
+        indptr = indptr.astype(np.int32, copy=False)
+    return sp.csr_matrix((data, indices, indptr), shape=shape)
+
+
+def _row_of_entries(m: sp.csr_matrix) -> np.ndarray:
+    """The row of each stored entry of a CSR matrix (``np.repeat(arange, counts)``,
+    which is several times slower for millions of short rows)."""
+    starts = np.bincount(m.indptr[1:-1], minlength=m.nnz + 1)[: m.nnz]
+    return np.cumsum(starts)
+
+
+def _onehot(col: np.ndarray, n_cols: int) -> sp.csr_matrix:
+    """Rows x ``n_cols`` dummies with a one in column ``col[i]`` (none where ``col < 0``),
+    built directly in CSR form."""
+    has = col >= 0
+    dtype = np.int32 if col.size < 2**31 - 1 and n_cols < 2**31 - 1 else np.int64
+    indptr = np.zeros(col.size + 1, dtype=dtype)
+    np.cumsum(has, dtype=dtype, out=indptr[1:])
+    indices = col[has].astype(dtype, copy=False)
+    return sp.csr_matrix((np.ones(indices.size), indices, indptr), shape=(col.size, n_cols))
+
+
+def _hstack_rows(mats: list[sp.csr_matrix]) -> sp.csr_matrix:
+    """``scipy.sparse.hstack`` of CSR matrices, row by row (without a COO round trip)."""
+    mats = [sp.csr_matrix(m) for m in mats]
+    n = mats[0].shape[0]
+    counts = [np.diff(m.indptr) for m in mats]
+    if all(c.max(initial=0) <= 1 for c in counts) and all(np.all(m.data == 1) for m in mats):
+        # dummies, at most one per row and matrix: interleave the rows' column indices
+        cols = np.empty((n, len(mats)), dtype=np.int64)
+        per_row = np.zeros(n, dtype=np.int64)
+        offset = 0
+        for j, (m, c) in enumerate(zip(mats, counts, strict=True)):
+            first = m.indices[np.minimum(m.indptr[:-1], max(m.nnz - 1, 0))] if m.nnz else 0
+            cols[:, j] = np.where(c > 0, first + offset, -1)
+            per_row += c
+            offset += m.shape[1]
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(per_row, out=indptr[1:])
+        indices = cols[cols >= 0]
+        return _csr(np.ones(indices.size), indices, indptr, (n, offset))
+    total = counts[0].astype(np.int64)
+    for c in counts[1:]:
+        total += c
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(total, out=indptr[1:])
+    data = np.empty(int(indptr[-1]))
+    indices = np.empty(int(indptr[-1]), dtype=np.int64)
+    before = np.zeros(n, dtype=np.int64)  # entries of the earlier matrices in each row
+    offset = 0
+    for m, cnt in zip(mats, counts, strict=True):
+        rows = np.flatnonzero(cnt)
+        if rows.size == m.nnz:  # at most one entry per row (dummies)
+            pos = indptr[rows] + before[rows]
+        else:
+            pos = (indptr[:-1] + before - m.indptr[:-1])[_row_of_entries(m)]
+            pos += np.arange(m.nnz)
+        data[pos] = m.data
+        indices[pos] = m.indices + offset
+        before += cnt
+        offset += m.shape[1]
+    return _csr(data, indices, indptr, (n, offset))
+
+
+def _cluster_sums(
+    x: np.ndarray | sp.spmatrix,
+    z: np.ndarray,
+    ind: sp.csr_matrix,
+    rows: np.ndarray | None = None,
+):
+    """``X_g' z_g`` for every cluster ``g``: clusters x columns (sparse when ``x`` is;
+    ``rows`` = :func:`_row_of_entries` of a sparse ``x``)."""
+    if sp.issparse(x):
+        x = sp.csr_matrix(x)
+        rows = _row_of_entries(x) if rows is None else rows
+        return sp.csr_matrix(ind @ _csr(x.data * z[rows], x.indices, x.indptr, x.shape))
+    return np.asarray(ind @ (x * z[:, None]))
+
+
+_SAME_ROWS = 1e-13  # rows of a block equal up to this (relative to the column's scale)
+
+
+def _same_rows(block: np.ndarray) -> bool:
+    """Every row equals the first one (up to rounding)."""
+    if block.shape[0] < 2 or np.array_equal(block, np.broadcast_to(block[0], block.shape)):
+        return True
+    scale = np.max(np.abs(block), axis=0)
+    return bool(np.all(np.abs(block - block[0]) <= _SAME_ROWS * scale))
+
+
+def _dense_block(m: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``m[rows][:, cols]`` as a dense array; without scipy's column indexing when every
+    selected row stores exactly ``cols`` (canonical ``m``)."""
+    sub = m[rows]
+    if sub.nnz == rows.size * cols.size and np.array_equal(
+        sub.indices.reshape(rows.size, cols.size), np.broadcast_to(cols, (rows.size, cols.size))
+    ):
+        return sub.data.reshape(rows.size, cols.size).copy()
+    return sub[:, cols].toarray()
+
+
+@dataclass
+class _Group:
+    """Clusters with the same support (columns where their score rows can be non-zero),
+    their rows of the per-draw sums compressed as ``u @ w``."""
+
+    start: int  # position in the cluster order of the draws loop
+    stop: int
+    u: np.ndarray  # (stop - start) x r
+    w: np.ndarray  # r x (2 J k): rows of the sums [w_0, .., w_J-1, m_0, .., m_J-1]
+
+
+_MIN_GROUP = 64  # clusters of a support pattern rarer than this share one pooled group
+
+
+def _groups(
+    scores: list[sp.csr_matrix],
+    lev: sp.csr_matrix,
+    q: np.ndarray,
+    pattern: sp.csr_matrix | None = None,
+) -> tuple[np.ndarray, list[_Group]]:
+    """Clusters ordered by support pattern, and each pattern's rows of
+    ``[s_0, .., s_J-1, a_0 h, .., a_J-1 h]`` (``a_j = s_j q``) in compressed form.
+
+    Within a pattern, a block whose rows are all the same vector ``c`` (e.g. the leverage
+    ``h_g`` of never-member firms observed in the same years, or their scores under the
+    constant-effect null, which do not depend on the firm) needs one column (ones) instead
+    of one per support column; and with equal ``h_g`` the block ``a_j h`` needs no column of
+    its own (``sum_g v_g a_j,g = (sum_g v_g s_j,g)'q``). Rows without support are left out
+    (they add nothing to any draw); patterns with fewer than ``_MIN_GROUP`` clusters are
+    pooled on the union of their columns. ``pattern``: clusters x columns whose non-zeros
+    include those of every block (default: their union).
+    """
+    nres, k = len(scores), lev.shape[1]
+    for m in (*scores, lev):
+        m.sum_duplicates()  # canonical: sorted column indices, no duplicates
+    if pattern is None:
+        pattern = abs(lev)
+        for s in scores:
+            pattern = pattern + abs(s)
+        pattern = sp.csr_matrix(pattern)
+        pattern.eliminate_zeros()
+    pattern.sum_duplicates()
+    hashes = np.random.default_rng(0x5EED).integers(1, 2**63, size=k, dtype=np.uint64)
+    cum = np.zeros(pattern.nnz + 1, dtype=np.uint64)
+    np.cumsum(hashes[pattern.indices], out=cum[1:])
+    key = cum[pattern.indptr[1:]] - cum[pattern.indptr[:-1]]  # sum of column hashes
+    rows = np.flatnonzero(np.diff(pattern.indptr) > 0)
+    if rows.size == 0:
+        return rows, []
+    _, inv, counts = np.unique(key[rows], return_inverse=True, return_counts=True)
+    inv = inv.ravel()
+    label = np.where(counts[inv] >= _MIN_GROUP, inv, -1)  # -1: pooled
+    by_label = np.argsort(label, kind="stable")
+    order = rows[by_label]
+    labels = label[by_label]
+    cuts = np.flatnonzero(np.diff(labels)) + 1
+    width = 2 * nres * k
+    groups = []
+    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, order.size], strict=True):
+        idx = order[lo:hi]
+        sub = pattern[idx]
+        cols = np.flatnonzero(np.bincount(sub.indices, minlength=k))
+        u_cols: list[np.ndarray] = []
+        w_rows: list[np.ndarray] = []
+        ones = np.zeros(width)
+        hb = _dense_block(lev, idx, cols)
+        same_h = _same_rows(hb)
+
+        def place(vals: np.ndarray, block: int, _cols: np.ndarray = cols) -> np.ndarray:
+            row = np.zeros(width)
+            row[block * k + _cols] = vals
+            return row
+
+        for j, s in enumerate(scores):
+            sb = _dense_block(s, idx, cols)
+            if _same_rows(sb):
+                # s_j,g = c for all: w_j gets c sum v; a_j,g = c'q, so m_j gets (c'q) h sum v
+                ones += place(sb[0], j)
+                if same_h:
+                    ones += place(float(sb[0] @ q[cols]) * hb[0], nres + j)
+                    continue
+            else:
+                u_cols.append(sb)
+                for e, qc in zip(np.eye(cols.size), q[cols], strict=True):
+                    row = place(e, j)
+                    if same_h:  # a_j,g h = (s_j,g'q) h: the same columns carry it
+                        row += place(qc * hb[0], nres + j)
+                    w_rows.append(row)
+                if same_h:
+                    continue
+            # h differs between the group's clusters: one column per support column
+            a_j = sb @ q[cols]
+            u_cols.append(hb * a_j[:, None])
+            w_rows += [place(e, nres + j) for e in np.eye(cols.size)]
+        if np.any(ones):
+            u_cols.append(np.ones((idx.size, 1)))
+            w_rows.append(ones)
+        if not u_cols:
+            continue
+        groups.append(_Group(int(lo), int(hi), np.column_stack(u_cols), np.array(w_rows)))
+    return order, groups
+
+
+_BLAS_SMALL = 1 << 18  # m*n*k of a matrix product OpenBLAS runs on one thread
+_CODES = 1 << 25  # codes (bytes) of one block of draws
+
+
+def _small_matmul_rows(n_inner: int, n_out: int, n_rows: int) -> int:
+    """Rows of the left factor per product so that it stays below ``_BLAS_SMALL``: on a
+    busy 2-core machine OpenBLAS's threads (which spin after each call) make a loop of
+    larger products interleaved with numpy work 5-20x slower in wall time."""
+    return max(16, min(n_rows, _BLAS_SMALL // max(1, n_inner * n_out) - 1))
+
+
+def _weighted_sums(
+    order: np.ndarray,
+    groups: list[_Group],
+    m2: np.ndarray | None,
+    draws: _Draws,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(sum_g v_bg u_g w, sum_g v_bg**2 m2_g)`` over the clusters in ``order`` for every
+    draw ``b``, in one pass over the clusters per block of draws.
+
+    The weights are generated block by block (:class:`_Draws`) and multiplied with each
+    group's compressed rows (BLAS products kept small, see :func:`_small_matmul_rows`).
+    The largest group (the never-member singletons) is multiplied in the clusters' own
+    order, with zero rows for the other clusters; the others are gathered.
+    """
+    n_draws, n_cl = draws.n, draws.g
+    width = groups[0].w.shape[1] if groups else 0
+    n_sq = m2.shape[1] if m2 is not None else 0
+    sq = np.zeros((n_draws, n_sq)) if m2 is not None else None
+    acc = [np.zeros((n_draws, grp.u.shape[1])) for grp in groups]
+    # (columns of the draws' codes or None = all clusters in order, rows of u, of m2)
+    plans = []
+    sizes = [grp.stop - grp.start for grp in groups]
+    big = int(np.argmax(sizes)) if groups else -1
+    for i, grp in enumerate(groups):
+        idx = order[grp.start : grp.stop]
+        if i == big and 2 * idx.size >= n_cl:
+            u = np.zeros((n_cl, grp.u.shape[1]))
+            u[idx] = grp.u
+            m2g = None
+            if m2 is not None:
+                m2g = np.zeros((n_cl, n_sq))
+                m2g[idx] = m2[idx]
+            plans.append((None, u, m2g))
+        else:
+            plans.append((idx, grp.u, None if m2 is None else m2[idx]))
+    step = max(4, min(n_draws, 64, _CODES // max(n_cl, 1)))
+    table = draws.table
+    vbuf = np.empty(_BLAS_SMALL // 2)
+    for lo, codes in draws.blocks(step):
+        hi = lo + codes.shape[0]
+        nb = codes.shape[0]
+        for (cols, u, m2g), out in zip(plans, acc, strict=True):
+            sub = codes if cols is None else np.take(codes, cols, axis=1)
+            total_cols = sub.shape[1]
+            cw = min(_small_matmul_rows(nb, u.shape[1] + n_sq, total_cols), vbuf.size // nb)
+            o = out[lo:hi]
+            s = sq[lo:hi] if sq is not None else None
+            for a in range(0, total_cols, cw):
+                b = min(a + cw, total_cols)
+                v = vbuf[: nb * (b - a)].reshape(nb, b - a)
+                np.take(table, sub[:, a:b], out=v, mode="clip")
+                o += v @ u[a:b]
+                if s is not None:
+                    np.multiply(v, v, out=v)
+                    s += v @ m2g[a:b]
+    total = np.zeros((n_draws, width))
+    for grp, out in zip(groups, acc, strict=True):
+        total += out @ grp.w
+    return total, sq
 
 
 @dataclass(frozen=True)
@@ -208,47 +607,60 @@ class _TParts:
 
 
 def _t_parts(
-    xw: np.ndarray,
+    scores: list[np.ndarray | sp.spmatrix],
+    lev: np.ndarray | sp.spmatrix,
     a_inv: np.ndarray,
     q: np.ndarray,
-    resid: list[np.ndarray],
-    ind: sp.csr_matrix,
-    v: np.ndarray,
+    draws: _Draws,
     ssc: float,
+    pattern: sp.csr_matrix | None = None,
 ) -> _TParts:
-    """Bootstrap-t pieces for residuals ``resid[0] + theta0 * resid[1]`` (one or two vectors).
+    """Bootstrap-t pieces for residuals ``u0 + theta0 * u1`` (one or two vectors).
 
-    ``xw`` is the (weighted) design, ``a_inv = (xw'xw)^-1``, ``q = a_inv r``, ``ind`` the
-    clusters x rows indicator and ``v`` the draws x clusters weights.
+    ``scores[j]`` are the cluster score sums ``s_g = X_g'u_j,g`` (clusters x k), ``lev`` the
+    clusters' ``h_g = X_g'X_g q``, ``a_inv = (X'X)^-1`` and ``q = a_inv r``; ``pattern``
+    (optional) has a non-zero wherever a cluster's rows of the design have one.
+
+    In draw ``v`` the bootstrap score of cluster ``g`` is ``S_g = v_g a_g - pa_g'w`` with
+    ``a_g = s_g'q``, ``pa_g = a_inv h_g`` and ``w = sum_h v_h s_h``. So, with
+    ``m_j = sum_g v_g a_j,g h_g`` and ``P = sum_g pa_g pa_g'``,
+
+    * ``N_j = sum_g v_g a_j,g = w_j'q``,
+    * ``sum_g S_j,g S_l,g = sum_g v_g^2 a_j,g a_l,g - w_l'a_inv m_j - w_j'a_inv m_l
+      + w_j'P w_l``:
+
+    each draw needs the k-vectors ``w_j``, ``m_j`` and the ``v^2``-weighted sums of
+    ``a_j a_l`` (:func:`_weighted_sums`), not a clusters x k product per draw.
     """
-    xq = xw @ q
-    pa = np.asarray(ind @ (xw * xq[:, None])) @ a_inv  # rows: (X_h'X_h q)' (X'X)^-1
-    # The bootstrap score of cluster h in draw b is sum_g v_bg K_hg with
-    # K = diag(a) - pa s' (a_g = s_g'q, s_g = X_g'u_g): computed as v_bh a_h - pa_h'(s'v_b),
-    # O(draws x G x k) rather than forming the G x G matrix K (O(draws x G^2): minutes when
-    # thousands of never-members are their own clusters).
-    parts = []
-    for u in resid:
-        s = np.asarray(ind @ (xw * u[:, None]))  # cluster score sums X_g'u_g
-        parts.append((s, s @ q))
-    draws, g = v.shape
-    out = {name: np.zeros(draws) for name in ("n0", "n1", "q0", "q01", "q1")}
-    step = max(1, _CHUNK // max(g, 1))
+    scores = [sp.csr_matrix(s) for s in scores]
+    lev = sp.csr_matrix(lev)
+    k = a_inv.shape[0]
+    nres = len(scores)
+    a = [np.asarray(s @ q).ravel() for s in scores]
+    pairs = [(j, l) for j in range(nres) for l in range(j, nres)]
+    prods = np.column_stack([a[j] * a[l] for j, l in pairs])
+    order, groups = _groups(scores, lev, q, pattern)
+    total, sq = _weighted_sums(order, groups, None if draws.unit_square else prods, draws)
+    if total.shape[1] == 0:
+        total = np.zeros((draws.n, 2 * nres * k))
+    if sq is None:
+        sq = np.broadcast_to(prods.sum(axis=0), (draws.n, len(pairs)))
+    pa_gram = a_inv @ np.asarray((lev.T @ lev).todense()) @ a_inv
+    w = [total[:, j * k : (j + 1) * k] for j in range(nres)]
+    mj = [total[:, (nres + j) * k : (nres + j + 1) * k] @ a_inv for j in range(nres)]
+    n = [wj @ q for wj in w]
 
-    def scores(blk: np.ndarray, s: np.ndarray, a: np.ndarray) -> np.ndarray:
-        return blk * a[None, :] - (blk @ s) @ pa.T
+    def quad(j: int, l: int) -> np.ndarray:
+        d = sq[:, pairs.index((j, l))]
+        cross = np.einsum("ij,ij->i", w[l], mj[j]) + np.einsum("ij,ij->i", w[j], mj[l])
+        return d - cross + np.einsum("ij,ij->i", w[j] @ pa_gram, w[l])
 
-    for lo in range(0, draws, step):
-        blk = v[lo : lo + step]
-        s0 = scores(blk, *parts[0])
-        out["n0"][lo : lo + step] = blk @ parts[0][1]
-        out["q0"][lo : lo + step] = np.einsum("ij,ij->i", s0, s0)
-        if len(resid) > 1:
-            s1 = scores(blk, *parts[1])
-            out["n1"][lo : lo + step] = blk @ parts[1][1]
-            out["q01"][lo : lo + step] = np.einsum("ij,ij->i", s0, s1)
-            out["q1"][lo : lo + step] = np.einsum("ij,ij->i", s1, s1)
-    return _TParts(ssc=ssc, **out)
+    zero = np.zeros(draws.n)
+    if nres == 1:
+        return _TParts(n0=n[0], n1=zero, q0=quad(0, 0), q01=zero, q1=zero, ssc=ssc)
+    return _TParts(
+        n0=n[0], n1=n[1], q0=quad(0, 0), q01=quad(0, 1), q1=quad(1, 1), ssc=ssc
+    )
 
 
 def _pvalues(t_star: np.ndarray, t_obs: np.ndarray) -> np.ndarray:
@@ -313,22 +725,122 @@ def invert_test(
 
 @dataclass(frozen=True)
 class LinearProblem:
-    """An OLS problem ``y = X b + u`` (fixed effects already handled) and the tested
-    combination ``r'b``; clusters coded ``0..G-1``."""
+    """An OLS problem ``y = X b + u`` and the tested combination ``r'b``; clusters coded
+    ``0..G-1``.
+
+    ``x`` is dense or scipy-sparse. With ``absorb`` (firm codes ``0..F-1``, firms nested in
+    the clusters) ``y``, ``x`` and the null model are the raw data and the firm effects are
+    projected out (``X = M x`` with ``M`` the within-firm demeaning) without forming the
+    demeaned design; without it the fixed effects are already handled."""
 
     y: np.ndarray
-    x: np.ndarray
+    x: np.ndarray | sp.spmatrix
     cluster: np.ndarray
     r: np.ndarray
     ssc: float
     treated_clusters: int
     #: ``(Z, d)``: the restricted model ``y - theta0 * d = Z c + u`` (same rows and space as
     #: ``x``), when the null imposed on the bootstrap data is not just ``r'b = theta0``.
-    null_model: tuple[np.ndarray, np.ndarray] | None = None
+    null_model: tuple[np.ndarray | sp.spmatrix, np.ndarray] | None = None
+    absorb: np.ndarray | None = None
+    #: ``X'X`` of the (demeaned) design, when the builder computed it already.
+    xtx: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_clusters(self) -> int:
         return int(self.cluster.max()) + 1
+
+
+def _dense_cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a' b`` for tall dense ``a``, ``b``, in row blocks that OpenBLAS runs on one thread
+    (see :func:`_small_matmul_rows`)."""
+    n = a.shape[0]
+    rows = _small_matmul_rows(a.shape[1], b.shape[1], n)
+    out = np.zeros((a.shape[1], b.shape[1]))
+    for lo in range(0, n, rows):
+        out += a[lo : lo + rows].T @ b[lo : lo + rows]
+    return out
+
+
+def _sparse_gram(x: sp.csr_matrix) -> np.ndarray:
+    """``x'x`` (dense) of a CSR matrix; by pairs of entries when rows hold at most two (the
+    dummy designs: a treatment or event-time indicator and a year)."""
+    x.sum_duplicates()
+    per_row = np.diff(x.indptr)
+    if per_row.max(initial=0) > 2:
+        return np.asarray((x.T @ x).todense())
+    k = x.shape[1]
+    idx = x.indices.astype(np.int64)
+    out = np.diag(np.bincount(idx, weights=x.data * x.data, minlength=k))
+    first = x.indptr[:-1][per_row == 2]
+    if first.size:
+        pair = np.bincount(
+            idx[first] * k + idx[first + 1],
+            weights=x.data[first] * x.data[first + 1],
+            minlength=k * k,
+        ).reshape(k, k)
+        out = out + pair + pair.T
+    return out
+
+
+def _weighted_gram(s: np.ndarray | sp.spmatrix, w: np.ndarray) -> np.ndarray:
+    """``s' diag(w) s`` (dense): by row blocks made dense when ``s`` is not very sparse
+    (small BLAS products), else as a sparse product."""
+    if sp.issparse(s) and s.nnz < 0.05 * s.shape[0] * s.shape[1]:
+        return np.asarray((s.T @ sp.diags(w) @ s).todense())
+    s = sp.csr_matrix(s) if sp.issparse(s) else s
+    out = np.zeros((s.shape[1], s.shape[1]))
+    step = max(1, (1 << 20) // max(1, s.shape[1]))
+    for lo in range(0, s.shape[0], step):
+        blk = s[lo : lo + step]
+        blk = blk.toarray() if sp.issparse(blk) else blk
+        out += _dense_cross(blk, blk * w[lo : lo + step, None])
+    return out
+
+
+class _Within:
+    """Within-firm demeaning ``M`` by firm codes, and ``X'X = x'M x`` from the raw ``x``."""
+
+    def __init__(self, codes: np.ndarray | None) -> None:
+        self.codes = codes
+        if codes is not None:
+            self.counts = np.bincount(codes).astype(np.float64)
+            self._ind: sp.csr_matrix | None = None
+
+    def __call__(self, v: np.ndarray) -> np.ndarray:
+        """``M v`` for a vector."""
+        if self.codes is None:
+            return v
+        means = np.bincount(self.codes, weights=v, minlength=self.counts.size) / self.counts
+        return v - means[self.codes]
+
+    def gram(self, x: np.ndarray | sp.spmatrix) -> np.ndarray:
+        """``X'X`` for ``X = M x`` (dense): ``x'x - S' diag(1/n_f) S`` with ``S`` the
+        firms' column sums of ``x``."""
+        if sp.issparse(x):
+            x = sp.csr_matrix(x)
+            out = _sparse_gram(x)
+        else:
+            out = _dense_cross(x, x)
+        if self.codes is not None:
+            if self._ind is None:
+                self._ind = _indicator(self.codes, self.counts.size)
+            out = out - _weighted_gram(self._ind @ x, 1.0 / self.counts)
+        return out
+
+
+def _solve_null_model(
+    z: np.ndarray | sp.spmatrix, rhs: list[np.ndarray], within: _Within
+) -> list[np.ndarray]:
+    """Residuals of each vector of ``rhs`` (already demeaned) on ``M z``: least squares by
+    the normal equations for a sparse or absorbed ``z`` (its few columns are well
+    conditioned: year and cohort dummies), else by ``lstsq``."""
+    if within.codes is None and not sp.issparse(z):
+        coef, *_ = np.linalg.lstsq(z, np.column_stack(rhs), rcond=None)
+        return [v - z @ c for v, c in zip(rhs, coef.T, strict=True)]
+    zty = np.column_stack([np.asarray(z.T @ v) for v in rhs])
+    coef, *_ = np.linalg.lstsq(within.gram(z), zty, rcond=None)
+    return [v - within(np.asarray(z @ c)) for v, c in zip(rhs, coef.T, strict=True)]
 
 
 def linear_wild(
@@ -343,33 +855,51 @@ def linear_wild(
     conf_int: bool = True,
 ) -> dict[str, Any]:
     """The array-level wild cluster bootstrap (used by :func:`wild_bootstrap` and by the
-    coverage study). Returns the numbers of a :class:`FewClusterResult`."""
-    x, y, r = prob.x, prob.y, prob.r
-    xtx = x.T @ x
-    a_inv = np.linalg.inv(xtx)
+    coverage study). Returns the numbers of a :class:`FewClusterResult`.
+
+    Everything a draw needs is a cluster-level sum (see :func:`_t_parts`); its cost is one
+    pass over the rows (sparse products) plus, per draw, a pass over the clusters."""
+    x, r = prob.x, prob.r
+    within = _Within(prob.absorb)
+    y = within(prob.y)
+    a_inv = np.linalg.inv(within.gram(x) if prob.xtx is None else prob.xtx)
     a_inv = (a_inv + a_inv.T) / 2.0
-    beta = a_inv @ (x.T @ y)
-    u = y - x @ beta
+    beta = a_inv @ np.asarray(x.T @ y)
+    u = y - within(np.asarray(x @ beta))
     q = a_inv @ r
     rq = float(r @ q)
     theta = float(r @ beta)
+    xq = within(np.asarray(x @ q))
     g = prob.n_clusters
-    ind = _indicator(prob.cluster, g)
-    a_hat = np.asarray(ind @ (x * u[:, None])) @ q
+    # CRV1 scores of r'b: a_g = q'X_g'u_g = sum over the cluster's rows of (Xq)_i u_i
+    a_hat = np.bincount(prob.cluster, weights=xq * u, minlength=g)
     se = math.sqrt(prob.ssc * float(a_hat @ a_hat))
-    v, exact = draw_weights(weights, g, draws, seed)
+    v = _Draws(weights, g, draws, seed)
+    exact = v.exact
+    ind = _indicator(prob.cluster, g)
+    rows = _row_of_entries(sp.csr_matrix(x)) if sp.issparse(x) else None
+
+    def csum(z: np.ndarray):
+        return _cluster_sums(x, z, ind, rows)
+
+    lev = csum(xq)  # h_g = X_g'X_g q
     # Restricted residuals as u(theta0) = u0 + (theta0 - estimate) * u1: centred on the
-    # estimate, so that far-away nulls do not magnify rounding errors.
+    # estimate, so that far-away nulls do not magnify rounding errors. Their cluster
+    # scores are affine in theta0 as well: scores[0] + (theta0 - estimate) * scores[1].
     if impose_null and prob.null_model is not None:
         z, d = prob.null_model
-        coef, *_ = np.linalg.lstsq(z, np.column_stack([y, d]), rcond=None)
-        mz = np.column_stack([y, d]) - z @ coef
-        resid = [mz[:, 0] - theta * mz[:, 1], -mz[:, 1]]
+        mz = _solve_null_model(z, [y, within(d)], within)
+        s_y, s_d = (csum(m) for m in mz)
+        scores = [s_y - theta * s_d, -s_d]
     elif impose_null:
-        resid = [u, -(x @ q) / rq]
+        scores = [csum(u), lev * (-1.0 / rq)]  # u1 = -Xq / r'q
     else:
-        resid = [u]
-    parts = _t_parts(x, a_inv, q, resid, ind, v, prob.ssc)
+        scores = [csum(u)]
+    pattern = None
+    if sp.issparse(x):  # the columns each cluster's rows use: a superset of every block's
+        xs = sp.csr_matrix(x)
+        pattern = sp.csr_matrix(ind @ _csr(np.ones(xs.nnz), xs.indices, xs.indptr, xs.shape))
+    parts = _t_parts(scores, lev, a_inv, q, v, prob.ssc, pattern)
 
     def t_obs(th: np.ndarray) -> np.ndarray:
         return (theta - np.asarray(th, dtype=np.float64)) / se
@@ -390,7 +920,7 @@ def linear_wild(
     lo = hi = math.nan
     notes: list[str] = []
     if conf_int and se > 0:
-        if exact and 2.0 / v.shape[0] > alpha:
+        if exact and 2.0 / v.n > alpha:
             # v and -v = (1, ..., 1) reproduce |t| at every null: p >= 2 / #draws > alpha
             lo, hi = -math.inf, math.inf
         else:
@@ -402,7 +932,7 @@ def linear_wild(
         "p_value": p,
         "conf_low": lo,
         "conf_high": hi,
-        "draws": int(v.shape[0]),
+        "draws": int(v.n),
         "exact": exact,
         "n_clusters": g,
         "notes": notes,
@@ -426,23 +956,43 @@ def _treated_clusters(cluster: np.ndarray, treated_rows: np.ndarray) -> int:
     return int(np.unique(cluster[treated_rows]).size)
 
 
-def _independent(z: np.ndarray, protected: int) -> np.ndarray:
+_DEPENDENT = 1e-11  # squared residual norm of a scaled column on the columns before it
+
+
+def _independent(gram: np.ndarray, raw_sq: np.ndarray, protected: int) -> np.ndarray:
     """Keep the first ``protected`` columns and the nuisance columns that are not linear
-    combinations of the columns before them."""
-    scale = np.linalg.norm(z, axis=0)
-    keep = np.ones(z.shape[1], dtype=bool)
-    keep[protected:] = scale[protected:] > 0
-    zz = z[:, keep] / np.where(scale[keep] > 0, scale[keep], 1.0)
-    rdiag = np.abs(np.diag(np.linalg.qr(zz, mode="r")))
-    idx = np.flatnonzero(keep)
-    dep = idx[(rdiag <= 1e-9) & (idx >= protected)]
-    keep[dep] = False
+    combinations of the columns before them, from the Gram matrix of the (demeaned) design.
+
+    A column is dropped when it is zero (its demeaned squared norm is rounding next to its
+    raw ``raw_sq``) or when the squared norm of its residual on the kept columns before it,
+    after scaling every column to norm 1 (a Cholesky pivot, = ``R_jj**2`` of a QR), is at
+    most ``_DEPENDENT``. Nuisance columns are year dummies: exact dependencies (a
+    disconnected panel) give pivots at rounding level, genuine columns pivots of order 1.
+    """
+    d = np.diag(gram).copy()
+    k = d.size
+    keep = np.ones(k, dtype=bool)
+    keep[protected:] = d[protected:] > 1e-12 * np.maximum(raw_sq[protected:], 1e-300)
+    scale = np.sqrt(np.where(d > 0, d, 1.0))
+    c = gram / np.outer(scale, scale)
+    kept: list[int] = []
+    chol = np.zeros((k, k))
+    for j in np.flatnonzero(keep):
+        m = len(kept)
+        lj = np.linalg.solve(chol[:m, :m], c[kept, j]) if m else np.zeros(0)
+        pivot = c[j, j] - float(lj @ lj)
+        if j >= protected and pivot <= _DEPENDENT:
+            keep[j] = False
+            continue
+        chol[m, :m] = lj
+        chol[m, m] = math.sqrt(max(pivot, 1e-300))
+        kept.append(int(j))
     return keep
 
 
 def _fe_problem(
     y: np.ndarray,
-    regressors: np.ndarray,
+    regressors: np.ndarray | sp.spmatrix,
     unit_codes: np.ndarray,
     time_values: np.ndarray,
     cluster: np.ndarray,
@@ -451,33 +1001,112 @@ def _fe_problem(
     treated_rows: np.ndarray,
 ) -> LinearProblem:
     """Firm effects projected out, year effects as explicit dummies (exact when firms are
-    nested in clusters, which is checked)."""
+    nested in clusters, which is checked). The problem keeps the raw (sparse) design and
+    the firm codes (``absorb``): no demeaned rows x columns matrix is formed."""
     if not is_nested(unit_codes, cluster):
         raise ValueError(
             "the wild cluster bootstrap needs firms nested in the clusters (firm or "
             "consortium clustering); this result's clusters cut across firms"
         )
-    tcodes, t_levels = pd.factorize(time_values, sort=True)
+    tcodes, n_levels = _sorted_codes(time_values)
     n = y.size
-    tdum = np.zeros((n, len(t_levels)))
-    tdum[np.arange(n), tcodes] = 1.0
-    z = np.column_stack([regressors, tdum[:, 1:]])
-    unit = Factor(*recode(unit_codes))
-    z = z - unit.means(z)[unit.codes]
-    yd = y - unit.means(y[:, None])[unit.codes, 0]
-    keep = _independent(z, regressors.shape[1])
-    z = z[:, keep]
-    r = np.zeros(z.shape[1])
+    tdum = _onehot(tcodes - 1, n_levels - 1)
+    x = _hstack_rows([sp.csr_matrix(regressors), tdum])
+    ucodes = _compact(unit_codes)[0]
+    gram = _Within(ucodes).gram(x)
+    raw_sq = np.bincount(x.indices, weights=x.data * x.data, minlength=x.shape[1])
+    keep = np.flatnonzero(_independent(gram, raw_sq, regressors.shape[1]))
+    if keep.size < x.shape[1]:
+        x = sp.csr_matrix(x[:, keep])
+        gram = gram[np.ix_(keep, keep)]
+    r = np.zeros(x.shape[1])
     r[: r_regressors.size] = r_regressors
     g = int(cluster.max()) + 1
     return LinearProblem(
-        y=yd,
-        x=z,
+        y=y,
+        x=x,
         cluster=cluster,
         r=r,
         ssc=_crv1_factor(n, g, dof_k),
         treated_clusters=_treated_clusters(cluster, treated_rows),
+        absorb=ucodes,
+        xtx=gram,
     )
+
+
+@dataclass(frozen=True)
+class _WithinSample:
+    """The rows, columns, clusters and ``dof_k`` of ``_fit.fit_within`` (without its fit)."""
+
+    keep: np.ndarray
+    x: sp.csr_matrix  # regressors on the kept rows, empty columns dropped
+    names: list[str]
+    unit_codes: np.ndarray
+    cluster: np.ndarray
+    dof_k: int
+
+
+def _within_sample(panel, x: sp.csr_matrix, names: list[str], drop_empty: bool) -> _WithinSample:
+    """What :func:`policylab.did._fit.fit_within` fits on (rows with an outcome, singletons
+    dropped iteratively; regressor columns without observations dropped; its clusters and
+    fixest's ``K``), without demeaning or fitting: the bootstrap refits on its own."""
+    time_codes = _sorted_codes(panel.time)[0]
+    rows = np.flatnonzero(panel.outcome_rows.keep)
+    sub = singleton_mask([_compact(panel.unit_codes[rows])[0], _compact(time_codes[rows])[0]])
+    keep = np.zeros(panel.y.size, dtype=bool)
+    keep[rows[sub]] = True
+    xk = sp.csr_matrix(x[np.flatnonzero(keep)])
+    xk.eliminate_zeros()
+    used = np.bincount(xk.indices, minlength=xk.shape[1]) > 0
+    if not used.all():
+        if not drop_empty:
+            raise ValueError(
+                "the data do not reproduce the result's design (a regressor is zero on "
+                "every row used): pass the data the result was fitted on"
+            )
+        xk = sp.csr_matrix(xk[:, np.flatnonzero(used)])
+        names = [nm for nm, u in zip(names, used, strict=True) if u]
+    # clusters in first-appearance order (it fixes which weights each cluster draws);
+    # firms and years are only groupings
+    ucodes, n_u = _compact(panel.unit_codes[keep])
+    tcodes, n_t = _compact(time_codes[keep])
+    if panel.cluster_names:
+        cluster = recode(panel.cluster_codes[0][keep])[0]
+    else:
+        cluster = recode(panel.unit_codes[keep])[0]
+    # fixest_dof_k reads only the factors' codes and numbers of levels
+    factors = [_Levels(ucodes, n_u), _Levels(tcodes, n_t)]
+    dof_k, _ = fixest_dof_k(xk.shape[1], factors, [cluster])  # type: ignore[arg-type]
+    return _WithinSample(keep, xk, names, ucodes, cluster, dof_k)
+
+
+class _Levels(NamedTuple):
+    """A factor's codes and number of levels (a :class:`Factor` without its indicator
+    matrix, whose construction costs more than the rest of the sample at 10 M rows)."""
+
+    codes: np.ndarray
+    n_levels: int
+
+
+def _compact(codes: np.ndarray) -> tuple[np.ndarray, int]:
+    """Non-negative integer codes renumbered ``0..L-1`` in increasing order: a grouping
+    (as :func:`recode`, whose first-appearance order only cluster codes need), 5x faster."""
+    if codes.size == 0:
+        return codes.astype(np.intp), 0
+    present = np.bincount(codes) > 0
+    new = np.cumsum(present) - 1
+    return new[codes].astype(np.intp, copy=False), int(present.sum())
+
+
+def _sorted_codes(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Codes of ``values`` in sorted order (``pd.factorize(values, sort=True)``), by a
+    shift for whole numbers in a modest range (years)."""
+    lo = values.min() if values.size else 0.0
+    hi = values.max() if values.size else 0.0
+    if values.size and hi - lo < 1e6 and np.array_equal(values, np.floor(values)):
+        return _compact((values - lo).astype(np.intp))
+    codes, levels = pd.factorize(values, sort=True)
+    return codes.astype(np.intp, copy=False), len(levels)
 
 
 def _term_index(names: list[str], term: str, available: list[str]) -> int:
@@ -516,55 +1145,63 @@ def _problem_2x2(result: DiDResult, data: pd.DataFrame, term: str) -> LinearProb
     )
 
 
-def _panel(result: DiDResult, data: pd.DataFrame, whole_time: bool):
+def _label_codes(data: pd.DataFrame, col: Hashable, arg: str) -> np.ndarray:
+    """``codes(data, col, arg)`` (same codes), without its separate missing-value pass."""
+    column = data[col]
+    if isinstance(column, pd.Series):
+        c, _ = pd.factorize(column, sort=False)
+        if c.size == 0 or c.min() >= 0:
+            return c.astype(np.intp, copy=False)
+    return codes(data, col, arg)  # raises the usual error (missing labels, duplicated column)
+
+
+def _panel(result: DiDResult, data: pd.DataFrame, whole_time: bool) -> PanelInputs:
+    """The arrays of ``_checks.panel_inputs`` for the data the result was fitted on. The fit
+    checked that firm-period pairs are unique; that check (a hash of every row) is not
+    repeated: other data fail the check that the estimate is reproduced."""
     s = result.spec
-    cl = _one_way(s["cluster"])
-    return panel_inputs(
-        data,
-        outcome=s["outcome"],
-        unit=s["unit"],
-        time=s["time"],
-        cluster=normalise_cluster(cl),
-        whole_time=whole_time,
+    names = normalise_cluster(_one_way(s["cluster"])) or ()
+    y = numeric_column(data, s["outcome"], "outcome")
+    rows = outcome_rows(y, s["outcome"])
+    unit_codes = _label_codes(data, s["unit"], "unit")
+    t = numeric_column(data, s["time"], "time")
+    no_missing(t, s["time"], "time")
+    if whole_time:
+        integer_valued(t, s["time"], "time")
+    elif not np.all(np.isfinite(t)):
+        raise DiDInputError(f"column {s['time']!r} (argument time=) has infinite values")
+    return PanelInputs(
+        y=y,
+        outcome_rows=rows,
+        unit_codes=unit_codes,
+        time=t,
+        cluster_names=names,
+        cluster_codes=tuple(_label_codes(data, c, "cluster") for c in names),
     )
 
 
 def _problem_twfe(result: DiDResult, data: pd.DataFrame, term: str) -> LinearProblem:
-    from ._fit import fit_within
-
     s = result.spec
     if term != ATT_TERM:
         raise ValueError(f"term {term!r} is not an estimate of this result; available: 'att'")
     panel = _panel(result, data, whole_time=False)
     d = binary_column(data, s["treatment"], "treatment")
-    fit = fit_within(
-        panel.y,
-        d[:, None],
-        [ATT_TERM],
-        row_ok=panel.outcome_rows.keep,
-        unit_codes=panel.unit_codes,
-        time_values=panel.time,
-        unit_name=s["unit"],
-        cluster_names=panel.cluster_names,
-        cluster_codes=panel.cluster_codes,
-        drop_empty=False,
-    )
-    ever = np.zeros(fit.n_units, dtype=bool)
-    ever[fit.unit_codes[d[fit.keep] == 1]] = True
+    smp = _within_sample(panel, sp.csr_matrix(d[:, None]), [ATT_TERM], drop_empty=False)
+    ever = np.zeros(int(smp.unit_codes.max()) + 1, dtype=bool)
+    ever[smp.unit_codes[d[smp.keep] == 1]] = True
     return _fe_problem(
-        panel.y[fit.keep],
-        fit.regressors,
-        fit.unit_codes,
-        panel.time[fit.keep],
-        fit.clustering.codes[0],
+        panel.y[smp.keep],
+        smp.x,
+        smp.unit_codes,
+        panel.time[smp.keep],
+        smp.cluster,
         np.array([1.0]),
-        fit.vcov.dof_k,
-        ever[fit.unit_codes],
+        smp.dof_k,
+        ever[smp.unit_codes],
     )
 
 
 def _problem_event(result: DiDResult, data: pd.DataFrame, term: str) -> LinearProblem:
-    from ._fit import fit_within
     from .dynamic_twfe import HEADLINE_TERM, REFERENCE_EVENT_TIME, event_term, post_weights
 
     s = result.spec
@@ -574,40 +1211,32 @@ def _problem_event(result: DiDResult, data: pd.DataFrame, term: str) -> LinearPr
     joins = g != 0
     event = np.where(joins, panel.time - g, 0.0)
     binned = np.clip(event, -s["leads"], s["lags"])
-    terms = [e for e in range(-s["leads"], s["lags"] + 1) if e != REFERENCE_EVENT_TIME]
-    x = np.column_stack([joins & (binned == e) for e in terms]).astype(np.float64)
-    fit = fit_within(
-        panel.y,
-        x,
-        [event_term(e) for e in terms],
-        row_ok=panel.outcome_rows.keep,
-        unit_codes=panel.unit_codes,
-        time_values=panel.time,
-        unit_name=s["unit"],
-        cluster_names=panel.cluster_names,
-        cluster_codes=panel.cluster_codes,
-        drop_empty=True,
-    )
-    names = list(fit.names)
+    terms = np.array([e for e in range(-s["leads"], s["lags"] + 1) if e != REFERENCE_EVENT_TIME])
+    # the event-time indicators, one non-zero per row at most (as a sparse matrix)
+    pos = np.minimum(np.searchsorted(terms, binned), terms.size - 1)
+    x = _onehot(np.where(joins & (terms[pos] == binned), pos, -1), terms.size)
+    smp = _within_sample(panel, x, [event_term(int(e)) for e in terms], drop_empty=True)
+    names = smp.names
     kept_times = [int(n.split("::")[1]) for n in names]
     if term == HEADLINE_TERM:
-        r = post_weights(fit.regressors, kept_times)
+        counts = np.asarray(smp.x.sum(axis=0)).ravel()
+        r = post_weights(counts[None, :], kept_times)
     else:
         r = np.zeros(len(names))
         r[_term_index(names, term, [HEADLINE_TERM, *names])] = 1.0
-    keep = fit.keep
+    keep = smp.keep
     treated_obs = joins[keep] & (event[keep] >= 0)
-    ever = np.zeros(fit.n_units, dtype=bool)
-    ever[fit.unit_codes[treated_obs]] = True
+    ever = np.zeros(int(smp.unit_codes.max()) + 1, dtype=bool)
+    ever[smp.unit_codes[treated_obs]] = True
     return _fe_problem(
         panel.y[keep],
-        fit.regressors,
-        fit.unit_codes,
+        smp.x,
+        smp.unit_codes,
         panel.time[keep],
-        fit.clustering.codes[0],
+        smp.cluster,
         r,
-        fit.vcov.dof_k,
-        ever[fit.unit_codes],
+        smp.dof_k,
+        ever[smp.unit_codes],
     )
 
 
@@ -819,14 +1448,14 @@ def _problem_att_gt(
     col = np.full((n_c, n_t), -1)
     first = 1 if panel else 0
     col[:, first:] = np.arange(n_c * (n_t - first)).reshape(n_c, n_t - first)
-    x = np.zeros((n, int(col.max()) + 1))
-    has = col[c_idx, t_idx] >= 0
-    x[np.flatnonzero(has), col[c_idx, t_idx][has]] = 1.0
-    cell_n = np.zeros((n_c, n_t))
-    np.add.at(cell_n, (c_idx, t_idx), 1.0)
+    flat = c_idx * n_t + t_idx
+    cell_col = col.ravel()[flat]
+    n_cols = int(col.max()) + 1
+    cell_n = np.bincount(flat, minlength=n_c * n_t).reshape(n_c, n_t).astype(np.float64)
+    del flat
     unit_n = np.array([np.sum(ucoh == c) for c in cohorts], dtype=np.float64)
 
-    r = np.zeros(x.shape[1])
+    r = np.zeros(n_cols)
 
     def add(value: float, cohort: float, period: float) -> None:
         j = col[int(np.searchsorted(cohorts, cohort)), int(np.searchsorted(periods, period))]
@@ -851,42 +1480,41 @@ def _problem_att_gt(
                 add(sign * wk * sh, float(c), per)
 
     # cohort-by-period cells without observations (unbalanced panels) have no column
-    used = np.any(x != 0, axis=0)
+    used = np.bincount(cell_col + 1, minlength=n_cols + 1)[1:] > 0
     if np.any(r[~used] != 0):
         raise ValueError("internal: the aggregate uses a cohort-by-period cell without data")
-    x, r = x[:, used], r[used]
+    r = r[used]
+    if not used.all():
+        cell_col = np.where(cell_col >= 0, (np.cumsum(used) - 1)[cell_col], -1)
+    # the cell dummies (sparse, one per row at most); firm effects are absorbed implicitly
+    x = _onehot(cell_col, int(used.sum()))
     cluster_all = (
         np.asarray(result.unit_cluster) if result.unit_cluster is not None else None
     )
     cluster = recode(cluster_all[pos] if cluster_all is not None else pos)[0]
     treated = np.isfinite(coh)
     d = (treated & (t_raw >= np.where(treated, coh, 0.0))).astype(np.float64)
-    tdum = np.zeros((n, n_t))
-    tdum[np.arange(n), t_idx] = 1.0
+    tdum = _onehot(t_idx.astype(np.int64) - 1, n_t - 1)
     if panel:
-        unit = Factor(*recode(pos))
-        x = x - unit.means(x)[unit.codes]
-        yd = y - unit.means(y[:, None])[unit.codes, 0]
+        absorb = _compact(pos)[0]
         # constant-effect null: y - theta0 D = firm + year effects + u
-        z = tdum[:, 1:] - unit.means(tdum[:, 1:])[unit.codes]
-        dd = d - unit.means(d[:, None])[unit.codes, 0]
+        z = tdum
         dof_k = x.shape[1] + 1
     else:
-        yd, dd = y, d
+        absorb = None
         # constant-effect null in the repeated cross-section form: cohort + period effects
-        cdum = np.zeros((n, n_c))
-        cdum[np.arange(n), c_idx] = 1.0
-        z = np.column_stack([cdum, tdum[:, 1:]])
+        z = _hstack_rows([_onehot(c_idx.astype(np.int64), n_c), tdum])
         dof_k = x.shape[1]
     g = int(cluster.max()) + 1
     prob = LinearProblem(
-        y=yd,
+        y=y,
         x=x,
         cluster=cluster,
         r=r,
         ssc=_crv1_factor(n, g, dof_k),
         treated_clusters=_treated_clusters(cluster, treated),
-        null_model=(z, dd) if null_model == "constant_effect" else None,
+        null_model=(z, d) if null_model == "constant_effect" else None,
+        absorb=absorb,
     )
     return prob, float(agg.overall.estimate)
 
@@ -1001,7 +1629,8 @@ def poisson_score_bootstrap(
     ssc = _crv1_factor(y.size, g, ed.dof_k)
     a_hat = np.asarray(ind @ (x * (y - pfit.mu)[:, None])) @ (pfit.bread @ grad)
     se = math.sqrt(ssc * float(a_hat @ a_hat))
-    v, exact = draw_weights(weights, g, draws, seed)
+    v = _Draws(weights, g, draws, seed)
+    exact = v.exact
 
     def parts_at(beta: np.ndarray) -> _TParts:
         mu = np.exp(x @ beta)
@@ -1010,7 +1639,9 @@ def poisson_score_bootstrap(
         a_inv = np.linalg.inv(_wgram(x, mu))
         a_inv = (a_inv + a_inv.T) / 2.0
         _, gr = h(beta)
-        return _t_parts(xw, a_inv, a_inv @ gr, [(y - mu) / sw], ind, v, ssc)
+        q = a_inv @ gr
+        scores = [_cluster_sums(xw, (y - mu) / sw, ind)]
+        return _t_parts(scores, _cluster_sums(xw, xw @ q, ind), a_inv, q, v, ssc)
 
     cache: dict[float, float] = {}
     state = {"beta": beta_hat}
@@ -1047,7 +1678,7 @@ def poisson_score_bootstrap(
         "p_value": p,
         "conf_low": lo,
         "conf_high": hi,
-        "draws": int(v.shape[0]),
+        "draws": int(v.n),
         "exact": exact,
         "n_clusters": g,
         "notes": notes,
@@ -1181,9 +1812,10 @@ def wild_bootstrap(
     **Algorithm.** Bootstrap-t with the CRV1 statistic (fixest's small-sample factor; it
     cancels in the comparison). With the restriction ``r'b = theta0`` imposed, the
     bootstrap outcome is ``y* = X b~ + v_g u~`` with restricted residuals ``u~``; every
-    quantity a draw needs is precomputed at cluster level (see the module docstring), so a
-    draw costs ``O(G^2)`` and the interval, found by inverting the test over ``theta0``,
-    needs no refit. The interval is ``{theta0 : p(theta0) > alpha}``.
+    quantity a draw needs is a sum over clusters of precomputed cluster-level pieces (see
+    the module docstring), so a draw costs one pass over the clusters and the interval,
+    found by inverting the test over ``theta0``, needs no refit. The interval is
+    ``{theta0 : p(theta0) > alpha}``.
 
     **Poisson.** Kline and Santos (2012) score bootstrap: the restricted PML fit
     (``h(b) = theta0``, ``h`` the effect in outcome units), its cluster scores times the
@@ -1224,6 +1856,73 @@ def wild_bootstrap(
     >>> bool(wb.conf_low < 0.5 < wb.conf_high)
     True
     """
+    return _wild_bootstrap(
+        result, data, term=term, B=B, weights=weights, seed=seed, null=null,
+        impose_null=impose_null, null_model=null_model, alpha=alpha, conf_int=conf_int,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """The bootstrap problem of one estimate, built once (:func:`_prepare`) and reusable by
+    :func:`_wild_bootstrap` for the same ``(estimator, term, null_model)``."""
+
+    key: tuple[str, str, str]
+    problem: Any  # LinearProblem, or _EtwfeDesign for a Poisson ETWFE
+    reported: float | None  # the estimate, when the builder computes it (att_gt)
+
+    @property
+    def n_clusters(self) -> int:
+        return int(self.problem.cluster.max()) + 1
+
+    @property
+    def treated_clusters(self) -> int:
+        return self.problem.treated_clusters
+
+
+def _build(
+    estimator: str, result: Any, data: pd.DataFrame, term: str, null_model: str
+) -> _Prepared:
+    reported = None
+    if estimator == "att_gt":
+        prob, reported = _problem_att_gt(result, data, term, null_model)
+    elif estimator == "etwfe":
+        ed = _etwfe_design(result, data, term)
+        prob = ed if ed.poisson else _problem_etwfe_linear(ed)
+    else:
+        build = {"did_2x2": _problem_2x2, "twfe": _problem_twfe, "event_study": _problem_event,
+                 "sun_abraham": _problem_sun_abraham}  # fmt: skip
+        prob = build[estimator](result, data, term)
+    return _Prepared((estimator, term, null_model), prob, reported)
+
+
+def _prepare(result: DiDResult, data: pd.DataFrame) -> _Prepared:
+    """The problem :func:`wild_bootstrap` builds for the headline of a (non-``att_gt``)
+    result with its default null model: ``few_cluster_inference`` counts the treated
+    clusters on it and then bootstraps it, instead of building it twice."""
+    estimator = result.spec.get("estimator", result.method)
+    if estimator not in SUPPORTED or estimator == "att_gt":
+        raise ValueError(f"no wild bootstrap problem for {estimator!r} results")
+    term, _ = _result_term(result, None)
+    return _build(estimator, result, data, term, "restriction")
+
+
+def _wild_bootstrap(
+    result: DiDResult,
+    data: pd.DataFrame,
+    *,
+    term: str | None = None,
+    B: int = DEFAULT_DRAWS,
+    weights: WeightKind = "rademacher",
+    seed: int | None = None,
+    null: float = 0.0,
+    impose_null: bool = True,
+    null_model: NullModel | None = None,
+    alpha: float | None = None,
+    conf_int: bool = True,
+    prepared: _Prepared | None = None,
+) -> FewClusterResult:
+    """:func:`wild_bootstrap`, optionally on an already built problem."""
     if isinstance(result, GroupTimeResult):
         estimator = "att_gt"
     elif isinstance(result, DiDResult):
@@ -1271,29 +1970,18 @@ def wild_bootstrap(
         "alpha": alpha,
         "conf_int": conf_int,
     }
-    if estimator == "att_gt":
-        prob, reported = _problem_att_gt(result, data, term, null_model)
-        out = linear_wild(prob, **options)
-        method = WCR if impose_null else WCU
-        treated = prob.treated_clusters
-    elif estimator == "etwfe":
-        ed = _etwfe_design(result, data, term)
-        if ed.poisson:
-            out = poisson_score_bootstrap(ed, **options)
-            method = "score_bootstrap_" + ("restricted" if impose_null else "unrestricted")
-            treated = ed.treated_clusters
-        else:
-            prob = _problem_etwfe_linear(ed)
-            out = linear_wild(prob, **options)
-            method = WCR if impose_null else WCU
-            treated = prob.treated_clusters
+    if prepared is None or prepared.key != (estimator, term, null_model):
+        prepared = _build(estimator, result, data, term, null_model)
+    if prepared.reported is not None:
+        reported = prepared.reported
+    prob = prepared.problem
+    treated = prob.treated_clusters
+    if isinstance(prob, _EtwfeDesign):
+        out = poisson_score_bootstrap(prob, **options)
+        method = "score_bootstrap_" + ("restricted" if impose_null else "unrestricted")
     else:
-        build = {"did_2x2": _problem_2x2, "twfe": _problem_twfe, "event_study": _problem_event,
-                 "sun_abraham": _problem_sun_abraham}
-        prob = build[estimator](result, data, term)
         out = linear_wild(prob, **options)
         method = WCR if impose_null else WCU
-        treated = prob.treated_clusters
     if not math.isclose(out["estimate"], reported, rel_tol=1e-6, abs_tol=1e-9):
         raise ValueError(
             f"the data do not reproduce the result's estimate of {term!r} ({reported:.6g} "

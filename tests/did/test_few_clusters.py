@@ -79,6 +79,37 @@ def test_event_study_headline(panel):
     assert d.apply(res).headline.term == "avg_post"
 
 
+@pytest.mark.parametrize("estimator", ["event_study", "twfe", "etwfe"])
+def test_the_bootstrap_problem_is_built_once(panel, monkeypatch, estimator):
+    """The problem built to count treated clusters is the one bootstrapped: built once, and
+    the result is wild_bootstrap's."""
+    from policylab.did import wild
+
+    name = {"event_study": "_problem_event", "twfe": "_problem_twfe", "etwfe": "_etwfe_design"}
+    calls = []
+    orig = getattr(wild, name[estimator])
+
+    def counted(*args):
+        calls.append(args[2])
+        return orig(*args)
+
+    monkeypatch.setattr(wild, name[estimator], counted)
+    common = {"outcome": "y", "unit": "firm_id", "time": "year", "cluster": "consortium"}
+    if estimator == "event_study":
+        res = event_study(panel, cohort="cohort", leads=2, lags=3, **common)
+    elif estimator == "twfe":
+        res = twfe(panel, treatment="member", **common)
+    else:
+        res = etwfe(panel, cohort="cohort", **common)
+    d = few_cluster_inference(res, panel, B=199)
+    assert d.used and calls == [res.headline.term]
+    ref = wild_bootstrap(res, panel, B=199, weights="webb", seed=0)
+    assert len(calls) == 2  # wild_bootstrap builds its own
+    assert (d.inference.p_value, d.inference.conf_low, d.inference.conf_high) == (
+        ref.p_value, ref.conf_low, ref.conf_high)
+    assert (d.n_clusters, d.n_treated_clusters) == (ref.n_clusters, ref.n_treated_clusters)
+
+
 def test_sun_abraham_headline(panel):
     res = sun_abraham(panel, outcome="y", unit="firm_id", time="year", cohort="cohort",
                       cluster="consortium")  # fmt: skip

@@ -616,3 +616,274 @@ def test_bad_inputs(mid_panel):
                 cluster="consortium", covariates=["x"])  # fmt: skip
     with pytest.raises(ValueError, match="covariates"):
         wild_bootstrap(gt, df, B=99)
+
+
+# --------------------------------------------------------------------------- fast path
+# The bootstrap never refits: per draw it needs only cluster sums (see wild._t_parts). The
+# tests below pin it against a straightforward evaluation on data shaped like a registry
+# (a few multi-firm consortia, hundreds of never-member firms that are each their own
+# cluster, some of them with gaps): for the same draws, every bootstrap t statistic equals
+# the one from refitting OLS on y* = restricted fit + v_g * restricted residual.
+
+
+def singleton_panel(n_single: int = 300, seed: int = 0, gaps: bool = False) -> pd.DataFrame:
+    """5 consortia of 6 member firms (joining 2013-2016), 2 members that are alone in their
+    consortium, and ``n_single`` never-member firms, each its own cluster. With ``gaps``,
+    80 never-members miss 2011 (a support pattern of its own) and 20 miss a random year
+    (rare patterns, pooled)."""
+    rng = np.random.default_rng(seed)
+    years = np.arange(2010, 2018)
+    spec = [(f"C{c}", 2013 + c % 4, 6) for c in range(5)] + [("C5", 2014, 1), ("C6", 2016, 1)]
+    spec += [(None, 0, 1)] * n_single
+    rows, firm = [], 0
+    for name, g, size in spec:
+        shock = rng.normal(0, 0.5, years.size)
+        for _ in range(size):
+            a = rng.normal()
+            cl = name if name is not None else f"f{firm}"
+            for j, t in enumerate(years):
+                d = int(g > 0 and t >= g)
+                y = a + 0.1 * j + shock[j] + 0.3 * d + rng.normal()
+                rows.append((firm, t, cl, g, d, y))
+            firm += 1
+    df = pd.DataFrame(rows, columns=["firm", "year", "consortium", "cohort", "member", "y"])
+    if gaps:
+        never = np.sort(df.loc[df["cohort"] == 0, "firm"].unique())
+        drop = df["firm"].isin(never[:80]) & (df["year"] == 2011)
+        for f in never[80:100]:
+            drop |= (df["firm"] == f) & (df["year"] == rng.choice(years[1:]))
+        df = df.loc[~drop].reset_index(drop=True)
+    return df
+
+
+def _demean(a: np.ndarray, firm: np.ndarray) -> np.ndarray:
+    frame = pd.DataFrame(np.asarray(a, dtype=float).reshape(len(firm), -1))
+    return (frame - frame.groupby(firm).transform("mean")).to_numpy().reshape(np.shape(a))
+
+
+def _refit_tstats(x, fit, u, cl, r, theta0, v) -> np.ndarray:
+    """Bootstrap t statistics (CRV1 without the small-sample factor) of ``r'b = theta0``
+    by refitting OLS on ``y* = fit + v_g u`` for every draw ``v`` (rows of ``v``)."""
+    codes = pd.factorize(cl)[0]
+    ystar = fit[:, None] + v.T[codes] * u[:, None]
+    b, *_ = np.linalg.lstsq(x, ystar, rcond=None)
+    e = ystar - x @ b
+    xq = x @ (np.linalg.pinv(x.T @ x) @ r)
+    s = pd.DataFrame(xq[:, None] * e).groupby(codes).sum().to_numpy()
+    return (r @ b - theta0) / np.sqrt((s**2).sum(axis=0))
+
+
+def _fast_tstats(monkeypatch, run) -> tuple:
+    """The result of ``run()`` and the bootstrap-t pieces the fast path computed in it."""
+    from policylab.did import wild
+
+    seen = []
+    orig = wild._t_parts
+
+    def spy(*args, **kwargs):
+        seen.append(orig(*args, **kwargs))
+        return seen[-1]
+
+    monkeypatch.setattr(wild, "_t_parts", spy)
+    res = run()
+    assert len(seen) == 1
+    return res, seen[0]
+
+
+def _draws(g: int, b: int, seed: int) -> np.ndarray:
+    v, exact = draw_weights("webb", g, b, seed)
+    assert not exact
+    return v
+
+
+@pytest.mark.parametrize("gaps", [False, True], ids=["balanced", "gaps"])
+def test_event_study_fast_path_equals_refits(monkeypatch, gaps):
+    df = singleton_panel(gaps=gaps)
+    res = event_study(df, outcome="y", unit="firm", time="year", cohort="cohort", leads=3,
+                      lags=2, cluster="consortium")  # fmt: skip
+    wb, parts = _fast_tstats(
+        monkeypatch, lambda: wild_bootstrap(res, df, B=199, weights="webb", seed=3)
+    )
+    assert wb.n_clusters == 307 and wb.n_treated_clusters == 7
+    # the regression by hand: event-time and year dummies, firm effects by demeaning
+    firm, cl, y = df["firm"].to_numpy(), df["consortium"].to_numpy(), df["y"].to_numpy()
+    e = np.where(df["cohort"] > 0, df["year"] - df["cohort"], -99).clip(-3, 2)
+    terms = [k for k in range(-3, 3) if k != -1]
+    ev = np.column_stack([(df["cohort"] > 0) & (e == k) for k in terms]).astype(float)
+    x = _demean(np.column_stack([ev, dummies(df["year"], True)]), firm)
+    yd = _demean(y, firm)
+    w = np.where(np.array(terms) >= 0, ev.sum(axis=0), 0.0)
+    r = np.r_[w / w.sum(), np.zeros(x.shape[1] - len(terms))]
+    b, *_ = np.linalg.lstsq(x, yd, rcond=None)
+    assert wb.estimate == pytest.approx(r @ b, abs=1e-12)
+    v = _draws(307, 199, 3)
+    for theta0 in (0.0, wb.estimate - 0.2, 1.5):
+        fit = restricted_fit(x, yd, r, theta0)
+        ref = _refit_tstats(x, fit, yd - fit, cl, r, theta0, v)
+        got = parts.tstats(np.array([theta0 - wb.estimate]))[:, 0] * math.sqrt(parts.ssc)
+        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10)
+    t = (wb.estimate - 0.0) / wb.std_error
+    ref0 = _refit_tstats(x, restricted_fit(x, yd, r, 0.0), yd - restricted_fit(x, yd, r, 0.0),
+                         cl, r, 0.0, v) / math.sqrt(parts.ssc)  # fmt: skip
+    assert wb.p_value == pytest.approx(np.mean(np.abs(ref0) >= abs(t) * (1 - 1e-8)), abs=1e-12)
+
+
+@pytest.mark.parametrize("balanced", [True, False], ids=["balanced", "unbalanced"])
+def test_att_gt_fast_path_equals_refits(monkeypatch, balanced):
+    """CS's regression form under the constant-effect null: balanced (firm effects) and
+    unbalanced (the repeated cross-section form, no firm effects)."""
+    from policylab.did import aggregate
+
+    df = singleton_panel(gaps=not balanced, seed=1)
+    gt = att_gt(df, outcome="y", unit="firm", time="year", cohort="cohort",
+                cluster="consortium")  # fmt: skip
+    assert gt.design == ("panel" if balanced else "unbalanced_panel")
+    wb, parts = _fast_tstats(
+        monkeypatch, lambda: wild_bootstrap(gt, df, B=199, weights="webb", seed=5)
+    )
+    ag = aggregate(gt, "simple")
+    cells, names = _cs_cell_design(df, balanced)
+    firm, cl, y = df["firm"].to_numpy(), df["consortium"].to_numpy(), df["y"].to_numpy()
+    r = _cs_r(gt, ag, df, names, balanced)
+    d = df["member"].to_numpy(float)
+    years = dummies(df["year"], True)
+    if balanced:  # firm effects by demeaning
+        x, yy, dd, z = (_demean(a, firm) for a in (cells, y, d, years))
+    else:
+        x, yy, dd = cells, y, d
+        z = np.column_stack([dummies(df["cohort"], False), years])
+    b, *_ = np.linalg.lstsq(x, yy, rcond=None)
+    assert r @ b == pytest.approx(ag.overall.estimate, abs=1e-10)
+    v = _draws(307, 199, 5)
+    for theta0 in (0.0, wb.estimate + 0.3):
+        # constant-effect null: y - theta0 D = (firm +) year (+ cohort) effects + u
+        c, *_ = np.linalg.lstsq(z, yy - theta0 * dd, rcond=None)
+        fit = theta0 * dd + z @ c
+        ref = _refit_tstats(x, fit, yy - fit, cl, r, theta0, v)
+        got = parts.tstats(np.array([theta0 - wb.estimate]))[:, 0] * math.sqrt(parts.ssc)
+        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10)
+
+
+def _cs_r(gt, ag, df, names, balanced) -> np.ndarray:
+    """The aggregate's weights on the cells of :func:`_cs_cell_design` (comparison cohorts
+    pooled by firm counts, balanced, or cell counts, unbalanced)."""
+    r = np.zeros(len(names))
+    units = df.groupby("firm")["cohort"].first()
+    ow = np.asarray(ag.overall_weights)
+
+    def add(v, g, t):
+        key = (0 if math.isinf(g) else int(g), int(t))
+        if key in names:
+            r[names.index(key)] += v
+
+    for k in np.flatnonzero(ow):
+        g, t, b = float(gt.group[k]), int(gt.time[k]), int(gt.base_period[k])
+        add(ow[k], g, t)
+        add(-ow[k], g, b)
+        ctrl = [0 if math.isinf(c) else int(c) for c in gt.comparison_cohorts[k]]
+        for per, sign in ((t, -1.0), (b, 1.0)):
+            if balanced:
+                cnt = np.array([(units == c).sum() for c in ctrl], float)
+            else:
+                cnt = np.array([((df["cohort"] == c) & (df["year"] == per)).sum() for c in ctrl],
+                               float)  # fmt: skip
+            for c, sh in zip(ctrl, cnt / cnt.sum(), strict=True):
+                add(sign * ow[k] * sh, c, per)
+    return r
+
+
+def test_twfe_unrestricted_fast_path_equals_refits(monkeypatch):
+    """WCU (residuals of the unrestricted fit) through the same path."""
+    df = singleton_panel(gaps=True, seed=2)
+    res = twfe(df, outcome="y", unit="firm", time="year", treatment="member",
+               cluster="consortium")  # fmt: skip
+    wb, parts = _fast_tstats(
+        monkeypatch,
+        lambda: wild_bootstrap(res, df, B=199, weights="webb", seed=7, impose_null=False),
+    )
+    firm, cl = df["firm"].to_numpy(), df["consortium"].to_numpy()
+    x = _demean(np.column_stack([df["member"], dummies(df["year"], True)]), firm)
+    yd = _demean(df["y"].to_numpy(), firm)
+    b, *_ = np.linalg.lstsq(x, yd, rcond=None)
+    r = np.eye(x.shape[1])[0]
+    ref = _refit_tstats(x, x @ b, yd - x @ b, cl, r, b[0], _draws(307, 199, 7))
+    np.testing.assert_allclose(parts.tstats(np.zeros(1))[:, 0] * math.sqrt(parts.ssc), ref,
+                               rtol=1e-10, atol=1e-10)  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["webb", "rademacher"])
+def test_streamed_draws_equal_draw_weights(monkeypatch, kind):
+    """The bootstrap draws its weights block by block (numpy's bounded-integer algorithm
+    on the generator's bytes); they are draw_weights' weights, value for value."""
+    from policylab.did import wild
+
+    monkeypatch.setattr(wild, "_CACHE_CODES", 0)  # stream even small problems
+    for g, b, seed, step in [(13, 4099, 5, 7), (13, 999, 0, 64), (5001, 99, 3, 10),
+                             (20011, 131, 2**31 + 1, 17)]:  # fmt: skip
+        ref, exact = draw_weights(kind, g, b, seed)
+        d = wild._Draws(kind, g, b, seed)
+        assert not exact and not d.exact and d._codes is None
+        got = np.concatenate([d.table[c] for _, c in d.blocks(step)])
+        np.testing.assert_array_equal(got, ref)
+    grid, exact = draw_weights(kind, 3, 999, seed=1)  # exact enumeration: the same grid
+    d = wild._Draws(kind, 3, 999, 1)
+    assert exact and d.exact and np.array_equal(d.matrix(), grid)
+
+
+def test_within_sample_is_fit_withins_sample():
+    """The bootstrap's sample (singletons dropped, empty event-time terms dropped, clusters
+    in first-appearance order, fixest's K) is the one the estimator fitted on."""
+    from policylab.did._fit import fit_within
+    from policylab.did.wild import _onehot, _panel, _within_sample
+
+    df = singleton_panel(n_single=40, gaps=True, seed=4)
+    df = pd.concat([df, pd.DataFrame([{"firm": 999, "year": 2012, "consortium": "solo",
+                                       "cohort": 0, "member": 0, "y": 0.1}])],
+                   ignore_index=True)  # fmt: skip
+    df.loc[df.sample(frac=0.05, random_state=1).index, "y"] = np.nan
+    df = df.sample(frac=1.0, random_state=3).reset_index(drop=True)  # rows in any order
+    res = event_study(df, outcome="y", unit="firm", time="year", cohort="cohort", leads=6,
+                      lags=6, cluster="consortium")  # fmt: skip
+    panel = _panel(res, df, whole_time=True)
+    e = np.where(df["cohort"] > 0, df["year"] - df["cohort"], 0).clip(-6, 6).astype(int)
+    terms = [k for k in range(-6, 7) if k != -1]
+    col = np.where(df["cohort"] > 0, [terms.index(k) if k in terms else -1 for k in e], -1)
+    names = [f"event_time::{k}" for k in terms]
+    ours = _within_sample(panel, _onehot(col, len(terms)), names, drop_empty=True)
+    x = np.column_stack([col == j for j in range(len(terms))]).astype(float)
+    ref = fit_within(panel.y, x, names, row_ok=panel.outcome_rows.keep,
+                     unit_codes=panel.unit_codes, time_values=panel.time, unit_name="firm",
+                     cluster_names=panel.cluster_names, cluster_codes=panel.cluster_codes,
+                     drop_empty=True)  # fmt: skip
+    assert not ref.keep.all() and len(ref.names) < len(names)  # the cases are exercised
+    np.testing.assert_array_equal(ours.keep, ref.keep)
+    assert ours.names == list(ref.names)
+    np.testing.assert_array_equal(ours.x.toarray(), np.asarray(ref.regressors))
+    np.testing.assert_array_equal(ours.cluster, ref.clustering.codes[0])
+    assert ours.dof_k == ref.vcov.dof_k
+    assert pd.factorize(ours.unit_codes)[0].tolist() == pd.factorize(ref.unit_codes)[0].tolist()
+
+
+def test_sparse_helpers():
+    import scipy.sparse as sp
+
+    from policylab.did.wild import _hstack_rows, _independent, _onehot, _sparse_gram, _Within
+
+    rng = np.random.default_rng(0)
+    mats = [_onehot(rng.integers(-1, 4, 50), 4), _onehot(rng.integers(-1, 3, 50), 3)]
+    for group in (mats, [sp.random(50, 6, density=0.3, format="csr", random_state=1),
+                         *mats]):  # fmt: skip
+        np.testing.assert_array_equal(
+            _hstack_rows(group).toarray(), sp.hstack(group, format="csr").toarray()
+        )
+        x = _hstack_rows(group)
+        np.testing.assert_allclose(_sparse_gram(x), (x.T @ x).toarray(), rtol=1e-14)
+    firm = rng.integers(0, 12, 50)
+    x = _hstack_rows(mats)
+    xd = _demean(x.toarray(), firm)
+    np.testing.assert_allclose(_Within(pd.factorize(firm)[0]).gram(x), xd.T @ xd, atol=1e-12)
+    # a column that is a combination of earlier ones is dropped, the protected one kept
+    z = rng.normal(size=(40, 3))
+    z = np.column_stack([z, z[:, 1] - 2 * z[:, 2], rng.normal(size=40), np.zeros(40)])
+    keep = _independent(z.T @ z, (z**2).sum(axis=0), protected=1)
+    assert keep.tolist() == [True, True, True, False, True, False]

@@ -25,6 +25,42 @@ TIDY_COLUMNS = [
 ]
 
 
+# --- short reprs: results hold arrays (influence functions, covariances) that must not be printed
+
+
+def _num(x: Any) -> str:
+    """A number in 4 significant digits (``nan``/``inf`` as such)."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    return f"{v:.4g}"
+
+
+def _level(alpha: float) -> str:
+    return f"{100 * (1 - float(alpha)):.4g}%"
+
+
+def _estimate_text(e: Estimate, alpha: float) -> str:
+    """``term = est (SE se, 95% CI [lo, hi], p = p)``."""
+    return (f"{e.term} = {_num(e.estimate)} (SE {_num(e.std_error)}, {_level(alpha)} CI "
+            f"[{_num(e.conf_low)}, {_num(e.conf_high)}], p = {float(e.p_value):.3g})")
+
+
+def _counts(r: Any) -> str:
+    return (f"n_obs={int(r.n_obs)}, n_units={int(r.n_units)}, n_treated={int(r.n_treated)}, "
+            f"n_clusters={int(r.n_clusters)}")
+
+
+def _n(k: int, word: str) -> str:
+    """``"1 estimate"``, ``"5 estimates"``."""
+    return f"{k} {word}" if k == 1 else f"{k} {word}s"
+
+
+def _warned(warnings: tuple[str, ...]) -> str:
+    return f", {_n(len(warnings), 'warning')}" if warnings else ""
+
+
 @dataclass(frozen=True)
 class Estimate:
     """One coefficient or aggregate with its inference.
@@ -99,6 +135,11 @@ class DiDResult:
     n_clusters: int
     spec: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(method={self.method!r}, outcome={self.outcome!r}: "
+                f"{_estimate_text(self.headline, self.alpha)}; "
+                f"{_n(len(self.estimates), 'estimate')}, {_counts(self)}{_warned(self.warnings)})")
 
     def tidy(self) -> pd.DataFrame:
         """Every estimate as one row: ``term, event_time, estimate, std_error, statistic,
@@ -191,6 +232,13 @@ class EffectScale:
     by_cohort: tuple[Estimate, ...]
     cells: tuple[CellEstimate, ...]
 
+    def __repr__(self) -> str:
+        h = self.headline
+        return (f"EffectScale(name={self.name!r}: {h.term} = {_num(h.estimate)} (SE "
+                f"{_num(h.std_error)}, CI [{_num(h.conf_low)}, {_num(h.conf_high)}]); "
+                f"{_n(len(self.estimates), 'estimate')}, {_n(len(self.by_cohort), 'cohort')}, "
+                f"{_n(len(self.cells), 'cell')})")
+
 
 @dataclass(frozen=True)
 class StaggeredResult(DiDResult):
@@ -210,6 +258,14 @@ class StaggeredResult(DiDResult):
     by_cohort: tuple[Estimate, ...] = ()
     cells: tuple[CellEstimate, ...] = ()
     percent: EffectScale | None = None
+
+    def __repr__(self) -> str:
+        extra = f", {self.percent.name} scale" if self.percent is not None else ""
+        return (f"{type(self).__name__}(method={self.method!r}, outcome={self.outcome!r}: "
+                f"{_estimate_text(self.headline, self.alpha)}; "
+                f"{_n(len(self.estimates), 'event-time estimate')}, "
+                f"{_n(len(self.by_cohort), 'cohort')}, {_n(len(self.cells), 'cell')}{extra}, "
+                f"{_counts(self)}{_warned(self.warnings)})")
 
     def tidy(self, kind: str = "event", *, scale: str = "level") -> pd.DataFrame:
         """One row per effect.
@@ -316,6 +372,11 @@ class BaconResult:
     warnings: tuple[str, ...] = ()
 
     method: str = "bacon"
+
+    def __repr__(self) -> str:
+        return (f"BaconResult(method={self.method!r}, outcome={self.outcome!r}: TWFE "
+                f"{_estimate_text(self.headline, self.twfe.alpha)}; 2x2 comparisons: "
+                f"{len(self.comparisons)}{_warned(self.warnings)})")
 
     @property
     def estimate(self) -> float:
@@ -502,6 +563,18 @@ class GroupTimeResult:
             self.cell_n_treated, self.cell_n_control, *self.comparison_cohorts,
         )  # fmt: skip
 
+    def __repr__(self) -> str:
+        groups = np.unique(self.group)
+        span = (f"{_n(len(groups), 'cohort')} {int(groups.min())}-{int(groups.max())}, periods "
+                f"{int(self.time.min())}-{int(self.time.max())}") if self.att.size else "no cells"
+        se = "multiplier bootstrap" if self.spec.get("bootstrap") else "analytic"
+        cluster = self.spec.get("cluster")
+        se += f", clustered by {cluster}" if cluster else ""
+        return (f"GroupTimeResult(method={self.method!r}, outcome={self.outcome!r}: "
+                f"{self.att.size} ATT(g,t) ({span}; {int(self.is_pre.sum())} pre-treatment), "
+                f"SE {se}; design={self.design}, {_counts(self)}{_warned(self.warnings)}; "
+                "overall effect: aggregate(result, 'simple'))")
+
     @property
     def event_time(self) -> np.ndarray:
         """``time - group`` of each cell."""
@@ -637,6 +710,16 @@ class AggregateResult:
             self.overall_weights, self.cell_group, self.cell_time,
         )  # fmt: skip
 
+    def __repr__(self) -> str:
+        k = self.keys.size
+        elements = (f"; {k} {self.key_name} effects {int(self.keys.min())} to "
+                    f"{int(self.keys.max())}" if k else "")
+        band = " (uniform band)" if self.uniform_band and k else ""
+        return (f"AggregateResult(method='aggregate:{self.kind}', outcome={self.outcome!r}: "
+                f"{_estimate_text(self.overall, self.alpha)}{elements}{band}; "
+                f"n_units={int(self.n_units)}, n_treated={int(self.n_treated)}, "
+                f"n_clusters={int(self.n_clusters)}{_warned(self.warnings)})")
+
     @property
     def estimate(self) -> float:
         """The overall estimate."""
@@ -712,7 +795,9 @@ class PretrendResult:
 
     ``statistic = b' V^-1 b`` for the tested estimates ``b`` (``terms``) with covariance
     ``V``; ``p_value`` from the chi-square distribution with ``df = len(b)`` degrees of
-    freedom.
+    freedom. ``dropped`` names the pre-treatment effects left out of the test and ``notes``
+    says why (a missing or zero standard error; an exact linear combination of the tested
+    effects where their covariance is singular, so that ``df`` is its rank).
     """
 
     statistic: float
@@ -724,12 +809,21 @@ class PretrendResult:
     source: str
     distribution: str = "chi2"
     test: str = "pretrend_wald"  # or "pretrend_average" (average_pretrend_test)
+    dropped: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _readonly(self.estimates, self.vcov)
 
+    def __repr__(self) -> str:
+        dropped = f", {len(self.dropped)} left out (see notes)" if self.dropped else ""
+        return (f"PretrendResult(test={self.test!r}, source={self.source!r}: statistic = "
+                f"{_num(self.statistic)} ~ {self.distribution}({int(self.df)}), p = "
+                f"{float(self.p_value):.3g}; {_n(len(self.terms), 'effect')} tested{dropped})")
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """A JSON-ready record; ``dropped`` and ``notes`` only when some effect was left out."""
+        out: dict[str, Any] = {
             "test": self.test,
             "source": self.source,
             "statistic": float(self.statistic),
@@ -738,6 +832,10 @@ class PretrendResult:
             "distribution": self.distribution,
             "terms": list(self.terms),
         }
+        if self.dropped or self.notes:
+            out["dropped"] = list(self.dropped)
+            out["notes"] = list(self.notes)
+        return out
 
 
 # --- few-cluster inference: wild / score / multiplier bootstrap, randomization inference ---
@@ -820,6 +918,16 @@ class FewClusterResult:
     seed: int | None
     spec: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        exact = " (exact)" if self.exact else ""
+        weights = f", {self.weights} weights" if self.weights else ""
+        return (f"FewClusterResult(method={self.method!r}, estimator={self.estimator!r}: "
+                f"{self.term} = {_num(self.estimate)} (SE {_num(self.std_error)}, "
+                f"{_level(self.alpha)} CI [{_num(self.conf_low)}, {_num(self.conf_high)}], "
+                f"p = {float(self.p_value):.3g}); {_n(int(self.draws), 'draw')}{exact}{weights}, "
+                f"{int(self.n_treated_clusters)} of {int(self.n_clusters)} clusters treated"
+                f"{_warned(self.warnings)})")
 
     def as_estimate(self) -> Estimate:
         """The estimate with this inference's interval and p-value (``std_error`` as stored)."""

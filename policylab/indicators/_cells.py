@@ -86,11 +86,13 @@ def _firm_codes(rows: pd.DataFrame, column: str = "firm_id") -> np.ndarray:
     return _codes(rows[column])
 
 
-#: Largest (cell x contributor) key space the kernels address directly (a bitmap of this
-#: many bytes, or a float per key for sums); above it they hash the keys instead. Both give
-#: the same numbers; the direct path is ~100x faster (one pass, no sort).
+#: Largest (cell x contributor) key space :func:`count_distinct` addresses directly (a
+#: bitmap of this many bytes); above it, it hashes the keys instead. Both give the same
+#: numbers; the direct path is ~100x faster (one pass, no sort).
 _DIRECT_KEYS = 1 << 27
-_DIRECT_SUM_KEYS = 1 << 24
+#: Largest key space :func:`dominance` sums over in one array (8 bytes a key); above it, it
+#: works one cell at a time.
+_DIRECT_SUM_KEYS = 1 << 22
 
 
 def _distinct_keys(cell: np.ndarray, who: np.ndarray) -> tuple[np.ndarray, int]:
@@ -117,25 +119,40 @@ def count_distinct(cell: np.ndarray, who: np.ndarray, n_cells: int) -> np.ndarra
 
 def dominance(cell: np.ndarray, who: np.ndarray, x: np.ndarray, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
     """Per cell: contributors with a non-zero (net) sum, and the largest contributor's share
-    of the sum of absolute contributions (0 for an all-zero cell)."""
+    of the sum of absolute contributions (0 for an all-zero cell).
+
+    Each contributor's sum is a bincount in row order and a cell's total adds its
+    contributors in ascending code order, either over all (cell, contributor) keys at once
+    or, when they are many, one cell at a time over the rows sorted (stably) by cell, so
+    memory stays one contributor vector however many cells and contributors there are.
+    """
+    n, top, total = np.zeros(n_cells), np.zeros(n_cells), np.zeros(n_cells)
     if not len(cell):
-        return np.zeros(n_cells), np.zeros(n_cells)
+        return n, np.zeros(n_cells)
     width = int(who.max()) + 1
-    key = cell * width + who
     space = (int(cell.max()) + 1) * width
-    if space <= _DIRECT_SUM_KEYS:
-        # per-key sums in input order, then the keys present in ascending order (as np.unique)
-        sums = np.bincount(key, weights=x, minlength=space)
+    if space <= _DIRECT_SUM_KEYS:  # small: all cells at once (the same sums, one pass)
+        sums = np.bincount(cell * width + who, weights=x, minlength=space)
         keys, _ = _distinct_keys(cell, who)
         per = np.abs(sums[keys])
-    else:
-        inv, keys = pd.factorize(key, sort=True)
-        per = np.abs(np.bincount(inv, weights=x, minlength=len(keys)))
-    at = keys // width
-    total = np.bincount(at, weights=per, minlength=n_cells)
-    top = np.zeros(n_cells)
-    np.maximum.at(top, at, per)
-    n = np.bincount(at, weights=(per > 0).astype("float64"), minlength=n_cells)
+        at = keys // width
+        total = np.bincount(at, weights=per, minlength=n_cells)
+        np.maximum.at(top, at, per)
+        n = np.bincount(at, weights=(per > 0).astype("float64"), minlength=n_cells)
+        return n, np.divide(top, total, out=np.zeros(n_cells), where=total > 0)
+    order = np.argsort(cell, kind="stable")
+    bounds = np.searchsorted(cell[order], np.arange(n_cells + 1))
+    for c in range(n_cells):
+        rows = order[bounds[c]:bounds[c + 1]]
+        if not len(rows):
+            continue
+        w = who[rows]
+        present = np.zeros(width, dtype=bool)
+        present[w] = True
+        per = np.abs(np.bincount(w, weights=x[rows], minlength=width)[present])
+        total[c] = np.bincount(np.zeros(len(per), dtype=np.intp), weights=per)[0]  # in order
+        top[c] = per.max()
+        n[c] = float(np.count_nonzero(per > 0))
     return n, np.divide(top, total, out=np.zeros(n_cells), where=total > 0)
 
 

@@ -61,7 +61,8 @@ def smes_supported(inp: Inputs) -> pd.DataFrame:
     my = inp.member_years.drop_duplicates(["firm_id", "year"])
     with_size = "employees" in inp.panel and inp.panel["employees"].notna().any()
     if with_size:
-        emp = inp.panel[["firm_id", "year", "employees"]].drop_duplicates(["firm_id", "year"])
+        members = inp.panel[inp.panel["cohort"].to_numpy() > 0]  # every firm of member_years
+        emp = members[["firm_id", "year", "employees"]].drop_duplicates(["firm_id", "year"])
         my = my.merge(emp, on=["firm_id", "year"], how="left")
         my["size"] = size_class(my["employees"])
     first = my.sort_values(["firm_id", "year"]).drop_duplicates("firm_id")

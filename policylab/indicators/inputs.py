@@ -184,14 +184,19 @@ class Inputs:
         p = f.loc[f["firm_id"].notna() & f["year"].notna(), keep].copy()
         p["year"] = p["year"].astype("int64")
         coh = cohorts(self.membership.astype({"join_year": "int64"}))[["firm_id", "cohort"]]
-        p = p.merge(coh, on="firm_id", how="left")
-        p["cohort"] = p["cohort"].fillna(0).astype("int64")
+        # the ids are hashed once: codes in their sorted order give the cohort look-up (one
+        # per firm) and the sort by firm and year (a stable sort, as sort_values would do)
+        codes, ids = pd.factorize(p["firm_id"], sort=True)
+        at = pd.Index(coh["firm_id"]).get_indexer(ids)
+        per_firm = np.where(at >= 0, coh["cohort"].to_numpy(dtype="int64")[at], 0)
+        p["cohort"] = per_firm[codes]
         p["group"] = np.where(p["cohort"] == 0, "never_members",
                               np.where(p["year"] >= p["cohort"], "members", "not_yet_members"))
-        p = p.sort_values(["firm_id", "year"], ignore_index=True)
-        # integer firm codes, numbered in the panel's (sorted) order: group-bys and look-ups
-        # on them avoid hashing the id strings again in every indicator
-        p["firm_code"] = pd.factorize(p["firm_id"])[0].astype("int64")
+        order = np.lexsort((p["year"].to_numpy(), codes))
+        p = p.take(order).reset_index(drop=True)
+        # integer firm codes in the panel's (sorted) order: group-bys and look-ups on them
+        # avoid hashing the id strings again in every indicator
+        p["firm_code"] = codes[order].astype("int64")
         return p
 
     @cached_property

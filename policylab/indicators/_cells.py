@@ -78,12 +78,14 @@ def _codes(values: pd.Series) -> np.ndarray:
     return pd.factorize(values, use_na_sentinel=True)[0].astype("int64")
 
 
-def _firm_codes(rows: pd.DataFrame, column: str = "firm_id") -> np.ndarray:
-    """Codes of ``rows[column]``: the panel's ``firm_code`` when the rows come from it (its
-    codes rank firms as factorising the rows would, so sums run in the same order)."""
+def _firm_codes(rows: pd.DataFrame, column: str = "firm_id", *, at: np.ndarray | None = None) -> np.ndarray:
+    """Codes of ``rows[column]`` (of the rows at positions ``at``): the panel's ``firm_code``
+    when the rows come from it (its codes rank firms as factorising the rows would, so sums
+    run in the same order)."""
     if column == "firm_id" and "firm_code" in rows:
-        return rows["firm_code"].to_numpy(dtype="int64")
-    return _codes(rows[column])
+        codes = rows["firm_code"].to_numpy(dtype="int64")
+        return codes if at is None else codes[at]
+    return _codes(rows[column] if at is None else rows[column].iloc[at])
 
 
 #: Largest (cell x contributor) key space :func:`count_distinct` addresses directly (a
@@ -183,26 +185,35 @@ def group_cells(
     per = periods(yrs.tolist(), cumulative)
     groups = list(groups)
     n_p, n_g = len(per), len(groups)
-    r = rows[rows["year"].isin(yrs.tolist())]
-    gi = pd.Index(groups[1:], dtype=object).get_indexer(r["group"].astype(object)).astype("int64") + 1
-    r, gi = r[gi > 0], gi[gi > 0]
-    yi = np.searchsorted(yrs, r["year"].to_numpy(dtype="int64"))
+    # the rows kept (in the years, in a group) as positions: columns are read as arrays at
+    # them, so no copy of the rows' text columns is made; the group labels are hashed once
+    in_years = rows["year"].isin(yrs.tolist()).to_numpy(dtype=bool)
+    codes, labels = pd.factorize(rows["group"])
+    lookup = np.append(pd.Index(groups[1:], dtype=object).get_indexer(np.asarray(labels, dtype=object)), -1)
+    gi_all = lookup[codes].astype("int64") + 1  # 0: not one of the groups (or missing)
+    at = np.flatnonzero(in_years & (gi_all > 0))
+    gi = gi_all[at]
+
+    def column(name: str) -> pd.Series:
+        return rows[name].iloc[at]
+
+    yi = np.searchsorted(yrs, column("year").to_numpy(dtype="int64"))
     sets = [yi * n_g + gi, yi * n_g]
     if cumulative:
-        sets += [(n_p - 1) * n_g + gi, np.full(len(r), (n_p - 1) * n_g)]
+        sets += [(n_p - 1) * n_g + gi, np.full(len(at), (n_p - 1) * n_g)]
     cell = np.concatenate(sets).astype("int64")
     rep = len(sets)
     n_cells = n_p * n_g
-    firm = np.tile(_firm_codes(r), rep)
-    known_rows = np.tile(r[known].to_numpy(dtype=bool), rep)
-    x = np.tile(np.nan_to_num(r[num].to_numpy(dtype="float64")), rep)
+    firm = np.tile(_firm_codes(rows, at=at), rep)
+    known_rows = np.tile(column(known).to_numpy(dtype=bool), rep)
+    x = np.tile(np.nan_to_num(column(num).to_numpy(dtype="float64")), rep)
 
     kc = cell[known_rows]
     n_firms = count_distinct(kc, firm[known_rows], n_cells)
     n_missing = count_distinct(cell[~known_rows], firm[~known_rows], n_cells)
     sx = np.bincount(kc, weights=x[known_rows], minlength=n_cells)
     if den:
-        d = np.tile(np.nan_to_num(r[den].to_numpy(dtype="float64")), rep)
+        d = np.tile(np.nan_to_num(column(den).to_numpy(dtype="float64")), rep)
         sd = np.bincount(kc, weights=d[known_rows], minlength=n_cells)
         value = np.divide(sx, sd, out=np.full(n_cells, np.nan), where=sd != 0) * (100.0 if percent else 1.0)
     else:
@@ -210,7 +221,7 @@ def group_cells(
     out = {"period": np.repeat(per, n_g), "group": np.tile(groups, n_p), "value": value,
            "n_firms": n_firms, "n_missing": n_missing.astype("float64")}
     if magnitude:
-        who = np.tile(_firm_codes(r, contributor), rep)[known_rows]
+        who = np.tile(_firm_codes(rows, contributor, at=at), rep)[known_rows]
         n_c, share = dominance(kc, who, x[known_rows], n_cells)
         if den:
             n_d, share_d = dominance(kc, who, d[known_rows], n_cells)

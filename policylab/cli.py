@@ -267,6 +267,9 @@ def estimate(
                           f"[{e.conf_low:.4f}, {e.conf_high:.4f}]", f"{e.p_value:.3f}")
         console.print(table)
         _say(f"firms {res.n_units}, treated {res.n_treated}, clusters {res.n_clusters}; {res.vcov_type}", console)
+        methods = (eff.inference or {}).get("inference") or {}
+        if (eff.inference or {}).get("used") and methods:
+            _say("headline: " + "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in methods.items()), console)
         for w in res.warnings:
             _say(f"note: {w}", console)
 

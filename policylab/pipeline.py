@@ -5,6 +5,7 @@ and only ``report`` writes them.
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import warnings
 from collections.abc import Callable
@@ -69,22 +70,41 @@ def _fit_method(method: str, panel: pd.DataFrame, outcome: str, cfg: LabConfig, 
     raise ValueError(f"unknown method {method!r}")  # the config model rules this out
 
 
+def _few_cluster_warning(text: str) -> bool:
+    """The analytic fit's own few-cluster caveat ("... consider a wild cluster bootstrap"),
+    moot once the headline's inference is the bootstrap."""
+    return text.startswith("few clusters:") and "wild cluster bootstrap" in text
+
+
 def headline_inference(res, raw, panel: pd.DataFrame, cfg: LabConfig):
     """The few-cluster policy applied to one fit: ``(result, inference record)``.
 
     Below ``estimation.few_cluster_threshold`` consortia holding members, the headline's
     interval and p-value come from the wild cluster restricted bootstrap
-    (:func:`policylab.did.few_cluster_inference`; evidence in ``studies/COVERAGE.md``); the
-    point estimate and standard error never change. The record keeps the analytic interval
-    it replaced, so nothing is hidden.
+    (:func:`policylab.did.few_cluster_inference`; evidence in ``studies/COVERAGE.md``), and so
+    do its standard error and statistic: the CRV1 standard error the bootstrap-t studentizes
+    by (for Callaway-Sant'Anna, that of the aggregate's regression form) and the observed t
+    whose bootstrap distribution gives the p-value. The point estimate never changes. The
+    record says which method each number comes from (``inference``), keeps the analytic
+    numbers it replaced (``analytic``) and the Monte Carlo standard errors of the p-value and
+    bounds (``monte_carlo``). With ``estimation.bootstrap_mc_target`` set, draws are added
+    beyond ``estimation.bootstrap_draws`` until each bound's Monte Carlo error is at most that
+    share of the interval's width.
     """
     from .did import few_cluster_inference
+    from .did.few_clusters import MAX_DRAWS, METHOD_TEXT
 
     est = cfg.estimation
     analytic = res.headline
+    vcov = getattr(res, "vcov_type", None) or "analytic"
     record = {"method": "analytic", "used": False, "threshold": est.few_cluster_threshold,
-              "analytic": {"conf_low": analytic.conf_low, "conf_high": analytic.conf_high,
-                           "p_value": analytic.p_value}}
+              "analytic": {"std_error": analytic.std_error, "statistic": analytic.statistic,
+                           "conf_low": analytic.conf_low, "conf_high": analytic.conf_high,
+                           "p_value": analytic.p_value},
+              "inference": {"std_error": f"analytic: {vcov}",
+                            "statistic": "estimate / standard error",
+                            "p_value": "analytic, from the statistic",
+                            "interval": "analytic, estimate -+ critical value x standard error"}}
     if est.few_cluster_threshold == 0:
         record["reason"] = "few-cluster inference is switched off (estimation.few_cluster_threshold = 0)"
         return res, record
@@ -92,13 +112,49 @@ def headline_inference(res, raw, panel: pd.DataFrame, cfg: LabConfig):
         warnings.simplefilter("ignore")
         decision = few_cluster_inference(raw if raw is not None else res, panel, kind="simple",
                                          min_treated_clusters=est.few_cluster_threshold,
-                                         B=est.bootstrap_draws, seed=est.seed, alpha=est.alpha)
+                                         B=est.bootstrap_draws, seed=est.seed, alpha=est.alpha,
+                                         mc_target=est.bootstrap_mc_target)
     record.update(method=decision.method, used=decision.used, reason=decision.reason,
                   n_clusters=decision.n_clusters, n_treated_clusters=decision.n_treated_clusters)
-    if decision.inference is not None:
-        record.update(draws=decision.inference.draws, exact=decision.inference.exact,
-                      weights=decision.inference.weights, seed=est.seed)
-    return decision.apply(res), record
+    inf = decision.inference
+    if inf is not None:
+        record.update(draws=inf.draws, exact=inf.exact, weights=inf.weights, seed=est.seed,
+                      draws_configured=est.bootstrap_draws, mc_target=est.bootstrap_mc_target)
+    if not decision.used:
+        return decision.apply(res), record
+    if inf.method in ("wild_cluster_restricted_bootstrap", "score_bootstrap_restricted"):
+        draws = "all draws enumerated" if inf.exact else f"{inf.draws:,} draws, seed {est.seed}"
+        what = ("CRV1 clustered by consortium" if inf.estimator != "att_gt" else
+                "CRV1 clustered by consortium, of the aggregate's regression form")
+        record["inference"] = {
+            "std_error": f"analytic {what} (the bootstrap-t's denominator)",
+            "statistic": "bootstrap-t: estimate / standard error (observed t at 0)",
+            "p_value": f"{METHOD_TEXT[decision.method]}: symmetric bootstrap-t p-value, "
+                       f"{str(inf.weights).capitalize()} weights, {draws}",
+            "interval": "test inversion of the same bootstrap-t (not estimate -+ z x SE)",
+        }
+    else:  # the multiplier bootstrap (CS with covariates or weights)
+        record["inference"] = {
+            "std_error": "bootstrap standard error of the cluster multiplier bootstrap",
+            "statistic": "estimate / bootstrap standard error",
+            "p_value": f"cluster multiplier bootstrap, {inf.weights} multipliers, {inf.draws:,} draws",
+            "interval": "cluster multiplier bootstrap",
+        }
+    mc = dict((inf.spec or {}).get("monte_carlo") or {})
+    if mc:
+        record["monte_carlo"] = {
+            "p_value": mc.get("p_value"), "conf_low": mc.get("conf_low"),
+            "conf_high": mc.get("conf_high"),
+            "target": (f"draws added (from {est.bootstrap_draws:,}, at most {MAX_DRAWS:,}) until "
+                       f"each bound's Monte Carlo standard error is at most "
+                       f"{100 * est.bootstrap_mc_target:g}% of the interval's width"
+                       if est.bootstrap_mc_target else
+                       f"none: exactly {est.bootstrap_draws:,} draws "
+                       "(estimation.bootstrap_mc_target unset)"),
+        }
+    applied = decision.apply(res)
+    kept = tuple(w for w in applied.warnings if not _few_cluster_warning(w))
+    return dataclasses.replace(applied, warnings=kept), record
 
 
 def estimate(cfg: LabConfig, *, method: str, outcome: str, regions: list[str] | None = None,

@@ -50,9 +50,18 @@ from .wild import DEFAULT_DRAWS, check_draws, check_seed
 
 #: Below this many treated clusters the headline uses a few-cluster method.
 MIN_TREATED_CLUSTERS = 30
+#: Draw policy: draws are added (the bootstrap is rerun with more draws, same seed) until
+#: the Monte Carlo standard error of each finite bound is at most this share of the
+#: interval's width (then the range of a bound over 10 seeds, about 3 standard errors, is
+#: about 1.5% of the width), up to ``MAX_DRAWS``.
+MC_TARGET = 0.005
+MAX_DRAWS = 299_999
 POLICY_SEED = 0  # fixed default: reports must be identical for the same inputs
 
-__all__ = ["METHOD_TEXT", "MIN_TREATED_CLUSTERS", "FewClusterDecision", "few_cluster_inference"]
+__all__ = [
+    "MAX_DRAWS", "MC_TARGET", "METHOD_TEXT", "MIN_TREATED_CLUSTERS", "FewClusterDecision",
+    "few_cluster_inference",
+]
 
 #: Each inference method of a headline in words (``FewClusterDecision.method``; also used
 #: by the report).
@@ -98,7 +107,8 @@ class FewClusterDecision:
 
     def apply(self, result: DiDResult | AggregateResult) -> DiDResult | AggregateResult:
         """A copy of ``result`` whose headline (``overall`` for an aggregate) carries this
-        decision's interval and p-value, with ``reason`` added to its warnings."""
+        decision's interval, p-value and standard error (the one the p-value's statistic
+        uses), with ``reason`` added to its warnings."""
         if isinstance(result, AggregateResult):
             current = result.overall
         elif isinstance(result, DiDResult):
@@ -181,6 +191,7 @@ def few_cluster_inference(
     B: int = DEFAULT_DRAWS,
     seed: int | None = POLICY_SEED,
     alpha: float | None = None,
+    mc_target: float | None = None,
 ) -> FewClusterDecision:
     """Decide the headline inference of ``result`` (see the module docstring for the policy
     and the evidence behind it).
@@ -202,6 +213,13 @@ def few_cluster_inference(
         Seed of the draws; the default is fixed so reports are reproducible.
     alpha : float or None
         Default: the result's.
+    mc_target : float or None
+        Draw policy. ``None``: exactly ``B`` draws. A share such as ``MC_TARGET`` (0.005,
+        what ``evaluate`` uses): when the Monte Carlo standard error of a finite bound
+        (``inference.spec["monte_carlo"]``, see :func:`policylab.did.wild.monte_carlo_error`)
+        exceeds this share of the interval's width, the bootstrap is run again, same seed,
+        with the draws that error calls for (``B * 1.2 * (error / target)**2``, rounded up
+        to thousands minus one, at most ``MAX_DRAWS``). Deterministic: same seed, same numbers.
 
     Returns
     -------
@@ -239,6 +257,10 @@ def few_cluster_inference(
     threshold = check_int(min_treated_clusters, "min_treated_clusters", minimum=1)
     draws = check_draws(B)
     seed = check_seed(seed)
+    if mc_target is not None and not (
+        isinstance(mc_target, (int, float)) and not isinstance(mc_target, bool) and mc_target > 0
+    ):
+        raise ValueError(f"mc_target must be None or a positive share, got {mc_target!r}")
     alpha = result.alpha if alpha is None else check_alpha(alpha)
     is_cs = isinstance(result, GroupTimeResult)
     if is_cs and (not isinstance(kind, str) or kind not in KINDS):
@@ -274,44 +296,55 @@ def few_cluster_inference(
         "analytic cluster-robust intervals are too narrow with few treated clusters "
         "(studies/COVERAGE.md)"
     )
-    opts = {"B": draws, "seed": seed, "alpha": alpha}
     notes: list[str] = []
+
+    def run(n_draws: int) -> tuple[FewClusterResult, str]:
+        opts = {"B": n_draws, "seed": seed, "alpha": alpha}
+        if not is_cs:
+            inf = _wild_bootstrap(result, data, weights="webb", prepared=prepared, **opts)
+            return inf, "Webb weights, restricted (null imposed), CRV1 bootstrap-t"
+        try:
+            inf = wild_bootstrap(result, data, term=f"overall:{kind}", weights="webb", **opts)
+            return inf, (
+                "Webb weights, CRV1 bootstrap-t in the aggregate's regression form under "
+                "the constant-effect null"
+            )
+        except ValueError as exc:
+            if not any(n.startswith("wild bootstrap not available") for n in notes):
+                notes.append(f"wild bootstrap not available for this result: {exc}")
+        inf = multiplier_bootstrap(result, kind, weights="webb", **opts)
+        return inf, (
+            "Webb multipliers; note that it re-draws the analytic variance and "
+            "does not correct its few-cluster bias"
+        )
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if not is_cs:
-            try:
-                inf = _wild_bootstrap(result, data, weights="webb", prepared=prepared, **opts)
-            except (ValueError, DesignError) as exc:
-                return _not_available(base, threshold, str(exc), g, g_tr)
-            detail = "Webb weights, restricted (null imposed), CRV1 bootstrap-t"
-        else:
-            inf, detail = None, ""
-            try:
-                inf = wild_bootstrap(
-                    result, data, term=f"overall:{kind}", weights="webb", **opts
-                )
-                detail = (
-                    "Webb weights, in the aggregate's regression form under the "
-                    "constant-effect null"
-                )
-            except ValueError as exc:
-                notes.append(f"wild bootstrap not available for this result: {exc}")
-            if inf is None:
-                inf = multiplier_bootstrap(result, kind, weights="webb", **opts)
-                detail = (
-                    "Webb multipliers; note that it re-draws the analytic variance and "
-                    "does not correct its few-cluster bias"
-                )
+        try:
+            inf, detail = run(draws)
+            needed = draws if mc_target is None else _draws_needed(inf, draws, mc_target)
+            if needed > draws:  # draws added until the bounds are seed-stable
+                inf, detail = run(needed)
+        except (ValueError, DesignError) as exc:
+            if is_cs:
+                raise
+            return _not_available(base, threshold, str(exc), g, g_tr)
     exact = "exact enumeration of all draws" if inf.exact else f"{inf.draws:,} draws"
     reason = (
         f"Headline {100 * (1 - alpha):g}% interval {_fmt_ci(inf)} and p-value "
         f"{inf.p_value:.3g} from the {METHOD_TEXT[inf.method]} ({detail}; {exact}; "
         f"interval by test inversion) because {why_few}."
     )
+    # SE and statistic: the ones the p-value refers to (the bootstrap-t's CRV1 standard
+    # error and observed t), so that SE, statistic, p-value and interval form one method;
+    # the analytic ones are kept by the caller (pipeline: record["analytic"]).
+    se = inf.std_error if math.isfinite(inf.std_error) and inf.std_error > 0 else base.std_error
+    if math.isclose(se, base.std_error, rel_tol=1e-6):
+        se = base.std_error  # the same CRV1 (linear estimators): keep it to the last digit
     headline = Estimate(
         term=base.term,
         estimate=base.estimate,
-        std_error=base.std_error,
+        std_error=se,
         conf_low=inf.conf_low,
         conf_high=inf.conf_high,
         p_value=inf.p_value,
@@ -328,6 +361,28 @@ def few_cluster_inference(
         threshold=threshold,
         notes=tuple(notes) + tuple(inf.warnings),
     )
+
+
+def _draws_needed(inf: FewClusterResult, draws: int, target: float = MC_TARGET) -> int:
+    """Draws for which the Monte Carlo standard error of each finite bound is at most
+    ``target`` of the interval's width (the error shrinks as ``1 / sqrt(draws)``), as a
+    round number of thousands minus one, capped at ``MAX_DRAWS``; ``draws`` when met."""
+    mc = (inf.spec or {}).get("monte_carlo") or {}
+    width = inf.conf_high - inf.conf_low
+    if inf.exact or not (math.isfinite(width) and width > 0):
+        return draws
+    worst = max(
+        (mc.get(k, math.nan) for k in ("conf_low", "conf_high")),
+        key=lambda x: x if math.isfinite(x) else -1.0,
+    )
+    if not math.isfinite(worst):
+        worst = math.inf if any(mc.get(k) == math.inf for k in ("conf_low", "conf_high")) else 0.0
+    ratio = worst / (target * width)
+    if ratio <= 1.0:
+        return draws
+    # 20% margin: the error estimate is itself estimated
+    want = draws * 1.2 * ratio * ratio if math.isfinite(ratio) else MAX_DRAWS
+    return int(min(MAX_DRAWS, math.ceil((want + 1) / 1000.0) * 1000 - 1))
 
 
 def _not_available(

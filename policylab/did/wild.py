@@ -720,6 +720,39 @@ def invert_test(
     return bounds[0], bounds[1], notes
 
 
+def monte_carlo_error(
+    pvalue: Callable[[np.ndarray], np.ndarray],
+    p: float,
+    low: float,
+    high: float,
+    alpha: float,
+    draws: int,
+    exact: bool,
+    window: float = 0.05,
+) -> dict[str, float]:
+    """Monte Carlo standard errors of a bootstrap p-value and of its test-inversion bounds.
+
+    The p-value is a share of ``draws`` independent draws: ``sqrt(p (1 - p) / draws)``. A
+    bound ``b`` solves ``p(b) = alpha``, so (delta method, as for a sample quantile) its
+    error is that of ``p`` at the bound, ``sqrt(alpha (1 - alpha) / draws)``, divided by the
+    slope of the p-value function there; the slope is the secant of the estimated p-value
+    over ``b -+ window * (high - low)`` (the p-value is a step function: a secant over many
+    steps, not a derivative). Zero when ``exact`` (every draw enumerated); NaN for a bound
+    that is infinite or not computed.
+    """
+    out = {"p_value": 0.0 if exact else math.sqrt(max(p * (1.0 - p), 0.0) / draws),
+           "conf_low": math.nan, "conf_high": math.nan}
+    if not (math.isfinite(low) and math.isfinite(high) and high > low):
+        return out
+    h = window * (high - low)
+    sd_p = 0.0 if exact else math.sqrt(alpha * (1.0 - alpha) / draws)
+    for name, b in (("conf_low", low), ("conf_high", high)):
+        pa, pb = pvalue(np.array([b - h, b + h]))
+        slope = abs(float(pb) - float(pa)) / (2.0 * h)
+        out[name] = sd_p / slope if slope > 0 else math.inf
+    return out
+
+
 # --------------------------------------------------------------------------- problems
 
 
@@ -926,6 +959,7 @@ def linear_wild(
         else:
             lo, hi, notes = invert_test(pfun, theta, se, alpha)
     return {
+        "monte_carlo": monte_carlo_error(pfun, p, lo, hi, alpha, int(v.n), exact),
         "estimate": theta,
         "std_error": se,
         "statistic": (theta - null) / se if se > 0 else math.nan,
@@ -2011,6 +2045,8 @@ def _wild_bootstrap(
         "statistic": "CRV1 bootstrap-t, symmetric p-value",
         "result_spec": dict(result.spec),
         "clusters": "the result's (one-way) clusters",
+        # Monte Carlo standard errors of the p-value and bounds (see monte_carlo_error)
+        "monte_carlo": out.get("monte_carlo"),
     }
     return FewClusterResult(
         method=method,

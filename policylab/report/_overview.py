@@ -332,7 +332,8 @@ def _caveats(result: EvaluationResult, info: RegionInfo, figures: Sequence[Figur
                        f"than the {inference.get('threshold')} analytic clustered intervals "
                        f"need, so its interval and p-value come from the "
                        f"{METHOD_TEXT.get(inference.get('method'), inference.get('method'))}"
-                       " (see Methods).")
+                       ", its standard error from the clustered t statistic that bootstrap "
+                       "tests (see Methods).")
         elif t is not None and t < FEW_TREATED_CLUSTERS:
             out.append(f"Few treated consortia: the estimate rests on "
                        f"{_plural(t, 'consortium', 'consortia')} with member firms. With fewer "

@@ -1150,20 +1150,47 @@ def _methods(result: EvaluationResult) -> MethodsNote:
         counts = [int(r["n_treated_clusters"]) for r in used if r.get("n_treated_clusters") is not None]
         span = (f" (here {min(counts)} to {max(counts)})" if counts and min(counts) != max(counts)
                 else f" (here {counts[0]})" if counts else "")
+        n_draws = ("all" if not draws else f"{draws[0]:,}" if len(draws) == 1
+                   else f"{draws[0]:,} to {draws[-1]:,}")
+        configured = used[0].get("draws_configured")
+        target = used[0].get("mc_target")
+        mc = [r["monte_carlo"] for r in used if r.get("monte_carlo")]
+        mc_p = [float(m["p_value"]) for m in mc if m.get("p_value") is not None]
+        mc_text = ""
+        if mc:
+            added = (f" Draws are added (from {configured:,}) until the Monte Carlo standard error "
+                     f"of each bound is at most {target:.1%} of the interval's width, so that "
+                     "changing only the seed moves a bound by a small fraction of the width;"
+                     if target and configured else
+                     " The bootstrap's own (Monte Carlo) error is reported, not reduced: with "
+                     "these draws a changed seed can move a bound by several percent of the "
+                     "interval's width (estimation.bootstrap_mc_target adds draws until it "
+                     "cannot);")
+            mc_text = (added
+                       + (f" the Monte Carlo standard error of the p-values is at most "
+                          f"{max(mc_p):.2g}, and" if mc_p else "")
+                       + " each estimate's Monte Carlo errors of its p-value and bounds are in "
+                       "results.json (headline_inference.monte_carlo).")
         inference += (
             f" Few treated consortia: where fewer than {threshold} consortia hold member firms"
-            f"{span}, analytic clustered intervals are too narrow, so the headline interval "
-            f"and p-value of {len(used)} of the {len(records)} estimates come from the "
-            f"{' and the '.join(names)} (Webb weights, "
-            f"{', '.join(f'{d:,}' for d in draws) or 'all'} draws, seed "
-            f"{used[0].get('seed', 0)}, interval by test inversion, so it need not be symmetric "
-            "around the estimate); the standard error shown stays the analytic one, and so do the "
-            "yearly event-study intervals in the charts, which are therefore too narrow. In a "
+            f"{span}, analytic clustered intervals are too narrow, so the headline p-value and "
+            f"interval of {len(used)} of the {len(records)} estimates come from the "
+            f"{' and the '.join(names)} (Webb weights, {n_draws} draws, seed "
+            f"{used[0].get('seed', 0)}): the p-value compares the observed t statistic (estimate "
+            "over its CRV1 standard error clustered by consortium) with its bootstrap "
+            "distribution, and the interval collects the effects that test does not reject "
+            "(test inversion), so it need not be symmetric around the estimate and is not the "
+            "estimate plus or minus a multiple of the standard error. The standard error and "
+            "statistic shown are that CRV1 standard error and that t (for Callaway–Sant'Anna, "
+            "those of the aggregate's regression form, which the bootstrap resamples); "
+            "results.json says which method each number comes from "
+            "(headline_inference.inference). The yearly event-study intervals in the charts stay "
+            f"analytic and are therefore too narrow.{mc_text} In a "
             "simulation with 3 to 40 treated consortia (11 designs, 1,000 replications each) "
             "the 95% intervals of the Callaway–Sant'Anna headline covered the true effect "
             "93–96% of the time, analytic ones as little as 73% with 3 treated consortia "
-            "(studies/COVERAGE.md in the policylab repository). The analytic intervals are "
-            "kept in results.json (headline_inference.analytic).")
+            "(studies/COVERAGE.md in the policylab repository). The analytic standard errors, "
+            "intervals and p-values are kept in results.json (headline_inference.analytic).")
     comparison = ("Never-members: firms in the same region that never joined a consortium during "
                   "the period observed. Each region is compared only with its own never-members.")
     if result.settings.get("comparison_group") not in (None, "never members"):

@@ -22,8 +22,16 @@ import pandas as pd
 
 from ..errors import DesignError
 from ._checks import constant_within, integer_valued, no_missing, numeric_column
+from ._fit import RANK_TOL, WithinFit, fit_within
+from .fixed_effects import (
+    Factor,
+    first_appearance_codes,
+    fixest_dof_k,
+    onehot_within,
+    singleton_mask,
+)
 from .results import CellEstimate, Estimate
-from .vcov import make_estimate
+from .vcov import Clustering, TableScores, compute_vcov, make_estimate
 
 ControlOption = Literal["never_treated", "last_treated", "auto"]
 OVERALL_TERM = "att"
@@ -121,7 +129,7 @@ def staggered_sample(
     # Always treated: the cohort is at or before the first period its firms are observed.
     treated_rows = keep & ~never
     if treated_rows.any():
-        codes, levels = pd.factorize(g[treated_rows])
+        codes, levels = sorted_codes(g[treated_rows])
         first_seen = np.full(levels.size, np.inf)
         np.minimum.at(first_seen, codes, time[treated_rows])
         always_levels = np.asarray(levels)[np.asarray(levels) <= first_seen]
@@ -262,3 +270,267 @@ def event_names(event_times: np.ndarray) -> list[str]:
     from .dynamic_twfe import event_term
 
     return [event_term(int(e)) for e in event_times]
+
+
+# --------------------------------------------------------------------------- one-hot fits
+
+
+class OneHotColumns:
+    """The 0/1 regressors ``x_ij = 1[cell_i = j]`` (n x p) stored as each row's column
+    (``-1``: a row of zeros). Column sums are counted; ``numpy.asarray`` builds the dense
+    matrix when a caller needs it."""
+
+    ndim = 2
+    dtype = np.dtype(np.float64)
+
+    def __init__(self, cell: np.ndarray, p: int) -> None:
+        self.cell = cell
+        self.shape = (int(cell.size), int(p))
+
+    def sum(self, axis: int | None = None) -> np.ndarray | float:
+        if axis == 0:
+            on = self.cell >= 0
+            return np.bincount(self.cell[on], minlength=self.shape[1]).astype(np.float64)
+        return self.toarray().sum(axis=axis)
+
+    def toarray(self) -> np.ndarray:
+        x = np.zeros(self.shape)
+        on = np.flatnonzero(self.cell >= 0)
+        x[on, self.cell[on]] = 1.0
+        return x
+
+    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
+        x = self.toarray()
+        return x if dtype is None else x.astype(dtype, copy=False)
+
+    def __getitem__(self, index: object) -> np.ndarray:
+        return self.toarray()[index]  # type: ignore[index]
+
+
+def _offsets(values: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """``values - min(values)`` as ``intp`` when ``values`` are whole numbers of moderate
+    range (years, cohorts), with the minimum; else ``None``. One n-sized array."""
+    v = np.asarray(values)
+    if not v.size or v.dtype.kind not in "iuf":
+        return None
+    lo, hi = float(v.min()), float(v.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)) or hi - lo > 4 * v.size + 1_000:
+        return None
+    if v.dtype.kind == "f":
+        idx = v.astype(np.intp)
+        if not np.array_equal(idx, v):  # not whole numbers
+            return None
+        idx -= int(lo)
+    else:
+        idx = (v - v.min()).astype(np.intp, copy=False)
+    return idx, lo
+
+
+def sorted_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of ``values`` numbered in sorted order and the sorted distinct values, as
+    ``pandas.factorize(values, sort=True)``; whole numbers of moderate range (cohorts,
+    years) by a look-up table instead of hashing or sorting."""
+    v = np.asarray(values)
+    found = _offsets(v)
+    if found is not None:
+        idx, lo = found
+        present = np.bincount(idx) > 0
+        levels = (np.flatnonzero(present) + lo).astype(v.dtype)
+        if present.all():
+            return idx, levels
+        return (np.cumsum(present) - 1)[idx], levels
+    codes, levels = pd.factorize(v, sort=True)
+    return codes.astype(np.intp, copy=False), np.asarray(levels)
+
+
+def distinct(values: np.ndarray) -> np.ndarray:
+    """``numpy.unique(values)``; by a presence table for whole numbers of moderate range."""
+    v = np.asarray(values)
+    found = _offsets(v)
+    if found is not None:
+        idx, lo = found
+        return (np.flatnonzero(np.bincount(idx)) + lo).astype(v.dtype)
+    return np.unique(v)
+
+
+def period_codes(time_values: np.ndarray) -> np.ndarray:
+    """Codes of the periods (any labelling: only which rows share a period matters); whole
+    numbers of moderate range are coded by a look-up table instead of hashing."""
+    return sorted_codes(time_values)[0]
+
+
+def contiguous_codes(codes: np.ndarray) -> tuple[np.ndarray, int]:
+    """Non-negative codes renumbered ``0..L-1`` keeping their order (unchanged, without a
+    copy, when no code is missing)."""
+    present = np.bincount(codes) > 0
+    if present.all():
+        return codes, int(present.size)
+    return (np.cumsum(present) - 1)[codes], int(present.sum())
+
+
+def fit_within_onehot(
+    y: np.ndarray,
+    cell: np.ndarray,
+    names: list[str],
+    *,
+    row_ok: np.ndarray,
+    unit_codes: np.ndarray,
+    time_values: np.ndarray,
+    unit_name: Hashable,
+    cluster_names: tuple[Hashable, ...],
+    cluster_codes: tuple[np.ndarray, ...],
+    drop_empty: bool,
+) -> WithinFit:
+    """:func:`policylab.did._fit.fit_within` for one-hot regressors ``1[cell_i = j]``.
+
+    The same sample (rows with an outcome, singletons dropped iteratively), the same
+    checks, notes and errors, the same estimates and CRV1 covariance, computed on the
+    distinct rows of the within-transformed regressors
+    (:func:`policylab.did.fixed_effects.onehot_within`) instead of an n x p matrix:
+    ``beta`` from the normal equations on those rows, the residuals from one demeaned
+    outcome vector, cluster score sums by (cluster, distinct row). ``regressors`` of the
+    result is a :class:`OneHotColumns`. Falls back to ``fit_within`` on the dense matrix
+    when the panel does not suit (many periods, a very sparse panel).
+    """
+    p = len(names)
+    all_names = list(names)
+    cell = np.asarray(cell)
+    notes: list[str] = []
+    time_codes = period_codes(time_values)
+
+    # Singletons (iteratively over firms and years), among rows with an outcome.
+    every_row = bool(row_ok.all())
+    if every_row:  # no copies of the codes
+        sub_keep = singleton_mask([unit_codes, time_codes])
+        rows = None
+    else:
+        rows = np.flatnonzero(row_ok)
+        sub_keep = singleton_mask([unit_codes[rows], time_codes[rows]])
+    n_single = int(sub_keep.size - np.count_nonzero(sub_keep))
+    if n_single:
+        sub_units = unit_codes if rows is None else unit_codes[rows]
+        dropped_units = np.setdiff1d(sub_units[~sub_keep], sub_units[sub_keep]).size
+        notes.append(
+            f"dropped {n_single} singleton observation{'s' if n_single > 1 else ''} "
+            f"({dropped_units} firm{'s' if dropped_units != 1 else ''} observed only once, "
+            "or years with a single observation): they are fitted exactly by their own "
+            "fixed effect and carry no information"
+        )
+    if rows is None:
+        keep = sub_keep
+    else:
+        keep = np.zeros_like(row_ok)
+        keep[rows[sub_keep]] = True
+    del rows, sub_keep
+    if np.count_nonzero(keep) < 2:
+        raise DesignError("fewer than 2 observations remain after dropping singletons")
+
+    everything = every_row and not n_single  # then no row is dropped: views, not copies
+    yk = y if everything else y[keep]
+    ck = cell if everything else cell[keep]
+    ucodes, n_u = first_appearance_codes(unit_codes if everything else unit_codes[keep])
+    tcodes, n_t = contiguous_codes(time_codes if everything else time_codes[keep])
+    del time_codes
+    if n_t < 2:
+        raise DesignError(
+            "all remaining observations are in one period: time effects absorb everything"
+        )
+
+    names = list(names)
+    on = ck >= 0
+    counts = np.bincount(ck[on], minlength=p).astype(np.float64)
+    empty = counts == 0
+    if empty.any():
+        lost = [n for n, e in zip(names, empty, strict=True) if e]
+        if not drop_empty or empty.all():
+            raise DesignError(
+                f"{', '.join(lost)} {'is' if len(lost) == 1 else 'are'} zero for every "
+                "observation used: no treated observations to identify the effect"
+            )
+        notes.append(
+            f"no observations at {', '.join(lost)}: "
+            f"{'this term was' if len(lost) == 1 else 'these terms were'} left out"
+        )
+        relabel = np.full(p, -1, dtype=ck.dtype)
+        relabel[~empty] = np.arange(int((~empty).sum()))
+        ck = np.where(on, relabel[ck], -1)
+        names = [n for n, e in zip(names, empty, strict=True) if not e]
+        counts = counts[~empty]
+    k = len(names)
+
+    fe_unit = Factor(ucodes, n_u)
+    fe_time = Factor(tcodes, n_t)
+    within = onehot_within(ck, k, fe_unit, fe_time)
+    if within is None:
+        return fit_within(
+            y, OneHotColumns(cell, p).toarray(), all_names,
+            row_ok=row_ok, unit_codes=unit_codes, time_values=time_values,
+            unit_name=unit_name, cluster_names=cluster_names, cluster_codes=cluster_codes,
+            drop_empty=drop_empty,
+        )  # fmt: skip
+    y_w = within.within(yk, fe_unit, fe_time)
+    del yk
+    x_w = within.weighted()  # distinct rows of the demeaned regressors, sqrt-weighted
+
+    # Identification: the demeaned regressors must have full column rank.
+    n = ck.size
+    raw_scale = np.sqrt(counts * (1.0 - counts / n))  # |x - mean(x)| of a 0/1 column
+    within_scale = np.linalg.norm(x_w, axis=0)
+    absorbed = within_scale <= RANK_TOL * np.maximum(raw_scale, 1.0)
+    if absorbed.any():
+        lost = [n for n, a in zip(names, absorbed, strict=True) if a]
+        raise DesignError(
+            f"{', '.join(lost)} {'does' if len(lost) == 1 else 'do'} not vary once firm and "
+            "year effects are removed (e.g. a treatment that never changes within firms, or "
+            "all firms treated in the same year): the effect is not identified"
+        )
+    sv = np.linalg.svd(x_w / within_scale, compute_uv=False)
+    if sv.min() <= RANK_TOL * sv.max():
+        raise DesignError(
+            "the regressors are collinear with the firm and year effects "
+            f"({', '.join(names)}). In an event study this happens when there are no "
+            "never-treated firms and every observed event time is inside the window; "
+            "add never-treated firms or shorten the window (leads/lags) so end points bin"
+        )
+
+    import scipy.linalg
+
+    # X'M y = C'(M y): sums of the demeaned outcome by column.
+    on = ck >= 0
+    rhs = np.bincount(ck[on], weights=y_w[on], minlength=k)
+    r = np.linalg.qr(x_w, mode="r")
+    beta = scipy.linalg.solve_triangular(r, scipy.linalg.solve_triangular(r.T, rhs, lower=True))
+    resid = y_w
+    resid -= (within.table @ beta)[within.row]
+    bread = np.linalg.inv(x_w.T @ x_w)
+    scores = TableScores(
+        e=resid,
+        row=within.row,
+        table=within.table,
+        units=ucodes,
+        times=tcodes,
+        unit_type=within.unit_type,
+        type_row=within.type_row,
+    )
+
+    if cluster_names:
+        c_codes = tuple(
+            first_appearance_codes(c if everything else c[keep])[0] for c in cluster_codes
+        )
+        clustering = Clustering(names=cluster_names, codes=c_codes)
+    else:
+        clustering = Clustering(names=(unit_name,), codes=(ucodes,))
+    dof_k, _ = fixest_dof_k(k, [fe_unit, fe_time], list(clustering.codes))
+    vcov = compute_vcov("CRV1", scores, bread, dof_k=dof_k, clustering=clustering)
+    notes.extend(vcov.notes)
+
+    return WithinFit(
+        names=tuple(names),
+        beta=beta,
+        vcov=vcov,
+        keep=keep,
+        regressors=OneHotColumns(ck, k),  # type: ignore[arg-type]
+        unit_codes=ucodes,
+        clustering=clustering,
+        notes=tuple(notes),
+    )

@@ -24,7 +24,7 @@ from ._checks import (
     numeric_column,
     panel_inputs,
 )
-from ._fit import fit_within
+from ._staggered import fit_within_onehot
 from .results import DiDResult, Estimate
 from .vcov import few_clusters_warning, make_estimate
 
@@ -179,19 +179,29 @@ def event_study(
         raise DesignError(
             f"cohort {cohort!r} is 0 for every firm with an outcome: no firm ever joins"
         )
-    event = np.where(joins, panel.time - g, 0.0)
+    event = panel.time - g
+    event[~joins] = 0.0
     if not np.any(joins & ok & (event >= 0)):
         raise DesignError(
             "no observation at or after a firm's first treated period: no post-treatment "
             "outcomes to estimate an effect from"
         )
-    binned = np.clip(event, -spec.leads, spec.lags)
     terms = spec.event_times
-    x = np.column_stack([joins & (binned == e) for e in terms]).astype(np.float64)
+    # Each row's indicator column, -1 for none (never treated, or the reference -1): the
+    # one-hot regressors 1[joins & clip(event, -leads, lags) == e] without an n x p matrix.
+    binned = np.clip(event, -spec.leads, spec.lags)
+    binned += spec.leads
+    position = binned.astype(np.intp)  # 0..leads+lags, whole numbers (checked above)
+    del binned
+    column = np.full(spec.leads + spec.lags + 1, -1, dtype=np.intp)
+    column[[e + spec.leads for e in terms]] = np.arange(len(terms))
+    cell = column[position]
+    del position
+    cell[~joins] = -1
 
-    fit = fit_within(
+    fit = fit_within_onehot(
         panel.y,
-        x,
+        cell,
         [event_term(e) for e in terms],
         row_ok=ok,
         unit_codes=panel.unit_codes,

@@ -23,7 +23,6 @@ from ._checks import (
     normalise_cluster,
     numeric_column,
     panel_inputs,
-    recode,
 )
 from ._staggered import (
     OVERALL_TERM,
@@ -32,16 +31,18 @@ from ._staggered import (
     check_choice,
     cohort_column,
     cohort_term,
+    contiguous_codes,
     estimates_from,
     event_names,
     overall_weights,
+    sorted_codes,
     staggered_sample,
     weight_matrix,
 )
-from .fixed_effects import Factor, fixest_dof_k
-from .poisson import fit_poisson, group_codes, separated_rows
+from .fixed_effects import Factor, first_appearance_codes, fixest_dof_k
+from .poisson import PoissonFit, fit_poisson, group_codes, separated_rows
 from .results import CellEstimate, EffectScale, Estimate, StaggeredResult
-from .vcov import Clustering, compute_vcov, few_clusters_warning, make_estimate
+from .vcov import Clustering, TableScores, compute_vcov, few_clusters_warning, make_estimate
 
 FAMILIES = ("linear", "poisson")
 RANK_TOL = 1e-9
@@ -236,16 +237,22 @@ def etwfe(
     keep = sample.keep.copy()
     in_cell_all = sample.treated_cohort & (panel.time >= g)
 
+    g_codes = t_codes = None
+    if not spec.covariates:
+        g_codes, t_codes = sorted_codes(g), sorted_codes(panel.time)
     if poisson:
-        rows = np.flatnonzero(keep)
-        groups = [
-            pd.factorize(g[rows])[0],
-            pd.factorize(panel.time[rows])[0],
-            np.where(in_cell_all[rows], group_codes(g[rows], panel.time[rows]), -1),
-        ]
-        sep = separated_rows(y_all[rows], groups)
+        rows = None if keep.all() else np.flatnonzero(keep)  # None: every row, no copies
+        (gc, _), (tc, t_levels) = g_codes or sorted_codes(g), t_codes or sorted_codes(panel.time)
+        if rows is not None:
+            gc, tc = gc[rows], tc[rows]
+        cell_key = gc * t_levels.size
+        cell_key += tc
+        cell_key[~(in_cell_all if rows is None else in_cell_all[rows])] = -1
+        sep = separated_rows(y_all if rows is None else y_all[rows], [gc, tc, cell_key])
+        del gc, tc, cell_key
         if sep.any():
-            n_units = int(np.unique(panel.unit_codes[rows[sep]]).size)
+            dropped = np.flatnonzero(sep) if rows is None else rows[sep]
+            n_units = int(np.unique(panel.unit_codes[dropped]).size)
             msg = (
                 f"separation: dropped {int(sep.sum())} observations ({n_units} firms) in "
                 "cohorts, periods or treated cells whose outcome is zero throughout; their "
@@ -253,25 +260,39 @@ def etwfe(
             )
             warnings.warn(msg, SeparationWarning, stacklevel=2)
             notes.append(msg)
-            keep[rows[sep]] = False
+            keep[dropped] = False
+        del sep, rows
         if not np.any(keep & in_cell_all):
             raise DesignError("every treated observation is separated (outcome zero throughout)")
 
-    design = _design(g, panel.time, xcov, keep, in_cell_all, spec.covariates)
+    if spec.covariates:
+        design = _design(g, panel.time, xcov, keep, in_cell_all, spec.covariates)
+        row = None
+    else:
+        # Without covariates every regressor is a function of (cohort, period): fit on the
+        # distinct cohort x period rows, weighted by their observations (the same
+        # estimates; no n x p design).
+        assert g_codes is not None and t_codes is not None
+        design, row = _cell_design(g_codes, t_codes, keep, in_cell_all)
     notes.extend(design.notes)
-    x, y = design.x, y_all[keep]
+    everything = bool(keep.all())
+
+    def kept(a: np.ndarray) -> np.ndarray:
+        return a if everything else a[keep]
+
+    x, y = design.x, kept(y_all)
     n = y.size
-    ucodes, n_units = recode(panel.unit_codes[keep])
+    ucodes, n_units = first_appearance_codes(kept(panel.unit_codes))
     if spec.cluster:
         clustering = Clustering(
-            spec.cluster, tuple(recode(c[keep])[0] for c in panel.cluster_codes)
+            spec.cluster, tuple(first_appearance_codes(kept(c))[0] for c in panel.cluster_codes)
         )
     else:
         clustering = Clustering((unit,), (ucodes,))
 
     if poisson:
         try:
-            pfit = fit_poisson(y, x)
+            pfit = fit_poisson(y, x) if row is None else _fit_poisson_rows(y, row, design)
         except np.linalg.LinAlgError as err:
             raise DesignError(
                 f"the Poisson fit failed ({err}); the fitted means may have underflowed "
@@ -284,15 +305,44 @@ def etwfe(
         beta, fitted, bread = pfit.beta, pfit.mu, pfit.bread
         if not np.all(np.isfinite(beta)):
             raise DesignError("the Poisson estimates are not finite (separated data)")
-    else:
+    elif row is None:
         beta, *_ = np.linalg.lstsq(x, y, rcond=None)
         fitted = x @ beta
         bread = np.linalg.inv(x.T @ x)
-    scores = x * (y - fitted)[:, None]
+    else:
+        assert design.row_weight is not None
+        sw = np.sqrt(design.row_weight)
+        y_sum = np.bincount(row, weights=y, minlength=sw.size)
+        beta, *_ = np.linalg.lstsq(x * sw[:, None], y_sum / sw, rcond=None)
+        fitted = x @ beta
+        bread = np.linalg.inv((x * design.row_weight[:, None]).T @ x)
+    if row is None:
+        scores: np.ndarray | TableScores = x * (y - fitted)[:, None]
+        cohort_codes, time_codes = design.cohort_codes, design.time_codes
+    else:
+        assert g_codes is not None and t_codes is not None
+        # design.cohort_codes[row] and design.time_codes[row], from the sorted codes
+        cohort_codes = contiguous_codes(kept(g_codes[0]))[0]
+        time_codes = contiguous_codes(kept(t_codes[0]))[0]
+        unit_type = np.zeros(n_units, dtype=np.intp)
+        unit_type[ucodes] = cohort_codes  # the cohort is constant within firm
+        type_row = np.full((design.n_cohorts, design.n_times), -1, dtype=np.intp)
+        type_row[design.cohort_codes, design.time_codes] = np.arange(x.shape[0])
+        resid = fitted[row]
+        np.subtract(y, resid, out=resid)
+        scores = TableScores(
+            e=resid,
+            row=row,
+            table=x,
+            units=ucodes,
+            times=time_codes,
+            unit_type=unit_type,
+            type_row=type_row,
+        )
     n_fe = design.n_cohorts + design.n_times - 1
     dof_k, _ = fixest_dof_k(
         x.shape[1] - n_fe,
-        [Factor.from_codes(design.cohort_codes), Factor.from_codes(design.time_codes)],
+        [Factor(*first_appearance_codes(c)) for c in (cohort_codes, time_codes)],
         list(clustering.codes),
     )
     v = compute_vcov("CRV1", scores, bread, dof_k=dof_k, clustering=clustering)
@@ -346,7 +396,7 @@ def etwfe(
         p_head, p_ev, p_co, p_ce = build(pct, pct_v)
         percent = EffectScale("percent", p_head, p_ev, p_co, p_ce)
 
-    treated_rows = design.in_cell
+    treated_rows = design.in_cell if row is None else design.in_cell[row]
     ever = np.zeros(n_units, dtype=bool)
     ever[ucodes[treated_rows]] = True
     notes.append(few_clusters_warning(clustering, ever[ucodes]))
@@ -391,6 +441,8 @@ class Design:
     n_cohorts: int
     n_times: int
     notes: tuple[str, ...]
+    # observations per row when the rows are distinct cohort x period combinations
+    row_weight: np.ndarray | None = None
 
 
 def _design(
@@ -400,9 +452,14 @@ def _design(
     keep: np.ndarray,
     in_cell_all: np.ndarray,
     cov_names: tuple[Hashable, ...],
+    weights: np.ndarray | None = None,
 ) -> Design:
+    """The dense ETWFE design on the rows ``keep``. ``weights``: each row stands for that
+    many observations (rows are distinct cohort x period combinations); counts, covariate
+    means and the rank check are weighted."""
     g, t, xc = g_all[keep], t_all[keep], xcov_all[keep]
     in_cell = in_cell_all[keep]
+    wt = None if weights is None else np.asarray(weights, dtype=np.float64)[keep]
     n, k = xc.shape
     c_codes, c_levels = pd.factorize(g, sort=True)
     t_codes, t_levels = pd.factorize(t, sort=True)
@@ -424,13 +481,16 @@ def _design(
     cell_idx[in_cell] = rank[cell_of_row]
     cell_g, cell_t = cell_g[order], cell_t[order]
     n_cells = cell_g.size
-    counts = np.bincount(cell_idx[in_cell], minlength=n_cells).astype(np.float64)
+    counts = np.bincount(
+        cell_idx[in_cell], weights=None if wt is None else wt[in_cell], minlength=n_cells
+    ).astype(np.float64)
 
     # Covariates demeaned within cohort-by-period cells (etwfe's `ave(x, g, t)`).
     if k:
         ct = group_codes(g, t)
-        sums = np.column_stack([np.bincount(ct, weights=xc[:, j]) for j in range(k)])
-        x_dm = xc - (sums / np.bincount(ct)[:, None])[ct]
+        w_ct = np.ones(n) if wt is None else wt
+        sums = np.column_stack([np.bincount(ct, weights=xc[:, j] * w_ct) for j in range(k)])
+        x_dm = xc - (sums / np.bincount(ct, weights=w_ct)[:, None])[ct]
     else:
         x_dm = xc
 
@@ -462,7 +522,8 @@ def _design(
         [[n_nuisance + n_cells * (1 + j) + c for j in range(k)] for c in range(n_cells)],
         dtype=np.intp,
     ).reshape(n_cells, k)
-    keep_cols, notes = _independent_columns(x, names, n_nuisance, n_cells)
+    x_rank = x if wt is None else x * np.sqrt(wt)[:, None]
+    keep_cols, notes = _independent_columns(x_rank, names, n_nuisance, n_cells)
     # Re-index the column sets after dropping dependent nuisance/interaction columns.
     new_index = np.full(x.shape[1], -1)
     new_index[keep_cols] = np.arange(keep_cols.size)
@@ -486,6 +547,99 @@ def _design(
         n_cohorts=n_c,
         n_times=n_t,
         notes=notes,
+        row_weight=wt,
+    )
+
+
+def _cell_design(
+    g_codes: tuple[np.ndarray, np.ndarray],
+    t_codes: tuple[np.ndarray, np.ndarray],
+    keep: np.ndarray,
+    in_cell_all: np.ndarray,
+) -> tuple[Design, np.ndarray]:
+    """The design without covariates on the distinct (cohort, period) rows of ``keep``,
+    weighted by their observations, and the design row of each kept observation.
+    ``g_codes``, ``t_codes``: full-length sorted codes and levels of cohort and period."""
+    (gc, g_levels), (tc, t_levels) = g_codes, t_codes
+    every = bool(keep.all())
+    key = (gc if every else gc[keep]) * t_levels.size
+    key += tc if every else tc[keep]
+    count = np.bincount(key, minlength=g_levels.size * t_levels.size)
+    present = np.flatnonzero(count)
+    lookup = np.full(count.size, -1, dtype=np.intp)
+    lookup[present] = np.arange(present.size)
+    row = np.take(lookup, key, out=key)
+    # Treated cells are a function of (cohort, period) on the kept rows.
+    in_cell = np.zeros(present.size, dtype=bool)
+    in_cell[row[in_cell_all if every else in_cell_all[keep]]] = True
+    design = _design(
+        g_levels[present // t_levels.size].astype(np.float64),
+        t_levels[present % t_levels.size].astype(np.float64),
+        np.empty((present.size, 0)),
+        np.ones(present.size, dtype=bool),
+        in_cell,
+        (),
+        weights=count[present].astype(np.float64),
+    )
+    return design, row
+
+
+def _fit_poisson_rows(y: np.ndarray, row: np.ndarray, design: Design) -> PoissonFit:
+    """:func:`policylab.did.poisson.fit_poisson` when observation ``i`` has the design row
+    ``design.x[row[i]]``: the same IRLS iterations on the distinct rows.
+
+    The start ``mu_i = (y_i + mean(y)) / 2`` varies within a row, so the first iteration
+    uses the rows' sums of ``mu_i`` and ``mu_i z_i``; after it ``mu`` is constant within a
+    row and every sum (``X'WX``, ``X'Wz``, the deviance) is one over the distinct rows.
+    ``mu`` of the result is per distinct row.
+    """
+    x = design.x
+    assert design.row_weight is not None
+    w = design.row_weight
+    k = x.shape[0]
+    tol, maxiter = 1e-13, 200
+    mu0 = y + y.mean()
+    mu0 *= 0.5
+    w_sum = np.bincount(row, weights=mu0, minlength=k)  # X'WX weights of iteration 1
+    work = np.log(mu0)
+    work *= mu0
+    work += y
+    work -= mu0  # mu0 * z0 = mu0 * eta0 + (y - mu0)
+    z_sum = np.bincount(row, weights=work, minlength=k)  # X'Wz
+    del mu0
+    # The deviance before the first step only enters the convergence test of the first
+    # iteration, which cannot pass (no step size yet): it is not computed.
+    dev_old = np.inf
+    y_sum = np.bincount(row, weights=y, minlength=k)
+    np.copyto(work, y)
+    np.log(work, out=work, where=y > 0)  # log y where y > 0, else y = 0
+    y_log_y = float(y @ work)
+    del work
+    y_total = float(y_sum.sum())
+    beta = np.zeros(x.shape[1])
+    mu = np.zeros(k)
+    converged = False
+    it = 0
+    for it in range(1, maxiter + 1):
+        if it > 1:
+            w_sum = w * mu
+            z_sum = w_sum * eta + (y_sum - w_sum)
+        xtwx = (x * w_sum[:, None]).T @ x
+        beta_new = np.linalg.solve(xtwx, x.T @ z_sum)
+        eta = x @ beta_new
+        mu = np.exp(eta)
+        # sum_i [y_i log(y_i / mu_i) - (y_i - mu_i)] with mu_i constant within a row
+        dev = 2.0 * (y_log_y - float(y_sum @ eta) - y_total + float(w @ mu))
+        step = float(np.max(np.abs(beta_new - beta))) if it > 1 else np.inf
+        beta = beta_new
+        crit = abs(dev - dev_old) / (0.1 + abs(dev))
+        dev_old = dev
+        if crit < tol and step < np.sqrt(tol) * (1.0 + float(np.max(np.abs(beta)))):
+            converged = True
+            break
+    bread = np.linalg.inv((x * (w * mu)[:, None]).T @ x)
+    return PoissonFit(
+        beta=beta, mu=mu, bread=(bread + bread.T) / 2.0, converged=converged, n_iter=it
     )
 
 
@@ -548,8 +702,9 @@ def _poisson_effects(
     mu1 = np.exp(xt @ beta)
     mu0 = np.exp(x0 @ beta)
     # Row weights of each set: w[set, cell] / n_obs[cell] on the rows of that cell.
+    per = np.ones(tr.size) if design.row_weight is None else design.row_weight[tr]
     per_row = sp.csr_matrix(
-        (np.ones(tr.size), (cell, np.arange(tr.size))), shape=(design.cells.n_obs.size, tr.size)
+        (per, (cell, np.arange(tr.size))), shape=(design.cells.n_obs.size, tr.size)
     )
     a = sp.csr_matrix(w_cells / design.cells.n_obs[None, :]) @ per_row  # sets x rows
     s1 = a @ mu1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,6 @@ from ._checks import (
     normalise_cluster,
     panel_inputs,
 )
-from ._fit import fit_within
 from ._staggered import (
     OVERALL_TERM,
     Cells,
@@ -28,9 +28,12 @@ from ._staggered import (
     check_choice,
     cohort_column,
     cohort_term,
+    distinct,
     estimates_from,
     event_names,
+    fit_within_onehot,
     overall_weights,
+    sorted_codes,
     staggered_sample,
     weight_matrix,
 )
@@ -87,8 +90,14 @@ class SunAbrahamDesign:
     notes: list[str]
 
 
-def fit_design(data: pd.DataFrame, spec: SunAbrahamSpec) -> SunAbrahamDesign:
-    """Build and fit the cohort x event-time interaction regression of ``spec`` on ``data``."""
+def fit_design(
+    data: pd.DataFrame, spec: SunAbrahamSpec, *, dense_regressors: bool = True
+) -> SunAbrahamDesign:
+    """Build and fit the cohort x event-time interaction regression of ``spec`` on ``data``.
+
+    ``dense_regressors=False`` leaves ``fit.regressors`` as the compact
+    :class:`~policylab.did._staggered.OneHotColumns` (no n x p matrix).
+    """
     panel = panel_inputs(
         data, outcome=spec.outcome, unit=spec.unit, time=spec.time, cluster=spec.cluster, whole_time=True
     )
@@ -104,7 +113,8 @@ def fit_design(data: pd.DataFrame, spec: SunAbrahamSpec) -> SunAbrahamDesign:
     notes = [panel.outcome_rows.warning(spec.outcome), *sample.notes]
 
     treated = sample.treated_cohort
-    event = np.where(treated, panel.time - g, 0.0)
+    event = panel.time - g
+    event[~treated] = 0.0
     lo = -np.inf if spec.leads is None else -spec.leads
     hi = np.inf if spec.lags is None else spec.lags
     binned = np.clip(event, lo, hi)
@@ -115,21 +125,30 @@ def fit_design(data: pd.DataFrame, spec: SunAbrahamSpec) -> SunAbrahamDesign:
 
     # One indicator per (cohort, binned event time) outside the reference.
     in_cell = treated & (binned != REFERENCE_EVENT_TIME)
-    # Cells sorted by (cohort, event time): a combined integer key, no Python loop over rows.
-    g_cell, e_cell = g[in_cell].astype(np.int64), binned[in_cell].astype(np.int64)
-    e_min = int(e_cell.min()) if e_cell.size else 0
-    span = int(e_cell.max()) - e_min + 1 if e_cell.size else 1
-    uniq, cell_codes = np.unique(g_cell * span + (e_cell - e_min), return_inverse=True)
-    first = np.zeros(uniq.size, dtype=np.intp)
-    first[cell_codes[::-1]] = np.arange(cell_codes.size)[::-1]
-    cell_keys = list(zip(g_cell[first].tolist(), e_cell[first].tolist(), strict=True))
-    x = np.zeros((g.size, len(cell_keys)))
-    x[np.flatnonzero(in_cell), cell_codes] = 1.0
+    # Cells sorted by (cohort, event time): one combined key per row, (g - g_min) * span +
+    # (e - e_min), exact in floating point (whole numbers); no Python loop over rows.
+    key = g[in_cell]
+    e_in = binned[in_cell]
+    g_min = e_min = 0.0
+    span = 1.0
+    if key.size:
+        g_min, e_min = float(key.min()), float(e_in.min())
+        span = float(e_in.max()) - e_min + 1.0
+        key -= g_min
+        key *= span
+        key += e_in
+        key -= e_min
+    del e_in
+    cell_codes, uniq = sorted_codes(key)
+    del key
+    cell_keys = [(int(k // span + g_min), int(k % span + e_min)) for k in uniq.tolist()]
+    cell = np.full(g.size, -1, dtype=np.intp)  # each row's indicator column, -1: none
+    cell[in_cell] = cell_codes
     names = [f"cohort::{c}:event_time::{e}" for c, e in cell_keys]
 
-    fit = fit_within(
+    fit = fit_within_onehot(
         panel.y,
-        x,
+        cell,
         names,
         row_ok=keep,
         unit_codes=panel.unit_codes,
@@ -150,6 +169,8 @@ def fit_design(data: pd.DataFrame, spec: SunAbrahamSpec) -> SunAbrahamDesign:
         time=tuple(None if _is_bin(e, spec) else int(c + e) for c, e in kept_keys),
         n_obs=fit.regressors.sum(axis=0),
     )
+    if dense_regressors:
+        fit = dataclasses.replace(fit, regressors=np.asarray(fit.regressors))
     return SunAbrahamDesign(panel, g, treated, fit, cells, notes)
 
 
@@ -252,7 +273,7 @@ def sun_abraham(
     check_columns(
         data, {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort}, spec.cluster
     )
-    design = fit_design(data, spec)
+    design = fit_design(data, spec, dense_regressors=False)
     panel, g, treated, fit, cells = design.panel, design.g, design.treated, design.fit, design.cells
     notes, v = design.notes, fit.vcov
     cell_cohort, cell_event = cells.cohort, cells.event_time
@@ -326,8 +347,8 @@ def _drop_cohorts_without_reference(
     """Rows to keep: treated cohorts need an observation at the reference event time,
     otherwise their effects are collinear with their firms' fixed effects."""
     rows = treated & keep
-    cohorts = np.unique(g[rows])
-    with_ref = np.unique(g[rows & (binned == REFERENCE_EVENT_TIME)])
+    cohorts = distinct(g[rows])
+    with_ref = distinct(g[rows & (binned == REFERENCE_EVENT_TIME)])
     missing = np.setdiff1d(cohorts, with_ref)
     if not missing.size:
         return np.ones_like(keep)

@@ -29,8 +29,10 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from ..errors import DesignError, FewClustersWarning
+from .fixed_effects import first_appearance_codes, is_nested
 from .results import Estimate
 
 VcovKind = Literal["HC1", "CRV1"]
@@ -49,7 +51,7 @@ class Clustering:
     sizes: tuple[int, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        recoded = [pd.factorize(np.asarray(c))[0] for c in self.codes]
+        recoded = [_factorize(np.asarray(c)) for c in self.codes]
         object.__setattr__(self, "codes", tuple(recoded))
         object.__setattr__(self, "sizes", tuple(int(c.max()) + 1 for c in recoded))
 
@@ -60,7 +62,7 @@ class Clustering:
     def intersection(self) -> np.ndarray:
         """Codes of the intersection clusters of a two-way clustering (``c1 x c2``)."""
         c1, c2 = self.codes
-        return pd.factorize(c1.astype(np.int64) * self.sizes[1] + c2)[0]
+        return _factorize(c1.astype(np.int64) * self.sizes[1] + c2)
 
     def treated_clusters(self, treated_rows: np.ndarray) -> tuple[int, ...]:
         """Per dimension, the number of clusters holding at least one treated row."""
@@ -68,6 +70,14 @@ class Clustering:
             int(np.count_nonzero(np.bincount(c[treated_rows], minlength=g)))
             for c, g in zip(self.codes, self.sizes, strict=True)
         )
+
+
+def _factorize(c: np.ndarray) -> np.ndarray:
+    """``pandas.factorize(c)[0]`` (codes in order of first appearance); without hashing for
+    non-negative integer codes of moderate range, such as codes factorized before."""
+    if c.dtype.kind in "iu" and c.size and int(c.min()) >= 0 and int(c.max()) <= 4 * c.size:
+        return first_appearance_codes(c)[0]
+    return pd.factorize(c)[0]
 
 
 @dataclass(frozen=True)
@@ -97,12 +107,91 @@ def _cluster_meat(scores: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return sums.T @ sums
 
 
-def hc1(scores: np.ndarray, bread: np.ndarray, *, dof_k: int, clustering: None = None) -> Vcov:
+@dataclass(frozen=True)
+class TableScores:
+    """Scores ``s_i = e_i * table[row_i]`` of a design with few distinct rows.
+
+    For regressors that take few distinct values (indicators of event times, cohorts and
+    periods, and their within-transformed versions) the n x p score matrix is never formed:
+    cluster sums are taken of the residuals by (cluster, distinct row) and multiplied by the
+    table. With ``unit_type`` and ``type_row`` (unit ``u`` at period ``t`` has table row
+    ``type_row[unit_type[u], t]``) clustering by unit needs only a unit x period matrix of
+    residuals and one ``T x T`` cross product per unit type.
+    """
+
+    e: np.ndarray  # (n,) residuals
+    row: np.ndarray  # (n,) row of ``table`` of each observation
+    table: np.ndarray  # (R, p)
+    units: np.ndarray | None = None  # (n,) unit codes 0..U-1
+    times: np.ndarray | None = None  # (n,) period codes 0..T-1
+    unit_type: np.ndarray | None = None  # (U,) type codes 0..n_types-1
+    type_row: np.ndarray | None = None  # (n_types, T) table row, -1 = period not observed
+
+    MAX_TYPES = 2_000
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.e.size, self.table.shape[1])
+
+    def outer(self) -> np.ndarray:
+        """``sum_i s_i s_i'`` (every observation its own cluster)."""
+        e2 = np.bincount(self.row, weights=self.e * self.e, minlength=self.table.shape[0])
+        return (self.table.T * e2) @ self.table
+
+    def meat(self, codes: np.ndarray) -> np.ndarray:
+        """``sum_g S_g S_g'`` with ``S_g`` the sum of the scores in cluster ``g``."""
+        g = int(codes.max()) + 1
+        if g == self.e.size:
+            return self.outer()
+        if (
+            self.unit_type is not None
+            and self.type_row is not None
+            and self.units is not None
+            and g == self.unit_type.size
+            and self.type_row.shape[0] <= self.MAX_TYPES
+            and is_nested(self.units, codes)
+        ):
+            return self._unit_meat()
+        return self._sparse_meat(codes, g)
+
+    def _unit_meat(self) -> np.ndarray:
+        assert self.unit_type is not None and self.type_row is not None
+        n_units, n_times = self.unit_type.size, self.type_row.shape[1]
+        resid = np.zeros((n_units, n_times))
+        resid[self.units, self.times] = self.e
+        order = np.argsort(self.unit_type, kind="stable")
+        bounds = np.searchsorted(self.unit_type[order], np.arange(self.type_row.shape[0] + 1))
+        p = self.table.shape[1]
+        meat = np.zeros((p, p))
+        for k in range(self.type_row.shape[0]):
+            rows = self.type_row[k]
+            tab = np.where((rows >= 0)[:, None], self.table[np.maximum(rows, 0)], 0.0)
+            for lo in range(bounds[k], bounds[k + 1], 1 << 20):
+                r = resid[order[lo : min(lo + (1 << 20), bounds[k + 1])]]
+                meat += tab.T @ (r.T @ r) @ tab
+        return meat
+
+    def _sparse_meat(self, codes: np.ndarray, g: int) -> np.ndarray:
+        r, p = self.table.shape
+        sums = sp.csr_matrix((self.e, (codes, self.row)), shape=(g, r))
+        meat = np.zeros((p, p))
+        step = max(1, (1 << 22) // max(p, 1))
+        for lo in range(0, g, step):
+            s = sums[lo : lo + step] @ self.table
+            meat += s.T @ s
+        return meat
+
+
+Scores = np.ndarray | TableScores
+
+
+def hc1(scores: Scores, bread: np.ndarray, *, dof_k: int, clustering: None = None) -> Vcov:
     """Heteroskedasticity-robust HC1 covariance (``n / (n - K)``)."""
     n = scores.shape[0]
     if n <= dof_k:
         raise DesignError(f"{n} observations cannot identify {dof_k} parameters")
-    v = n / (n - dof_k) * _sandwich(bread, scores.T @ scores)
+    outer = scores.outer() if isinstance(scores, TableScores) else scores.T @ scores
+    v = n / (n - dof_k) * _sandwich(bread, outer)
     return Vcov(
         matrix=v,
         kind="HC1",
@@ -113,9 +202,17 @@ def hc1(scores: np.ndarray, bread: np.ndarray, *, dof_k: int, clustering: None =
     )
 
 
-def crv1(scores: np.ndarray, bread: np.ndarray, *, dof_k: int, clustering: Clustering) -> Vcov:
-    """Cluster-robust CRV1 covariance, one- or two-way, with fixest's small-sample factor."""
+def crv1(scores: Scores, bread: np.ndarray, *, dof_k: int, clustering: Clustering) -> Vcov:
+    """Cluster-robust CRV1 covariance, one- or two-way, with fixest's small-sample factor.
+
+    ``scores`` is the n x p matrix ``x_i e_i``, or a :class:`TableScores`.
+    """
     n = scores.shape[0]
+    if isinstance(scores, TableScores):
+        meat_of = scores.meat
+    else:
+        def meat_of(codes: np.ndarray) -> np.ndarray:
+            return _cluster_meat(scores, codes)
     sizes = clustering.sizes
     g = clustering.g_min
     names = clustering.names
@@ -129,7 +226,7 @@ def crv1(scores: np.ndarray, bread: np.ndarray, *, dof_k: int, clustering: Clust
     factor = g / (g - 1) * (n - 1) / (n - dof_k)
     notes: tuple[str, ...] = ()
     if len(clustering.codes) == 1:
-        meat = _cluster_meat(scores, clustering.codes[0])
+        meat = meat_of(clustering.codes[0])
         v = factor * _sandwich(bread, meat)
         label = (
             f"CRV1 clustered by {names[0]} (G={g}; fixest small-sample correction "
@@ -138,7 +235,7 @@ def crv1(scores: np.ndarray, bread: np.ndarray, *, dof_k: int, clustering: Clust
     else:
         c1, c2 = clustering.codes
         inter = clustering.intersection()
-        meat = _cluster_meat(scores, c1) + _cluster_meat(scores, c2) - _cluster_meat(scores, inter)
+        meat = meat_of(c1) + meat_of(c2) - meat_of(inter)
         v = factor * _sandwich(bread, meat)
         if np.any(np.diag(v) < 0):
             # Same trigger as fixest (a negative variance); CGM's fix zeroes the negative
@@ -164,7 +261,7 @@ VCOV_ESTIMATORS: dict[VcovKind, Callable[..., Vcov]] = {"HC1": hc1, "CRV1": crv1
 
 def compute_vcov(
     kind: VcovKind,
-    scores: np.ndarray,
+    scores: Scores,
     bread: np.ndarray,
     *,
     dof_k: int,

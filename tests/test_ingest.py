@@ -343,3 +343,15 @@ join_year = "joined"
         tables[suffix] = data.regions[0].tables["firms"]
     pd.testing.assert_frame_equal(tables["parquet"], tables["csv"], check_exact=True)
     assert tables["parquet"]["firm_id"].tolist() == ["1", "1", "2", "2", "3", "3"]
+
+
+def test_policylab_ingest_stays_callable_after_the_package_is_imported(tiny_lab):
+    """``policylab.ingest(cfg)`` works however ``policylab.ingest`` was reached: importing the
+    package ``policylab.ingest`` (as ``evaluate`` does) rebinds the name to the package."""
+    import importlib
+
+    import policylab
+
+    importlib.import_module("policylab.ingest")
+    data = policylab.ingest(policylab.load_config(tiny_lab))
+    assert [r.info.key for r in data.regions] == ["tiny"]

@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import sys
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -314,3 +316,15 @@ def ingest(cfg: LabConfig, *, store: str | Path | None = None) -> LabData:
         raise os_error(exc, st.root, "the canonical store cannot be written") from None
     warnings = tuple(w for r in regions for w in r.warnings)
     return LabData(tuple(regions), warnings)
+
+
+class _CallableModule(types.ModuleType):
+    """``policylab.ingest`` is both this package and its main function: once the package has
+    been imported (by ``evaluate``, say), Python binds the name ``policylab.ingest`` to the
+    package, so the package itself calls :func:`ingest`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> LabData:
+        return ingest(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -1574,6 +1574,9 @@ def example_config_text(data_prefix: str, output_dir: str) -> str:
         "# below this many consortia with members, headline intervals and p-values come from the",
         "# wild cluster restricted bootstrap (analytic ones are too narrow; studies/COVERAGE.md)",
         "few_cluster_threshold = 30",
+        "# bootstrap draws; each bound's Monte Carlo error is in results.json. Set",
+        "# bootstrap_mc_target = 0.005 to add draws until a changed seed barely moves the interval",
+        "# (about 2% of its width; much slower: benchmarks/SEED_STABILITY.md)",
         "bootstrap_draws = 999",
         "seed = 0",
     ]

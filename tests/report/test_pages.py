@@ -290,7 +290,8 @@ def test_summary_and_methods_say_which_inference_a_headline_uses_and_why(result)
     few = [c for c in caveats if c.startswith("Few treated consortia")]
     assert few == ["Few treated consortia: the estimate rests on 4 consortia with member firms, "
                    "fewer than the 30 analytic clustered intervals need, so its interval and "
-                   "p-value come from the wild cluster restricted bootstrap (see Methods)."]
+                   "p-value come from the wild cluster restricted bootstrap, its standard error "
+                   "from the clustered t statistic that bootstrap tests (see Methods)."]
     n_cantabria = sum(e.region == "cantabria" for e in result.effects)
     text = model.index.methods.inference
     assert "wild cluster restricted bootstrap" in text and "999 draws" in text

@@ -6,7 +6,7 @@ projects out firm and year effects, solves for the slopes and builds the CRV1 co
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,23 +121,7 @@ def fit_within(
 
     # Identification: the demeaned regressors must have full column rank.
     raw_scale = np.linalg.norm(xk - xk.mean(axis=0), axis=0)
-    within_scale = np.linalg.norm(x_w, axis=0)
-    absorbed = within_scale <= RANK_TOL * np.maximum(raw_scale, 1.0)
-    if absorbed.any():
-        lost = [n for n, a in zip(names, absorbed, strict=True) if a]
-        raise DesignError(
-            f"{', '.join(lost)} {'does' if len(lost) == 1 else 'do'} not vary once firm and "
-            "year effects are removed (e.g. a treatment that never changes within firms, or "
-            "all firms treated in the same year): the effect is not identified"
-        )
-    sv = np.linalg.svd(x_w / within_scale, compute_uv=False)
-    if sv.min() <= RANK_TOL * sv.max():
-        raise DesignError(
-            "the regressors are collinear with the firm and year effects "
-            f"({', '.join(names)}). In an event study this happens when there are no "
-            "never-treated firms and every observed event time is inside the window; "
-            "add never-treated firms or shorten the window (leads/lags) so end points bin"
-        )
+    check_identified(x_w, raw_scale, names)
 
     beta, *_ = np.linalg.lstsq(x_w, y_w, rcond=None)
     resid = y_w - x_w @ beta
@@ -163,3 +147,25 @@ def fit_within(
         clustering=clustering,
         notes=tuple(notes),
     )
+
+
+def check_identified(x_w: np.ndarray, raw_scale: np.ndarray, names: Sequence[str]) -> None:
+    """Raise :class:`DesignError` unless the demeaned regressors ``x_w`` (columns ``names``;
+    ``raw_scale``: each column's spread before demeaning) have full column rank."""
+    within_scale = np.linalg.norm(x_w, axis=0)
+    absorbed = within_scale <= RANK_TOL * np.maximum(raw_scale, 1.0)
+    if absorbed.any():
+        lost = [n for n, a in zip(names, absorbed, strict=True) if a]
+        raise DesignError(
+            f"{', '.join(lost)} {'does' if len(lost) == 1 else 'do'} not vary once firm and "
+            "year effects are removed (e.g. a treatment that never changes within firms, or "
+            "all firms treated in the same year): the effect is not identified"
+        )
+    sv = np.linalg.svd(x_w / within_scale, compute_uv=False)
+    if sv.min() <= RANK_TOL * sv.max():
+        raise DesignError(
+            "the regressors are collinear with the firm and year effects "
+            f"({', '.join(names)}). In an event study this happens when there are no "
+            "never-treated firms and every observed event time is inside the window; "
+            "add never-treated firms or shorten the window (leads/lags) so end points bin"
+        )

@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..errors import DesignError
 from ._checks import constant_within, integer_valued, no_missing, numeric_column
-from ._fit import RANK_TOL, WithinFit, fit_within
+from ._fit import WithinFit, check_identified, fit_within
 from .fixed_effects import (
     Factor,
     first_appearance_codes,
@@ -475,23 +475,7 @@ def fit_within_onehot(
     # Identification: the demeaned regressors must have full column rank.
     n = ck.size
     raw_scale = np.sqrt(counts * (1.0 - counts / n))  # |x - mean(x)| of a 0/1 column
-    within_scale = np.linalg.norm(x_w, axis=0)
-    absorbed = within_scale <= RANK_TOL * np.maximum(raw_scale, 1.0)
-    if absorbed.any():
-        lost = [n for n, a in zip(names, absorbed, strict=True) if a]
-        raise DesignError(
-            f"{', '.join(lost)} {'does' if len(lost) == 1 else 'do'} not vary once firm and "
-            "year effects are removed (e.g. a treatment that never changes within firms, or "
-            "all firms treated in the same year): the effect is not identified"
-        )
-    sv = np.linalg.svd(x_w / within_scale, compute_uv=False)
-    if sv.min() <= RANK_TOL * sv.max():
-        raise DesignError(
-            "the regressors are collinear with the firm and year effects "
-            f"({', '.join(names)}). In an event study this happens when there are no "
-            "never-treated firms and every observed event time is inside the window; "
-            "add never-treated firms or shorten the window (leads/lags) so end points bin"
-        )
+    check_identified(x_w, raw_scale, names)
 
     import scipy.linalg
 

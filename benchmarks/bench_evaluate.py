@@ -132,6 +132,8 @@ def main() -> None:
     ap.add_argument("--labs", type=Path, help="folder holding the generated labs (<size>/lab.toml)")
     ap.add_argument("--sizes", nargs="*", default=[], help="lab folder names under --labs, e.g. 10k 100k 1m")
     ap.add_argument("--src", type=Path, help="another checkout to time beside this one (before)")
+    ap.add_argument("--src-max-rows", type=int, default=None,
+                    help="time --src only on labs with at most this many firm-years (it may take hours)")
     ap.add_argument("--repeat", type=int, default=1, help="runs per cell; the fastest is kept")
     ap.add_argument("--no-example", action="store_true")
     ap.add_argument("--write", action="store_true", help=f"write {OUT.name}")
@@ -148,6 +150,8 @@ def main() -> None:
     results = []
     for name, cfg, rows in labs:
         for label, src in versions:
+            if src is not None and args.src_max_rows is not None and (rows or 0) > args.src_max_rows:
+                continue
             # the shipped example as that checkout ships it (its config keys may differ)
             own = src / "configs" / "example.toml" if src is not None and rows is None else cfg
             best = min((_run(own, src) for _ in range(args.repeat)), key=lambda r: r["wall"])

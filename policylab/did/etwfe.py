@@ -40,7 +40,7 @@ from ._staggered import (
     weight_matrix,
 )
 from .fixed_effects import Factor, first_appearance_codes, fixest_dof_k
-from .poisson import PoissonFit, fit_poisson, group_codes, separated_rows
+from .poisson import PoissonFit, fit_poisson, group_codes, irls_converged, separated_rows
 from .results import CellEstimate, EffectScale, Estimate, StaggeredResult
 from .vcov import Clustering, TableScores, compute_vcov, few_clusters_warning, make_estimate
 
@@ -630,11 +630,9 @@ def _fit_poisson_rows(y: np.ndarray, row: np.ndarray, design: Design) -> Poisson
         mu = np.exp(eta)
         # sum_i [y_i log(y_i / mu_i) - (y_i - mu_i)] with mu_i constant within a row
         dev = 2.0 * (y_log_y - float(y_sum @ eta) - y_total + float(w @ mu))
-        step = float(np.max(np.abs(beta_new - beta))) if it > 1 else np.inf
-        beta = beta_new
-        crit = abs(dev - dev_old) / (0.1 + abs(dev))
-        dev_old = dev
-        if crit < tol and step < np.sqrt(tol) * (1.0 + float(np.max(np.abs(beta)))):
+        done = irls_converged(dev, dev_old, beta_new, beta, it, tol)
+        beta, dev_old = beta_new, dev
+        if done:
             converged = True
             break
     bread = np.linalg.inv((x * (w * mu)[:, None]).T @ x)

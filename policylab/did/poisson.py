@@ -111,11 +111,9 @@ def fit_poisson(
         eta = x @ beta_new
         mu = np.exp(eta)
         dev = _deviance(y, mu)
-        step = float(np.max(np.abs(beta_new - beta))) if it > 1 else np.inf
-        beta = beta_new
-        crit = abs(dev - dev_old) / (0.1 + abs(dev))
-        dev_old = dev
-        if crit < tol and step < np.sqrt(tol) * (1.0 + float(np.max(np.abs(beta)))):
+        done = irls_converged(dev, dev_old, beta_new, beta, it, tol)
+        beta, dev_old = beta_new, dev
+        if done:
             converged = True
             break
     xw = x * mu[:, None]
@@ -128,3 +126,13 @@ def fit_poisson(
 def group_codes(*arrays: np.ndarray) -> np.ndarray:
     """Integer codes of the combinations of several label arrays."""
     return pd.MultiIndex.from_arrays(list(arrays)).factorize()[0].astype(np.intp)
+
+
+def irls_converged(dev: float, dev_old: float, beta_new: np.ndarray, beta: np.ndarray,
+                   it: int, tol: float) -> bool:
+    """The IRLS stopping rule (fixest's): the relative change of the deviance below ``tol``
+    and, from the second iteration on, the largest coefficient step below
+    ``sqrt(tol) * (1 + max |beta_new|)``."""
+    step = float(np.max(np.abs(beta_new - beta))) if it > 1 else np.inf
+    crit = abs(dev - dev_old) / (0.1 + abs(dev))
+    return crit < tol and step < np.sqrt(tol) * (1.0 + float(np.max(np.abs(beta_new))))

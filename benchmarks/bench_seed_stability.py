@@ -105,9 +105,9 @@ def render(seeds, before, after, t_before, t_after, draws_before) -> str:
         f"seed changed ({', '.join(map(str, seeds))}). Spread = (max - min) of a bound over the",
         "seeds, as a share of the interval's mean width. Criterion: below 2% for every bound.",
         "",
-        f"- **Before**: {draws_before} draws, none added. Largest spread: **{_pct(worst_b)}**; "
+        f"- **Before** (the default, `bootstrap_draws = {draws_before}`): {draws_before} draws, none added. Largest spread: **{_pct(worst_b)}**; "
         f"{t_before:.1f} s per seed for the 36 headlines.",
-        "- **After**: draws added (same seed) until each bound's Monte Carlo standard error is at "
+        "- **After** (`estimation.bootstrap_mc_target = 0.005`, opt-in): draws added (same seed) until each bound's Monte Carlo standard error is at "
         "most 0.5% of the width. Largest spread: "
         f"**{_pct(worst_a)}**; {t_after:.1f} s per seed for the 36 headlines.",
         "",

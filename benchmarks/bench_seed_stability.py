@@ -2,9 +2,10 @@
 
 For the example lab (``configs/example.toml``) it computes the 36 headlines as ``evaluate``
 does (ingest, ``firm_panel``, each configured estimator, ``headline_inference``) at ten seeds,
-twice: *before*, 999 draws and no draws added (the old policy), and *after*, the current
-draw policy (draws added from ``estimation.bootstrap_draws`` until each bound's Monte Carlo
-standard error is at most ``few_clusters.MC_TARGET`` of the interval's width). For each
+twice: *before*, 999 plain draws and none added (the old policy), and *after*, the
+configured policy of ``evaluate`` (sign enumeration, draws added from
+``estimation.bootstrap_draws`` until each bound's Monte Carlo standard error is at most
+``estimation.bootstrap_mc_target`` of the interval's width). For each
 headline bound it reports the spread over the seeds (max - min) as a share of the
 interval's mean width, and it times both policies. Writes ``benchmarks/SEED_STABILITY.md``.
 
@@ -52,20 +53,30 @@ def fits(config: Path):
 
 
 def headlines(cfg, fitted, seed: int, draws: int, adaptive: bool):
-    """``{headline: (low, high, p, draws)}`` at one seed, and the seconds it took."""
-    from policylab.did import few_clusters
+    """``{headline: (low, high, p, draws)}`` at one seed, and the seconds it took.
+
+    ``adaptive``: the configured policy of ``evaluate`` (``headline_inference``: draws from
+    ``estimation.bootstrap_draws``, sign enumeration, draws added until
+    ``estimation.bootstrap_mc_target``); else the old policy: exactly ``draws`` plain draws.
+    """
+    from policylab.did import few_cluster_inference
     from policylab.pipeline import headline_inference
 
-    est = cfg.estimation.model_copy(update={
-        "seed": seed, "bootstrap_draws": draws,
-        "bootstrap_mc_target": few_clusters.MC_TARGET if adaptive else None})
+    est = cfg.estimation.model_copy(update={"seed": seed})
     cfg = cfg.model_copy(update={"estimation": est})
     t0 = time.perf_counter()
     rows = {}
     for name, res, raw, panel in fitted:
-        r, rec = headline_inference(res, raw, panel, cfg)
-        h = r.headline
-        rows[name] = (h.conf_low, h.conf_high, h.p_value, rec.get("draws", 0))
+        if adaptive:
+            r, rec = headline_inference(res, raw, panel, cfg)
+            h, n = r.headline, rec.get("draws", 0)
+        else:
+            d = few_cluster_inference(raw if raw is not None else res, panel,
+                                      min_treated_clusters=est.few_cluster_threshold, B=draws,
+                                      seed=seed, alpha=est.alpha, mc_target=None,
+                                      enumerate_signs=0)
+            h, n = d.headline, d.inference.draws
+        rows[name] = (h.conf_low, h.conf_high, h.p_value, n)
     return rows, time.perf_counter() - t0
 
 
@@ -92,7 +103,8 @@ def _num(x: float) -> str:
     return "inf" if math.isinf(x) else f"{x:.4g}"
 
 
-def render(seeds, before, after, t_before, t_after, draws_before) -> str:
+def render(seeds, before, after, t_before, t_after, draws_before, draws_after, target,
+           patterns) -> str:
     sb, sa = spreads(before), spreads(after)
     worst_b = max(max(v) for v in sb.values() if all(map(math.isfinite, v)))
     worst_a = max(max(v) for v in sa.values() if all(map(math.isfinite, v)))
@@ -105,10 +117,13 @@ def render(seeds, before, after, t_before, t_after, draws_before) -> str:
         f"seed changed ({', '.join(map(str, seeds))}). Spread = (max - min) of a bound over the",
         "seeds, as a share of the interval's mean width. Criterion: below 2% for every bound.",
         "",
-        f"- **Before** (the default, `bootstrap_draws = {draws_before}`): {draws_before} draws, none added. Largest spread: **{_pct(worst_b)}**; "
-        f"{t_before:.1f} s per seed for the 36 headlines.",
-        "- **After** (`estimation.bootstrap_mc_target = 0.005`, opt-in): draws added (same seed) until each bound's Monte Carlo standard error is at "
-        "most 0.5% of the width. Largest spread: "
+        f"- **Before** (the policy until 2026-12): {draws_before} plain draws, none added. "
+        f"Largest spread: **{_pct(worst_b)}**; {t_before:.1f} s per seed for the 36 headlines.",
+        f"- **After** (the default now: `bootstrap_draws = {draws_after}`, "
+        f"`bootstrap_mc_target = {target:g}`): each draw evaluated at the {patterns} sign "
+        f"patterns of the {patterns.bit_length() - 1} most influential consortia's weights "
+        "(conditional Monte Carlo), and draws added (same seed) until each bound's Monte Carlo "
+        f"standard error is at most {100 * target:g}% of the width. Largest spread: "
         f"**{_pct(worst_a)}**; {t_after:.1f} s per seed for the 36 headlines.",
         "",
         f"Machine: {platform.machine()}, Python {platform.python_version()}; timings are mean "
@@ -149,8 +164,11 @@ def main() -> None:
         after.append(rows)
         ta.append(t)
         print(f"seed {seed}: before {tb[-1]:.1f} s, after {ta[-1]:.1f} s", flush=True)
+    from policylab.did.few_clusters import SIGN_CLUSTERS
+
     text = render(args.seeds, before, after, sum(tb) / len(tb), sum(ta) / len(ta),
-                  args.draws_before)
+                  args.draws_before, cfg.estimation.bootstrap_draws,
+                  cfg.estimation.bootstrap_mc_target, 2**SIGN_CLUSTERS)
     if args.no_write:
         print(text)
     else:

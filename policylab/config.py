@@ -238,11 +238,13 @@ class Estimation(_Model):
         30, description="below this many consortia holding members, a headline's interval and "
         "p-value come from the few-cluster method (wild cluster restricted bootstrap); 0 never")
     bootstrap_draws: Annotated[int, Field(ge=99, le=99_999)] = Field(
-        999, description="draws of the few-cluster bootstrap (to start from, with bootstrap_mc_target)")
-    bootstrap_mc_target: Annotated[float, Field(gt=0, lt=1)] | None = Field(
-        None, description="add draws (same seed) until each interval bound's Monte Carlo standard "
-        "error is at most this share of the interval's width (0.005 makes the bounds barely move "
-        "with the seed, at many more draws); unset: exactly bootstrap_draws")
+        999, description="draws of the few-cluster bootstrap to start from (more are added "
+        "until bootstrap_mc_target is met)")
+    bootstrap_mc_target: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.003, description="draws are added (same seed) until each interval bound's Monte Carlo "
+        "standard error is at most this share of the interval's width, so that changing only "
+        "the seed barely moves the bounds (benchmarks/SEED_STABILITY.md); 0: exactly "
+        "bootstrap_draws")
     seed: Annotated[int, Field(ge=0)] = Field(0, description="seed of every bootstrap draw")
 
     @field_validator("methods")

@@ -1574,10 +1574,11 @@ def example_config_text(data_prefix: str, output_dir: str) -> str:
         "# below this many consortia with members, headline intervals and p-values come from the",
         "# wild cluster restricted bootstrap (analytic ones are too narrow; studies/COVERAGE.md)",
         "few_cluster_threshold = 30",
-        "# bootstrap draws; each bound's Monte Carlo error is in results.json. Set",
-        "# bootstrap_mc_target = 0.005 to add draws until a changed seed barely moves the interval",
-        "# (about 2% of its width; much slower: benchmarks/SEED_STABILITY.md)",
+        "# bootstrap draws to start from; more are added until each bound's Monte Carlo error is",
+        "# at most bootstrap_mc_target of the interval's width, so a changed seed barely moves it",
+        "# (benchmarks/SEED_STABILITY.md; 0 = exactly bootstrap_draws)",
         "bootstrap_draws = 999",
+        "bootstrap_mc_target = 0.003",
         "seed = 0",
     ]
     for spec in REGIONS:

@@ -87,12 +87,13 @@ def headline_inference(res, raw, panel: pd.DataFrame, cfg: LabConfig):
     whose bootstrap distribution gives the p-value. The point estimate never changes. The
     record says which method each number comes from (``inference``), keeps the analytic
     numbers it replaced (``analytic``) and the Monte Carlo standard errors of the p-value and
-    bounds (``monte_carlo``). With ``estimation.bootstrap_mc_target`` set, draws are added
-    beyond ``estimation.bootstrap_draws`` until each bound's Monte Carlo error is at most that
-    share of the interval's width.
+    bounds (``monte_carlo``). Draws are added beyond ``estimation.bootstrap_draws`` until each
+    bound's Monte Carlo error is at most ``estimation.bootstrap_mc_target`` of the interval's
+    width (0: none added); each draw enumerates the signs of the most influential consortia's
+    weights (:mod:`policylab.did._wild_dense`).
     """
     from .did import few_cluster_inference
-    from .did.few_clusters import MAX_DRAWS, METHOD_TEXT
+    from .did.few_clusters import METHOD_TEXT
 
     est = cfg.estimation
     analytic = res.headline
@@ -113,17 +114,22 @@ def headline_inference(res, raw, panel: pd.DataFrame, cfg: LabConfig):
         decision = few_cluster_inference(raw if raw is not None else res, panel, kind="simple",
                                          min_treated_clusters=est.few_cluster_threshold,
                                          B=est.bootstrap_draws, seed=est.seed, alpha=est.alpha,
-                                         mc_target=est.bootstrap_mc_target)
+                                         mc_target=est.bootstrap_mc_target or None)
     record.update(method=decision.method, used=decision.used, reason=decision.reason,
                   n_clusters=decision.n_clusters, n_treated_clusters=decision.n_treated_clusters)
     inf = decision.inference
     if inf is not None:
         record.update(draws=inf.draws, exact=inf.exact, weights=inf.weights, seed=est.seed,
-                      draws_configured=est.bootstrap_draws, mc_target=est.bootstrap_mc_target)
+                      draws_configured=est.bootstrap_draws, mc_target=est.bootstrap_mc_target or None)
     if not decision.used:
         return decision.apply(res), record
     if inf.method in ("wild_cluster_restricted_bootstrap", "score_bootstrap_restricted"):
-        draws = "all draws enumerated" if inf.exact else f"{inf.draws:,} draws, seed {est.seed}"
+        patterns = int((inf.spec or {}).get("sign_patterns") or 1)
+        draws = ("all draws enumerated" if inf.exact else
+                 f"{inf.draws:,} draws, seed {est.seed}" + (
+                     f", each with the {patterns} sign patterns of the "
+                     f"{patterns.bit_length() - 1} most influential consortia's weights"
+                     if patterns > 1 else ""))
         what = ("CRV1 clustered by consortium" if inf.estimator != "att_gt" else
                 "CRV1 clustered by consortium, of the aggregate's regression form")
         record["inference"] = {
@@ -145,12 +151,14 @@ def headline_inference(res, raw, panel: pd.DataFrame, cfg: LabConfig):
         record["monte_carlo"] = {
             "p_value": mc.get("p_value"), "conf_low": mc.get("conf_low"),
             "conf_high": mc.get("conf_high"),
-            "target": (f"draws added (from {est.bootstrap_draws:,}, at most {MAX_DRAWS:,}) until "
-                       f"each bound's Monte Carlo standard error is at most "
-                       f"{100 * est.bootstrap_mc_target:g}% of the interval's width"
+            "target": (f"draws added (from {est.bootstrap_draws:,}) until each bound's Monte "
+                       f"Carlo standard error is at most {100 * est.bootstrap_mc_target:g}% of "
+                       "the interval's width"
                        if est.bootstrap_mc_target else
                        f"none: exactly {est.bootstrap_draws:,} draws "
-                       "(estimation.bootstrap_mc_target unset)"),
+                       "(estimation.bootstrap_mc_target = 0)"),
+            "target_met": (inf.spec or {}).get("mc_target_met"),
+            "sign_patterns": int((inf.spec or {}).get("sign_patterns") or 1),
         }
     applied = decision.apply(res)
     kept = tuple(w for w in applied.warnings if not _few_cluster_warning(w))

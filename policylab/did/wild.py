@@ -56,6 +56,7 @@ cannot be smaller than ``2 / 2**G`` (``v`` and ``-v`` give the same ``|t*|``).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import warnings
@@ -83,6 +84,7 @@ from ._checks import (
     outcome_rows,
     recode,
 )
+from ._wild_dense import DENSE_CELLS, DenseDraws
 from .fixed_effects import Factor, fixest_dof_k, is_nested, singleton_mask
 from .results import DiDResult, FewClusterResult, GroupTimeResult
 
@@ -596,6 +598,11 @@ class _TParts:
     q01: np.ndarray
     q1: np.ndarray
     ssc: float
+    #: rows per independent draw (the sign patterns of :mod:`._wild_dense`; 1 = plain draws)
+    group: int = 1
+    #: ``more(draws, start)``: the pieces of ``draws`` from ``start`` on, when the set-up is
+    #: kept (dense path); else None
+    more: Callable[[Any, int], _TParts] | None = field(default=None, repr=False, compare=False)
 
     def tstats(self, theta: np.ndarray) -> np.ndarray:
         """``draws x len(theta)`` bootstrap t statistics."""
@@ -606,6 +613,88 @@ class _TParts:
             return num / np.sqrt(self.ssc * np.clip(den, 0.0, None))
 
 
+#: Plain draws (no sign enumeration) on the dense path too. Off: they keep the cluster-sum
+#: path and its rounding, which matters only for fits whose residuals are rounding noise.
+DENSE_PLAIN = False
+
+
+def _dense_parts(dense: DenseDraws, ssc: float, draws: _Draws, start: int = 0) -> _TParts:
+    """:class:`_TParts` of ``draws`` (from ``start`` on) on the dense path; ``more`` computes
+    further draws of the same problem."""
+    nums, quads = dense.pieces(draws, start)
+    zero = np.zeros_like(nums[0])
+    nq = (nums[0], zero, quads[0], zero, zero) if dense.nres == 1 else (*nums, *quads)
+    return _TParts(*nq, ssc=ssc, group=dense.patterns,
+                   more=lambda d, s: _dense_parts(dense, ssc, d, s))
+
+
+class _Exceedance:
+    """Which rows of :class:`_TParts` have ``|t*_b(theta0)| >= |t(theta0)|`` (ties within
+    ``_TIE``) for the restricted bootstrap, with ``t(theta0) = (estimate - theta0) / se``.
+
+    The same floating-point operations as ``tstats`` and :func:`_pvalues` (so the same
+    p-values to the last bit, degenerate fits included), one null value at a time on
+    preallocated vectors that stay in cache: test inversion asks for a p-value at ~150 null
+    values of up to millions of rows.
+    """
+
+    def __init__(self, parts: _TParts, estimate: float, se: float, *,
+                 fixed: int = 0, total: int | None = None) -> None:
+        self.parts, self.estimate, self.se = parts, estimate, se
+        n = parts.n0.size
+        self._num, self._den, self._tmp = np.empty(n), np.empty(n), np.empty(n)
+        self._hit = np.empty(n, dtype=bool)
+        # rows left out (within) that exceed throughout, and the count p is a share of
+        self.fixed, self.total = fixed, n if total is None else total
+
+    def _one(self, theta0: float) -> np.ndarray:
+        th = np.float64(theta0)
+        d = th - np.float64(self.estimate)
+        pt, num, den, tmp = self.parts, self._num, self._den, self._tmp
+        np.multiply(d, pt.n1, out=num)
+        np.add(pt.n0, num, out=num)  # n0 + d n1
+        np.multiply(2.0 * d, pt.q01, out=tmp)
+        np.add(pt.q0, tmp, out=den)
+        np.multiply(d * d, pt.q1, out=tmp)
+        den += tmp  # q0 + 2 d q01 + d^2 q1
+        np.maximum(den, 0.0, out=den)
+        np.multiply(pt.ssc, den, out=den)
+        np.sqrt(den, out=den)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.divide(num, den, out=num)
+        np.abs(num, out=num)
+        thr = abs((np.float64(self.estimate) - th) / self.se) * (1.0 - _TIE)
+        return np.greater_equal(num, thr, out=self._hit)
+
+    def __call__(self, theta0: np.ndarray) -> np.ndarray:
+        """Bootstrap p-value at each null value."""
+        return np.array([(self.fixed + np.count_nonzero(self._one(t))) / self.total
+                         for t in np.atleast_1d(theta0)])
+
+    def within(self, a: float, b: float) -> _Exceedance:
+        """The p-value function for null values between ``a`` and ``b`` (one cell of the
+        inversion's grid), evaluating only the rows whose comparison differs at ``a`` and
+        ``b``; the others are taken to keep it in between."""
+        at_a = self._one(a).copy()
+        at_b = self._one(b)
+        active = at_a != at_b
+        pt = self.parts
+        sub = dataclasses.replace(pt, n0=pt.n0[active], n1=pt.n1[active], q0=pt.q0[active],
+                                  q01=pt.q01[active], q1=pt.q1[active])
+        return _Exceedance(sub, self.estimate, self.se, total=self.total,
+                           fixed=self.fixed + int(np.count_nonzero(at_a & at_b)))
+
+    def draw_sd(self, theta0: np.ndarray) -> np.ndarray:
+        """Monte Carlo standard error of the p-value at each null value when each
+        independent draw is ``parts.group`` consecutive rows (its sign patterns)."""
+        g = self.parts.group
+        out = []
+        for t in np.atleast_1d(theta0):
+            share = self._one(t).reshape(-1, g).mean(axis=1)
+            out.append(share.std(ddof=1) / math.sqrt(share.size))
+        return np.array(out)
+
+
 def _t_parts(
     scores: list[np.ndarray | sp.spmatrix],
     lev: np.ndarray | sp.spmatrix,
@@ -614,6 +703,8 @@ def _t_parts(
     draws: _Draws,
     ssc: float,
     pattern: sp.csr_matrix | None = None,
+    signs: int = 0,
+    start: int = 0,
 ) -> _TParts:
     """Bootstrap-t pieces for residuals ``u0 + theta0 * u1`` (one or two vectors).
 
@@ -639,6 +730,10 @@ def _t_parts(
     a = [np.asarray(s @ q).ravel() for s in scores]
     pairs = [(j, l) for j in range(nres) for l in range(j, nres)]
     prods = np.column_stack([a[j] * a[l] for j, l in pairs])
+    if draws.g * 2 * nres * k <= DENSE_CELLS and (DENSE_PLAIN or (signs and not draws.exact)):
+        dense = DenseDraws(scores, lev, a, a_inv, q, pairs, prods,
+                           0 if draws.exact else signs, draws.g)
+        return _dense_parts(dense, ssc, draws, start)
     order, groups = _groups(scores, lev, q, pattern)
     total, sq = _weighted_sums(order, groups, None if draws.unit_square else prods, draws)
     if total.shape[1] == 0:
@@ -657,16 +752,32 @@ def _t_parts(
 
     zero = np.zeros(draws.n)
     if nres == 1:
-        return _TParts(n0=n[0], n1=zero, q0=quad(0, 0), q01=zero, q1=zero, ssc=ssc)
-    return _TParts(
-        n0=n[0], n1=n[1], q0=quad(0, 0), q01=quad(0, 1), q1=quad(1, 1), ssc=ssc
-    )
+        out = _TParts(n0=n[0], n1=zero, q0=quad(0, 0), q01=zero, q1=zero, ssc=ssc)
+    else:
+        out = _TParts(n0=n[0], n1=n[1], q0=quad(0, 0), q01=quad(0, 1), q1=quad(1, 1), ssc=ssc)
+    if start:  # draws from ``start`` on (computed from the first: the path for many clusters)
+        out = _TParts(*(getattr(out, f)[start:] for f in ("n0", "n1", "q0", "q01", "q1")),
+                      ssc=ssc)
+    return out
+
+
+def _exceed(t_star: np.ndarray, t_obs: np.ndarray) -> np.ndarray:
+    """``|t*| >= |t|`` (ties within ``_TIE``), draws x m."""
+    thr = np.abs(t_obs) * (1.0 - _TIE)
+    return np.abs(t_star) >= thr[None, :]
 
 
 def _pvalues(t_star: np.ndarray, t_obs: np.ndarray) -> np.ndarray:
     """Symmetric bootstrap p-values, one per column of ``t_star`` (draws x m)."""
-    thr = np.abs(t_obs) * (1.0 - _TIE)
-    return np.mean(np.abs(t_star) >= thr[None, :], axis=0)
+    return np.mean(_exceed(t_star, t_obs), axis=0)
+
+
+def _grouped_sd(t_star: np.ndarray, t_obs: np.ndarray, group: int) -> np.ndarray:
+    """Monte Carlo standard error of :func:`_pvalues` when each independent draw is
+    ``group`` consecutive rows (its sign patterns): the spread of the draws' own shares."""
+    hit = _exceed(t_star, t_obs)
+    share = hit.reshape(-1, group, hit.shape[1]).mean(axis=1)
+    return share.std(axis=0, ddof=1) / math.sqrt(share.shape[0])
 
 
 def invert_test(
@@ -678,6 +789,7 @@ def invert_test(
     max_doublings: int = 30,
     grid: int = 48,
     rel_tol: float = 1e-7,
+    near: tuple[tuple[float, float], tuple[float, float]] | None = None,
 ) -> tuple[float, float, list[str]]:
     """Confidence interval ``{theta : p(theta) > alpha}`` of a test whose p-value is a step
     function of the null value ``theta`` (with ``p(center) > alpha``).
@@ -685,22 +797,37 @@ def invert_test(
     On each side: double the distance from ``center`` until ``p <= alpha`` (else the bound is
     infinite), scan a grid for the outermost accepted point, and bisect to the jump. If the
     accepted set is not connected, the interval is its hull and a note says so.
+
+    ``near`` (``((low, h), (high, h))``, e.g. the bounds from fewer draws of the same
+    bootstrap and a few of their Monte Carlo errors): on a side whose window
+    ``bound -+ h`` has an accepted inner and a rejected outer end, only that window is
+    scanned (a grid of 8); otherwise the side is searched from ``center`` as above.
     """
     notes: list[str] = []
     bounds = []
     scale = scale if (math.isfinite(scale) and scale > 0) else max(abs(center), 1.0)
-    for side in (-1.0, 1.0):
-        d = scale
-        rejected = False
-        for _ in range(max_doublings):
-            if pvalue(np.array([center + side * d]))[0] <= alpha:
-                rejected = True
-                break
-            d *= 2.0
-        if not rejected:
-            bounds.append(side * math.inf)
-            continue
-        pts = center + side * np.linspace(0.0, d, grid + 1)
+    for i, side in enumerate((-1.0, 1.0)):
+        pts = None
+        if near is not None:
+            b0, h = near[i]
+            if math.isfinite(b0) and math.isfinite(h) and h > 0 and side * (b0 - center) > 0:
+                inner = b0 - side * h if side * (b0 - side * h - center) > 0 else center
+                outer = b0 + side * h
+                ends = pvalue(np.array([inner, outer]))
+                if (inner == center or ends[0] > alpha) and ends[1] <= alpha:
+                    pts = np.linspace(inner, outer, 9)
+        if pts is None:
+            d = scale
+            rejected = False
+            for _ in range(max_doublings):
+                if pvalue(np.array([center + side * d]))[0] <= alpha:
+                    rejected = True
+                    break
+                d *= 2.0
+            if not rejected:
+                bounds.append(side * math.inf)
+                continue
+            pts = center + side * np.linspace(0.0, d, grid + 1)
         acc = pvalue(pts) > alpha
         acc[0] = True
         last = int(np.flatnonzero(acc).max())
@@ -710,9 +837,12 @@ def invert_test(
                 "interval; the reported interval is its hull"
             )
         inside, outside = pts[last], pts[last + 1]
+        cell = pvalue.within(inside, outside) if hasattr(pvalue, "within") else pvalue
         while abs(outside - inside) > rel_tol * scale:
             mid = 0.5 * (inside + outside)
-            if pvalue(np.array([mid]))[0] > alpha:
+            if mid in (inside, outside):  # far out, floats are coarser than the tolerance
+                break
+            if cell(np.array([mid]))[0] > alpha:
                 inside = mid
             else:
                 outside = mid
@@ -729,28 +859,86 @@ def monte_carlo_error(
     draws: int,
     exact: bool,
     window: float = 0.05,
+    p_sd: Callable[[np.ndarray], np.ndarray] | None = None,
+    null: float | None = None,
 ) -> dict[str, float]:
     """Monte Carlo standard errors of a bootstrap p-value and of its test-inversion bounds.
 
-    The p-value is a share of ``draws`` independent draws: ``sqrt(p (1 - p) / draws)``. A
-    bound ``b`` solves ``p(b) = alpha``, so (delta method, as for a sample quantile) its
-    error is that of ``p`` at the bound, ``sqrt(alpha (1 - alpha) / draws)``, divided by the
+    The p-value is a share of ``draws`` independent draws: ``sqrt(p (1 - p) / draws)``, or
+    ``p_sd(theta)`` when given (draws with enumerated sign patterns: the spread of the draws'
+    own shares; then ``null`` is where ``p`` was computed). A bound ``b`` solves
+    ``p(b) = alpha``, so (delta method, as for a sample quantile) its error is that of ``p``
+    at the bound (``sqrt(alpha (1 - alpha) / draws)`` or ``p_sd(b)``), divided by the
     slope of the p-value function there; the slope is the secant of the estimated p-value
     over ``b -+ window * (high - low)`` (the p-value is a step function: a secant over many
     steps, not a derivative). Zero when ``exact`` (every draw enumerated); NaN for a bound
     that is infinite or not computed.
     """
-    out = {"p_value": 0.0 if exact else math.sqrt(max(p * (1.0 - p), 0.0) / draws),
-           "conf_low": math.nan, "conf_high": math.nan}
+    if exact:
+        sd_null = 0.0
+    elif p_sd is not None and null is not None:
+        sd_null = float(p_sd(np.array([null]))[0])
+    else:
+        sd_null = math.sqrt(max(p * (1.0 - p), 0.0) / draws)
+    out = {"p_value": sd_null, "conf_low": math.nan, "conf_high": math.nan}
     if not (math.isfinite(low) and math.isfinite(high) and high > low):
         return out
     h = window * (high - low)
-    sd_p = 0.0 if exact else math.sqrt(alpha * (1.0 - alpha) / draws)
     for name, b in (("conf_low", low), ("conf_high", high)):
+        if exact:
+            sd_p = 0.0
+        elif p_sd is not None:
+            sd_p = float(p_sd(np.array([b]))[0])
+        else:
+            sd_p = math.sqrt(alpha * (1.0 - alpha) / draws)
         pa, pb = pvalue(np.array([b - h, b + h]))
         slope = abs(float(pb) - float(pa)) / (2.0 * h)
         out[name] = sd_p / slope if slope > 0 else math.inf
     return out
+
+
+MAX_DRAWS = 299_999  # most draws the Monte Carlo target may ask for
+_MAX_ROWS = 4_000_000  # most draws x sign patterns held (five float64 pieces per row)
+
+
+def draws_for_target(
+    mc: dict[str, float], low: float, high: float, draws: int, target: float,
+    cap: float = MAX_DRAWS,
+) -> int:
+    """Draws for which the Monte Carlo standard error of each finite bound (``mc``, from
+    :func:`monte_carlo_error`) is at most ``target`` of the interval's width: it shrinks as
+    ``1 / sqrt(draws)``, so ``draws * 1.2 * (error / (target * width))**2`` (20% margin: the
+    error is itself estimated), rounded up to thousands minus one, at most ``cap``; ``draws``
+    when met or when no bound is finite."""
+    width = high - low
+    if not (math.isfinite(width) and width > 0):
+        return draws
+    errs = [mc.get(k, math.nan) for k in ("conf_low", "conf_high")]
+    if any(e == math.inf for e in errs):
+        return int(cap) if math.isfinite(cap) else draws + 1
+    worst = max((e for e in errs if math.isfinite(e)), default=0.0)
+    ratio = worst / (target * width)
+    if ratio <= 1.0:
+        return draws
+    want = draws * 1.2 * ratio * ratio
+    return int(min(cap, math.ceil((want + 1) / 1000.0) * 1000 - 1))
+
+
+_PILOT_DRAWS = 199  # draws of the pilot interval that starts the search (sign-enumerated)
+
+
+def _head_parts(parts: _TParts, draws: int) -> _TParts:
+    """The pieces of the first ``draws`` draws."""
+    n = draws * parts.group
+    return _TParts(*(getattr(parts, f)[:n] for f in ("n0", "n1", "q0", "q01", "q1")),
+                   ssc=parts.ssc, group=parts.group)
+
+
+def _concat_parts(a: _TParts, b: _TParts) -> _TParts:
+    """The pieces of ``a``'s draws followed by ``b``'s (same problem, same sign patterns)."""
+    return _TParts(*(np.concatenate([getattr(a, f), getattr(b, f)])
+                     for f in ("n0", "n1", "q0", "q01", "q1")), ssc=a.ssc, group=a.group,
+                   more=a.more)
 
 
 # --------------------------------------------------------------------------- problems
@@ -886,12 +1074,20 @@ def linear_wild(
     impose_null: bool,
     alpha: float,
     conf_int: bool = True,
+    signs: int = 0,
+    mc_target: float | None = None,
+    max_draws: int | None = None,
 ) -> dict[str, Any]:
     """The array-level wild cluster bootstrap (used by :func:`wild_bootstrap` and by the
     coverage study). Returns the numbers of a :class:`FewClusterResult`.
 
     Everything a draw needs is a cluster-level sum (see :func:`_t_parts`); its cost is one
-    pass over the rows (sparse products) plus, per draw, a pass over the clusters."""
+    pass over the rows (sparse products) plus, per draw, a pass over the clusters.
+    ``signs``: enumerate the signs of that many most influential clusters in each draw
+    (:mod:`._wild_dense`; problems with up to a few thousand clusters, else plain draws).
+    ``mc_target``: add draws (the same stream continued) until each bound's Monte Carlo
+    standard error is at most that share of the interval's width (:func:`draws_for_target`,
+    checked after each addition, at most two additions and ``max_draws`` draws)."""
     x, r = prob.x, prob.r
     within = _Within(prob.absorb)
     y = within(prob.y)
@@ -932,41 +1128,86 @@ def linear_wild(
     if sp.issparse(x):  # the columns each cluster's rows use: a superset of every block's
         xs = sp.csr_matrix(x)
         pattern = sp.csr_matrix(ind @ _csr(np.ones(xs.nnz), xs.indices, xs.indptr, xs.shape))
-    parts = _t_parts(scores, lev, a_inv, q, v, prob.ssc, pattern)
+    signs = 0 if exact else signs
+    parts = _t_parts(scores, lev, a_inv, q, v, prob.ssc, pattern, signs=signs)
 
     def t_obs(th: np.ndarray) -> np.ndarray:
         return (theta - np.asarray(th, dtype=np.float64)) / se
 
-    if impose_null:
+    def pvalue_functions(parts: _TParts):
+        """``(p(theta0), Monte Carlo error of p(theta0) or None)`` of these draws."""
+        if impose_null and se > 0:
+            pfun = _Exceedance(parts, theta, se)
+            return pfun, (pfun.draw_sd if parts.group > 1 else None)
+        if impose_null:
 
-        def pfun(th: np.ndarray) -> np.ndarray:
-            th = np.asarray(th, dtype=np.float64)
-            return _pvalues(parts.tstats(th - theta), t_obs(th))
+            def pfun(th: np.ndarray) -> np.ndarray:
+                th = np.asarray(th, dtype=np.float64)
+                return _pvalues(parts.tstats(th - theta), t_obs(th))
 
-    else:
+            return pfun, None
         t_star = parts.tstats(np.zeros(1))
 
-        def pfun(th: np.ndarray) -> np.ndarray:
-            return _pvalues(np.broadcast_to(t_star, (t_star.shape[0], np.size(th))), t_obs(th))
+        def t_at(th: np.ndarray) -> np.ndarray:
+            return np.broadcast_to(t_star, (t_star.shape[0], np.size(th)))
 
-    p = float(pfun(np.array([null]))[0])
-    lo = hi = math.nan
-    notes: list[str] = []
-    if conf_int and se > 0:
-        if exact and 2.0 / v.n > alpha:
-            # v and -v = (1, ..., 1) reproduce |t| at every null: p >= 2 / #draws > alpha
-            lo, hi = -math.inf, math.inf
-        else:
-            lo, hi, notes = invert_test(pfun, theta, se, alpha)
+        def pfun(th: np.ndarray) -> np.ndarray:
+            return _pvalues(t_at(th), t_obs(th))
+
+        def p_sd(th: np.ndarray) -> np.ndarray:
+            return _grouped_sd(t_at(th), t_obs(th), parts.group)
+
+        return pfun, (p_sd if parts.group > 1 else None)
+
+    n_draws, near, met = int(v.n), None, None
+    if conf_int and se > 0 and not exact and (parts.group > 1 or mc_target is not None) \
+            and n_draws >= 4 * _PILOT_DRAWS:
+        # a pilot: the interval from the first draws only, whose bounds (-+ 5 of their Monte
+        # Carlo errors) are where the search for the bounds of all draws starts
+        pilot = _head_parts(parts, _PILOT_DRAWS)
+        pfun, p_sd = pvalue_functions(pilot)
+        lo, hi, _ = invert_test(pfun, theta, se, alpha)
+        mc = monte_carlo_error(pfun, float(pfun(np.array([null]))[0]), lo, hi, alpha,
+                               _PILOT_DRAWS, exact, p_sd=p_sd, null=null)
+        near = tuple((b, 5.0 * mc[k]) for b, k in ((lo, "conf_low"), (hi, "conf_high")))
+    for added in range(3):  # the draws asked for, then (mc_target) up to two additions
+        pfun, p_sd = pvalue_functions(parts)
+        p = float(pfun(np.array([null]))[0])
+        lo = hi = math.nan
+        notes: list[str] = []
+        if conf_int and se > 0:
+            if exact and 2.0 / v.n > alpha:
+                # v and -v = (1, ..., 1) reproduce |t| at every null: p >= 2 / #draws > alpha
+                lo, hi = -math.inf, math.inf
+            else:
+                lo, hi, notes = invert_test(pfun, theta, se, alpha, near=near)
+        mc = monte_carlo_error(pfun, p, lo, hi, alpha, n_draws, exact, p_sd=p_sd, null=null)
+        if mc_target is None or exact:
+            break
+        cap = max(n_draws, min(max_draws or MAX_DRAWS, _MAX_ROWS // parts.group))
+        needed = draws_for_target(mc, lo, hi, n_draws, mc_target, cap)
+        met = draws_for_target(mc, lo, hi, n_draws, mc_target, math.inf) <= n_draws
+        if needed <= n_draws or added == 2:
+            break
+        # the same stream continued: the first n_draws draws are those already used
+        extended = _Draws(weights, g, needed, seed)
+        more = (parts.more(extended, n_draws) if parts.more is not None else
+                _t_parts(scores, lev, a_inv, q, extended, prob.ssc, pattern, signs=signs,
+                         start=n_draws))
+        parts = _concat_parts(parts, more)
+        near = tuple((b, 5.0 * mc[k]) for b, k in ((lo, "conf_low"), (hi, "conf_high")))
+        n_draws = needed
     return {
-        "monte_carlo": monte_carlo_error(pfun, p, lo, hi, alpha, int(v.n), exact),
+        "monte_carlo": mc,
+        "mc_target_met": met,
+        "sign_patterns": parts.group,
         "estimate": theta,
         "std_error": se,
         "statistic": (theta - null) / se if se > 0 else math.nan,
         "p_value": p,
         "conf_low": lo,
         "conf_high": hi,
-        "draws": int(v.n),
+        "draws": n_draws,
         "exact": exact,
         "n_clusters": g,
         "notes": notes,
@@ -1775,6 +2016,7 @@ def wild_bootstrap(
     null_model: NullModel | None = None,
     alpha: float | None = None,
     conf_int: bool = True,
+    enumerate_signs: int = 0,
 ) -> FewClusterResult:
     """Wild cluster bootstrap-t of one estimate of a fitted linear DiD model (WCR by
     default), of a Callaway-Sant'Anna aggregate, or the score bootstrap of a Poisson ETWFE
@@ -1832,6 +2074,13 @@ def wild_bootstrap(
     conf_int : bool
         Compute the test-inversion interval (cheap for linear models; for Poisson each
         candidate value needs a restricted refit).
+    enumerate_signs : int
+        Linear models with up to a few thousand clusters: in each of the ``B`` draws,
+        evaluate all ``2**m`` sign patterns of the weights of the ``m`` clusters with the
+        largest scores (conditional Monte Carlo: the same bootstrap p-value, much smaller
+        Monte Carlo error with few treated clusters; see ``policylab.did._wild_dense``).
+        0 (default): plain draws. ``spec["sign_patterns"]`` says what was done (1 = none:
+        exact enumeration, Poisson, or too many clusters).
 
     Returns
     -------
@@ -1893,6 +2142,7 @@ def wild_bootstrap(
     return _wild_bootstrap(
         result, data, term=term, B=B, weights=weights, seed=seed, null=null,
         impose_null=impose_null, null_model=null_model, alpha=alpha, conf_int=conf_int,
+        enumerate_signs=enumerate_signs,
     )  # fmt: skip
 
 
@@ -1955,6 +2205,9 @@ def _wild_bootstrap(
     alpha: float | None = None,
     conf_int: bool = True,
     prepared: _Prepared | None = None,
+    enumerate_signs: int = 0,
+    mc_target: float | None = None,
+    max_draws: int | None = None,
 ) -> FewClusterResult:
     """:func:`wild_bootstrap`, optionally on an already built problem."""
     if isinstance(result, GroupTimeResult):
@@ -1976,6 +2229,9 @@ def _wild_bootstrap(
     null = check_null(null)
     impose_null = check_flag(impose_null, "impose_null")
     conf_int = check_flag(conf_int, "conf_int")
+    if isinstance(enumerate_signs, bool) or not isinstance(enumerate_signs, (int, np.integer)) \
+            or not 0 <= enumerate_signs <= 12:
+        raise ValueError(f"enumerate_signs must be an integer from 0 to 12, got {enumerate_signs!r}")
     if null_model is not None and (not isinstance(null_model, str) or null_model not in NULL_MODELS):
         raise ValueError(
             f"null_model must be None or one of {', '.join(map(repr, NULL_MODELS))}; "
@@ -2014,7 +2270,8 @@ def _wild_bootstrap(
         out = poisson_score_bootstrap(prob, **options)
         method = "score_bootstrap_" + ("restricted" if impose_null else "unrestricted")
     else:
-        out = linear_wild(prob, **options)
+        out = linear_wild(prob, **options, signs=int(enumerate_signs), mc_target=mc_target,
+                          max_draws=max_draws)
         method = WCR if impose_null else WCU
     if not math.isclose(out["estimate"], reported, rel_tol=1e-6, abs_tol=1e-9):
         raise ValueError(
@@ -2035,7 +2292,7 @@ def _wild_bootstrap(
     spec = {
         "estimator": estimator,
         "term": term,
-        "B": draws,
+        "B": out["draws"],
         "weights": weights,
         "seed": None if out["exact"] else used_seed,
         "null": null,
@@ -2047,6 +2304,10 @@ def _wild_bootstrap(
         "clusters": "the result's (one-way) clusters",
         # Monte Carlo standard errors of the p-value and bounds (see monte_carlo_error)
         "monte_carlo": out.get("monte_carlo"),
+        # sign patterns enumerated in each draw (1: plain draws)
+        "sign_patterns": out.get("sign_patterns", 1),
+        "mc_target": mc_target,
+        "mc_target_met": out.get("mc_target_met"),
     }
     return FewClusterResult(
         method=method,

@@ -1158,14 +1158,23 @@ def _methods(result: EvaluationResult) -> MethodsNote:
         mc_p = [float(m["p_value"]) for m in mc if m.get("p_value") is not None]
         mc_text = ""
         if mc:
-            added = (f" Draws are added (from {configured:,}) until the Monte Carlo standard error "
-                     f"of each bound is at most {target:.1%} of the interval's width, so that "
-                     "changing only the seed moves a bound by a small fraction of the width;"
+            patterns = max(int(m.get("sign_patterns") or 1) for m in mc)
+            missed = sum(1 for m in mc if m.get("target_met") is False)
+            signs = (f" Each draw is evaluated at all {patterns} sign patterns of the weights of "
+                     f"the {patterns.bit_length() - 1} most influential consortia (conditional "
+                     "Monte Carlo: the same bootstrap p-value with a much smaller simulation "
+                     "error)." if patterns > 1 else "")
+            added = (signs + f" Draws are added (from {configured:,}) until the Monte Carlo "
+                     f"standard error of each bound is at most {target:.1%} of the interval's "
+                     "width, so that changing only the seed moves a bound by a small fraction "
+                     "of the width"
+                     + (f" (not reached within the draw budget for {missed} estimates, whose "
+                        "errors are larger);" if missed else ";")
                      if target and configured else
-                     " The bootstrap's own (Monte Carlo) error is reported, not reduced: with "
-                     "these draws a changed seed can move a bound by several percent of the "
-                     "interval's width (estimation.bootstrap_mc_target adds draws until it "
-                     "cannot);")
+                     signs + " The bootstrap's own (Monte Carlo) error is reported, not "
+                     "reduced: with these draws a changed seed can move a bound by several "
+                     "percent of the interval's width (estimation.bootstrap_mc_target adds "
+                     "draws until it cannot);")
             mc_text = (added
                        + (f" the Monte Carlo standard error of the p-values is at most "
                           f"{max(mc_p):.2g}, and" if mc_p else "")

@@ -20,6 +20,7 @@ from policylab.did import (
     twfe,
     wild_bootstrap,
 )
+from policylab.did import few_clusters
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::policylab.errors.FewClustersWarning"),
@@ -60,8 +61,10 @@ def test_linear_estimator_below_threshold_uses_wcr_webb(panel):
     assert d.used and d.method == "wild_cluster_restricted_bootstrap"
     assert d.inference.weights == "webb" and d.n_treated_clusters == 6
     assert d.n_clusters == 66 and d.threshold == 30
-    ref = wild_bootstrap(res, panel, B=999, weights="webb", seed=0)
+    ref = wild_bootstrap(res, panel, B=999, weights="webb", seed=0,
+                         enumerate_signs=few_clusters.SIGN_CLUSTERS)
     assert (d.headline.conf_low, d.headline.conf_high) == (ref.conf_low, ref.conf_high)
+    assert d.inference.spec["sign_patterns"] == 2**few_clusters.SIGN_CLUSTERS
     assert d.headline.estimate == res.headline.estimate
     assert "wild cluster restricted bootstrap" in d.reason and "only 6 of 66" in d.reason
     new = d.apply(res)
@@ -103,7 +106,8 @@ def test_the_bootstrap_problem_is_built_once(panel, monkeypatch, estimator):
         res = etwfe(panel, cohort="cohort", **common)
     d = few_cluster_inference(res, panel, B=199)
     assert d.used and calls == [res.headline.term]
-    ref = wild_bootstrap(res, panel, B=199, weights="webb", seed=0)
+    ref = wild_bootstrap(res, panel, B=199, weights="webb", seed=0,
+                         enumerate_signs=few_clusters.SIGN_CLUSTERS)
     assert len(calls) == 2  # wild_bootstrap builds its own
     assert (d.inference.p_value, d.inference.conf_low, d.inference.conf_high) == (
         ref.p_value, ref.conf_low, ref.conf_high)

@@ -61,6 +61,15 @@ class RegionEffect:
         return {"region": self.region, "outcome": self.outcome, **self.result.to_dict(),
                 "headline_inference": self.inference}
 
+    def __repr__(self) -> str:
+        from .did.results import _estimate_text
+
+        res = self.result
+        how = (self.inference or {}).get("method", "analytic")
+        return (f"RegionEffect(region={self.region!r}, outcome={self.outcome!r}, "
+                f"method={res.method!r}: {_estimate_text(res.headline, res.alpha)}; "
+                f"inference {how}; n_units={res.n_units}, n_treated={res.n_treated})")
+
 
 @dataclass(frozen=True)
 class RegionDiagnostics:
@@ -93,6 +102,21 @@ class RegionDiagnostics:
                 "bacon": self.bacon, "power": self.power, "honest": self.honest,
                 "honest_smoothness": self.honest_smoothness, "notes": list(self.notes)}
 
+    def __repr__(self) -> str:
+        def num(d: dict[str, Any] | None, key: str) -> str:
+            x = (d or {}).get(key)
+            return f"{x:.3g}" if isinstance(x, (int, float)) else str(x)
+
+        parts = [
+            f"pre-trend p = {num(self.pretrend, 'p_value')}" if self.pretrend else "no pre-trend test",
+            "Bacon decomposition" if self.bacon else "no Bacon decomposition",
+            f"MDE {num(self.power, 'mde')}" if self.power else "no MDE",
+            f"HonestDiD breakdown {num(self.honest, 'breakdown')}" if self.honest else "no HonestDiD",
+        ]
+        notes = f", {len(self.notes)} notes" if self.notes else ""
+        return (f"RegionDiagnostics(region={self.region!r}, outcome={self.outcome!r}: "
+                f"{', '.join(parts)}{notes})")
+
 
 @dataclass(frozen=True)
 class EvaluationResult:
@@ -118,6 +142,16 @@ class EvaluationResult:
     synthesis: Synthesis | None = None
     diagnostics: tuple[RegionDiagnostics, ...] = ()
     balance: pd.DataFrame | None = None  # policylab.balance.balance_table rows, all regions
+
+    def __repr__(self) -> str:
+        supp = int((self.indicators.get("flag") == "suppressed").sum()) \
+            if "flag" in self.indicators else 0
+        synth = "" if self.synthesis is None else ", a lab-wide synthesis"
+        return (f"EvaluationResult(lab={self.lab_name!r}: {len(self.regions)} regions "
+                f"({', '.join(r.key for r in self.regions[:8])}"
+                f"{', ...' if len(self.regions) > 8 else ''}), {len(self.indicators):,} "
+                f"indicator cells ({supp:,} suppressed), {len(self.effects)} effects, "
+                f"{len(self.diagnostics)} diagnostics{synth}, {len(self.warnings)} warnings)")
 
     def region(self, key: str) -> RegionInfo:
         for r in self.regions:

@@ -217,3 +217,16 @@ def test_both_honestdid_restrictions_are_computed_for_every_region(two_runs):
         assert s["restriction"] == "smoothness" and s["robust"][0]["M"] == 0.0
         lows = [r["conf_low"] for r in s["robust"]]
         assert lows == sorted(lows, reverse=True)  # intervals widen with M
+
+
+def test_results_print_short_reprs(two_runs):
+    # the default dataclass repr printed every table and array (~190,000 characters)
+    _, result = two_runs[0]
+    for obj, names in ((result, ("EvaluationResult", "6 regions", "36 effects")),
+                       (result.effects[0], ("RegionEffect", "inference")),
+                       (result.diagnostics[0], ("RegionDiagnostics",))):
+        text = repr(obj)
+        assert len(text) < 600 and "\n" not in text, text
+        assert all(n in text for n in names), text
+    eff = result.effects[0]
+    assert eff.region in repr(eff) and eff.outcome in repr(eff)

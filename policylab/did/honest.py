@@ -162,6 +162,17 @@ class HonestDiDResult:
         for a in (self.M, self.conf_low, self.conf_high, self.l_vec, self.betahat, self.sigma):
             a.setflags(write=False)
 
+    def __repr__(self) -> str:
+        from .results import _estimate_text, _n, _num, _warned
+
+        grid = (f"{_n(self.M.size, 'restriction size')} {_num(self.M.min())}-{_num(self.M.max())}"
+                if self.M.size else "no restriction sizes")
+        bd = ("none (the set at 0 already contains 0)" if self.breakdown is None
+              else _num(self.breakdown))
+        return (f"HonestDiDResult(restriction={self.restriction!r}, method={self.method!r}: "
+                f"original {_estimate_text(self.original, self.alpha)}; {grid}, breakdown "
+                f"{bd}{_warned(self.warnings)})")
+
     @property
     def num_pre(self) -> int:
         return len(self.pre_event_times)

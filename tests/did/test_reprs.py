@@ -107,3 +107,22 @@ def test_example_sized_result_is_short(make_panel):
     res = att_gt(big, **KW)
     assert res.att.size > 100
     short(res, "GroupTimeResult")
+
+
+def test_honest_did_result():
+    from policylab.did import honest_did
+
+    beta = np.array([-0.02, 0.01, 0.15, 0.2])
+    res = honest_did(beta, np.diag([4e-4, 4e-4, 9e-4, 9e-4]), num_pre=2, num_post=2)
+    assert len(repr(res.sigma)) > 0  # arrays are not printed
+    text = short(res, "HonestDiDResult", "relative_magnitude", "breakdown", "original")
+    assert f"{res.M.size} restriction sizes" in text
+
+
+def test_few_cluster_decision(panel):
+    from policylab.did import few_cluster_inference
+
+    res = twfe(panel, outcome="exports", unit="firm", time="year", treatment="member",
+               cluster="consortium")
+    d = few_cluster_inference(res, panel, B=199, min_treated_clusters=1000)
+    short(d, "FewClusterDecision", "used=True", "clusters treated", "threshold 1000")

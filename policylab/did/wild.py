@@ -801,7 +801,8 @@ def invert_test(
     ``near`` (``((low, h), (high, h))``, e.g. the bounds from fewer draws of the same
     bootstrap and a few of their Monte Carlo errors): on a side whose window
     ``bound -+ h`` has an accepted inner and a rejected outer end, only that window is
-    scanned (a grid of 8); otherwise the side is searched from ``center`` as above.
+    searched (bisection on the rows that change between its ends, for a ``pvalue`` with
+    ``within``; else a grid of 8 first); otherwise the side is searched from ``center``.
     """
     notes: list[str] = []
     bounds = []
@@ -815,7 +816,10 @@ def invert_test(
                 outer = b0 + side * h
                 ends = pvalue(np.array([inner, outer]))
                 if (inner == center or ends[0] > alpha) and ends[1] <= alpha:
-                    pts = np.linspace(inner, outer, 9)
+                    # bisection straight away when only the rows that change between the
+                    # window's ends are evaluated (see _Exceedance.within), else a grid
+                    pts = (np.array([inner, outer]) if hasattr(pvalue, "within") else
+                           np.linspace(inner, outer, 9))
         if pts is None:
             d = scale
             rejected = False
@@ -828,7 +832,7 @@ def invert_test(
                 bounds.append(side * math.inf)
                 continue
             pts = center + side * np.linspace(0.0, d, grid + 1)
-        acc = pvalue(pts) > alpha
+        acc = (np.array([True, False]) if pts.size == 2 else pvalue(pts) > alpha)
         acc[0] = True
         last = int(np.flatnonzero(acc).max())
         if not acc[: last + 1].all():
@@ -924,7 +928,7 @@ def draws_for_target(
     return int(min(cap, math.ceil((want + 1) / 1000.0) * 1000 - 1))
 
 
-_PILOT_DRAWS = 199  # draws of the pilot interval that starts the search (sign-enumerated)
+_PILOT_DRAWS = 99  # draws of the pilot interval that starts the search (sign-enumerated)
 
 
 def _head_parts(parts: _TParts, draws: int) -> _TParts:

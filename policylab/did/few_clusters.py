@@ -63,7 +63,7 @@ SIGN_CLUSTERS = 6
 #: Budget of added draws in draws x clusters (the time of a pass: with hundreds of
 #: thousands of singleton clusters draws are not sign-enumerated and each costs a pass over
 #: all clusters); also at most ``wild.MAX_DRAWS`` draws and 4 million draws x sign patterns.
-MAX_CODES = 25_000_000
+MAX_CODES = 10_000_000
 POLICY_SEED = 0  # fixed default: reports must be identical for the same inputs
 
 __all__ = [

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from ._version import __version__
 from .errors import UsageError, UserError, escape_controls, os_error
+from .estimators import METHOD_NAMES
 
 EXIT_OK = 0
 EXIT_BUG = 1
@@ -205,13 +206,8 @@ def validate(
         raise typer.Exit(EXIT_USER_ERROR)
 
 
-class MethodChoice(str, Enum):
-    callaway_santanna = "callaway_santanna"
-    event_study = "event_study"
-    sun_abraham = "sun_abraham"
-    etwfe = "etwfe"
-    etwfe_poisson = "etwfe_poisson"
-    twfe = "twfe"
+#: ``--method`` choices: the estimator registry's (:mod:`policylab.estimators`).
+MethodChoice = Enum("MethodChoice", {name: name for name in METHOD_NAMES}, type=str)
 
 
 class OutcomeChoice(str, Enum):
@@ -224,7 +220,7 @@ class OutcomeChoice(str, Enum):
 @app.command()
 def estimate(
     config: Annotated[Path, typer.Argument(help="The lab config (TOML).")],
-    method: Annotated[MethodChoice, typer.Option("--method", "-m", help="The estimator.")] = MethodChoice.callaway_santanna,
+    method: Annotated[MethodChoice, typer.Option("--method", "-m", help="The estimator.")] = MethodChoice("callaway_santanna"),
     outcome: Annotated[OutcomeChoice, typer.Option("--outcome", "-o", help="The outcome.")] = OutcomeChoice.exporter,
     region: Annotated[Optional[list[str]], typer.Option("--region", "-r", help="Region key(s); all when omitted.")] = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="A table or JSON.")] = OutputFormat.text,

@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError, os_error, os_reason
+from .estimators import ESTIMATORS, METHOD_NAMES
 from .schema import TABLES
 
 Outcome = Literal["exporter", "log_exports", "exports_eur", "n_export_markets"]
@@ -30,15 +31,10 @@ OUTCOME_LABELS: dict[str, str] = {
 }
 
 
-Method = Literal["callaway_santanna", "event_study", "sun_abraham", "etwfe", "etwfe_poisson", "twfe"]
-METHOD_LABELS: dict[str, str] = {
-    "callaway_santanna": "Callaway-Sant'Anna (doubly robust; simple aggregation)",
-    "event_study": "Event study (TWFE with never-member controls)",
-    "sun_abraham": "Sun-Abraham interaction-weighted event study",
-    "etwfe": "Extended TWFE (Wooldridge, linear)",
-    "etwfe_poisson": "Extended TWFE (Wooldridge, Poisson; effect in levels)",
-    "twfe": "Static two-way fixed effects (biased under staggered, dynamic effects)",
-}
+#: The estimators a config may list: the registry's (:mod:`policylab.estimators`).
+Method = Literal[METHOD_NAMES]  # type: ignore[valid-type]
+#: One-line description of each estimator (the Methods, ``settings.method_labels``).
+METHOD_LABELS: dict[str, str] = {name: ESTIMATORS[name].description for name in METHOD_NAMES}
 
 
 #: What each outcome is computed from: a canonical column of the ``firms`` table.

@@ -17,6 +17,7 @@ import pandas as pd
 from ._version import __version__
 from .balance import balance_table
 from .config import METHOD_LABELS, OUTCOME_LABELS, LabConfig, load_config
+from .estimators import ESTIMATORS
 from .errors import DesignError
 from .evaluation import EvaluationResult, RegionDiagnostics, RegionEffect
 from .indicators import compute_indicators
@@ -35,39 +36,12 @@ def _noop(_: str) -> None:
 
 
 def _fit_method(method: str, panel: pd.DataFrame, outcome: str, cfg: LabConfig, cluster: str):
-    """One estimator on one region's panel, as a DiDResult (plus the raw CS fit, if any)."""
-    est = cfg.estimation
-    if method == "callaway_santanna":
-        from .did import aggregate, att_gt
-        from .did.headline import cs_headline_result
-
-        gt = att_gt(panel, outcome=outcome, unit="firm_id", time="year", cohort="cohort",
-                    control_group=est.control_group, method="dr", cluster=cluster, alpha=est.alpha)
-        simple = aggregate(gt, "simple")
-        dynamic = aggregate(gt, "dynamic", min_e=-est.leads, max_e=est.lags)
-        return cs_headline_result(gt, simple, dynamic), gt
-    if method == "event_study":
-        from .did import event_study
-
-        return event_study(panel, outcome=outcome, unit="firm_id", time="year", cohort="cohort",
-                           leads=est.leads, lags=est.lags, cluster=cluster, alpha=est.alpha), None
-    if method == "sun_abraham":
-        from .did import sun_abraham
-
-        return sun_abraham(panel, outcome=outcome, unit="firm_id", time="year", cohort="cohort",
-                           leads=est.leads, lags=est.lags, cluster=cluster, alpha=est.alpha), None
-    if method in ("etwfe", "etwfe_poisson"):
-        from .did import etwfe
-
-        family = "poisson" if method == "etwfe_poisson" else "linear"
-        return etwfe(panel, outcome=outcome, unit="firm_id", time="year", cohort="cohort", family=family,
-                     cluster=cluster, alpha=est.alpha), None
-    if method == "twfe":
-        from .did import twfe
-
-        return twfe(panel, outcome=outcome, unit="firm_id", time="year", treatment="treated_now",
-                    cluster=cluster, alpha=est.alpha), None
-    raise ValueError(f"unknown method {method!r}")  # the config model rules this out
+    """One estimator on one region's panel, as a DiDResult (plus the raw CS fit, if any):
+    the registry's fit (:mod:`policylab.estimators`)."""
+    spec = ESTIMATORS.get(method)
+    if spec is None or spec.fit is None:
+        raise ValueError(f"unknown method {method!r}")  # the config model rules this out
+    return spec.fit_function()(panel, outcome, cfg.estimation, cluster)
 
 
 def _few_cluster_warning(text: str) -> bool:

@@ -11,7 +11,7 @@ that need them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Kind = Literal["id", "text", "year", "money", "number", "date", "country"]
 
@@ -139,3 +139,38 @@ ORDERS = Table(
 )
 
 TABLES: dict[str, Table] = {t.name: t for t in (FIRMS, MEMBERSHIP, CLUSTERS, CLUSTER_FINANCE, ORDERS)}
+
+
+# --------------------------------------------------------------------------- lab outputs
+
+#: Columns of the indicator table (:func:`policylab.indicators.compute_indicators`, the
+#: CSV and ``results.json``).
+INDICATOR_COLUMNS = [
+    "region",
+    "nuts2",
+    "indicator_id",
+    "indicator",
+    "level",
+    "unit",
+    "period",
+    "group",
+    "cluster_id",  # the cluster of a level == "cluster" row; "" otherwise
+    "n_missing",  # firms of the cell's population whose input value is missing
+    "note",  # why a cell is not available or has no value
+    "value",
+    "n_firms",
+    "flag",  # "", "suppressed" or "not_available"
+]
+
+
+@dataclass(frozen=True)
+class RegionInfo:
+    key: str
+    name: str
+    nuts2: str
+    country: str
+    programme: str
+    currency: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)

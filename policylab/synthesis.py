@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .evaluation import RegionEffect
+    from .region_results import RegionEffect
 
 __all__ = [
     "METHOD_LABELS",

@@ -266,9 +266,12 @@ def cell_estimates(
     return tuple(out)
 
 
-def event_names(event_times: np.ndarray) -> list[str]:
-    from .dynamic_twfe import event_term
+def event_term(e: int) -> str:
+    """Term name of the event-time indicator ``e`` (``"event_time::-2"``)."""
+    return f"event_time::{e}"
 
+
+def event_names(event_times: np.ndarray) -> list[str]:
     return [event_term(int(e)) for e in event_times]
 
 

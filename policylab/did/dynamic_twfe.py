@@ -24,17 +24,12 @@ from ._checks import (
     numeric_column,
     panel_inputs,
 )
-from ._staggered import fit_within_onehot
+from ._staggered import event_term, fit_within_onehot
 from .results import DiDResult, Estimate
 from .vcov import few_clusters_warning, make_estimate
 
 HEADLINE_TERM = "avg_post"
 REFERENCE_EVENT_TIME = -1
-
-
-def event_term(e: int) -> str:
-    """Term name of the event-time indicator ``e`` (``"event_time::-2"``)."""
-    return f"event_time::{e}"
 
 
 @dataclass(frozen=True)

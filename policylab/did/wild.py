@@ -2168,19 +2168,29 @@ class _Prepared:
         return self.problem.treated_clusters
 
 
+def _problem_etwfe(result: DiDResult, data: pd.DataFrame, term: str) -> Any:
+    ed = _etwfe_design(result, data, term)
+    return ed if ed.poisson else _problem_etwfe_linear(ed)
+
+
+#: The bootstrap problem of each estimator, by its results' ``spec["estimator"]``:
+#: ``builder(result, data, term)`` (``att_gt``: ``(result, data, term, null_model)`` and
+#: the estimate too). The estimator registry (:mod:`policylab.estimators`) names these keys.
+PROBLEM_BUILDERS: dict[str, Callable[..., Any]] = {
+    "did_2x2": _problem_2x2, "twfe": _problem_twfe, "event_study": _problem_event,
+    "sun_abraham": _problem_sun_abraham, "etwfe": _problem_etwfe, "att_gt": _problem_att_gt,
+}  # fmt: skip
+assert set(PROBLEM_BUILDERS) == set(SUPPORTED)
+
+
 def _build(
     estimator: str, result: Any, data: pd.DataFrame, term: str, null_model: str
 ) -> _Prepared:
     reported = None
     if estimator == "att_gt":
         prob, reported = _problem_att_gt(result, data, term, null_model)
-    elif estimator == "etwfe":
-        ed = _etwfe_design(result, data, term)
-        prob = ed if ed.poisson else _problem_etwfe_linear(ed)
     else:
-        build = {"did_2x2": _problem_2x2, "twfe": _problem_twfe, "event_study": _problem_event,
-                 "sun_abraham": _problem_sun_abraham}  # fmt: skip
-        prob = build[estimator](result, data, term)
+        prob = PROBLEM_BUILDERS[estimator](result, data, term)
     return _Prepared((estimator, term, null_model), prob, reported)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..evaluation import INDICATOR_COLUMNS, RegionInfo
+from ..schema import INDICATOR_COLUMNS, RegionInfo
 from . import clusters, costs, firms, orders  # noqa: F401  (register the indicators)
 from .disclosure import apply_disclosure_control
 from .inputs import CUMULATIVE, Inputs, Options, make_inputs, stack_regions

@@ -28,7 +28,7 @@ import pandas as pd
 from .._version import __version__
 from ..config import LabConfig, Region
 from ..errors import InputDataError, Problem, os_error, os_reason
-from ..evaluation import RegionInfo
+from ..schema import RegionInfo
 from ..schema import TABLES
 from ..store import STORE_FORMAT, CanonicalStore, sha256_file
 from .mapping import MONTHS, FiscalRule, Mapped, map_table

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import FileSpec
-from ..errors import Problem, os_reason
+from ..errors import InputDataError, Problem, os_reason
 
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
@@ -71,13 +71,12 @@ class RawTable:
     blank_rows: int = 0  # of which entirely blank (skipped)
 
 
-class ReadError(Exception):
-    """Carries the problem(s) that make the whole file unusable."""
+class ReadError(InputDataError):
+    """Carries the problem(s) that make the whole file unusable (a user error: exit 2)."""
 
     def __init__(self, problems: Problem | list[Problem]):
-        self.problems = [problems] if isinstance(problems, Problem) else list(problems)
+        super().__init__([problems] if isinstance(problems, Problem) else list(problems))
         self.problem = self.problems[0]
-        super().__init__(str(self.problem))
 
 
 # --- cells ------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
+from ..estimators import ESTIMATORS
 from . import _html_table as H
 
 __all__ = [
@@ -70,15 +71,8 @@ SUPPRESSED_MARK = "·"
 NOT_AVAILABLE = "n/a"
 MISSING = "—"
 
-METHOD_LABELS = {
-    "callaway_santanna": "Callaway–Sant'Anna",
-    "sun_abraham": "Sun–Abraham",
-    "etwfe": "Extended TWFE",
-    "etwfe_poisson": "Extended TWFE (Poisson)",
-    "event_study": "Event study (TWFE)",
-    "twfe": "TWFE DiD",
-    "did_2x2": "2×2 DiD",
-}
+#: Short label of each estimator: the registry's (:mod:`policylab.estimators`).
+METHOD_LABELS = {name: spec.label for name, spec in ESTIMATORS.items()}
 
 #: great_tables ``tab_options`` that ``templates/tables.css`` was written with.
 TABLE_OPTIONS: dict[str, str] = {

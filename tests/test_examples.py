@@ -1,6 +1,6 @@
 """The synthetic example data set: reproducible, faithful to its config, calibrated as documented.
 
-The example (``policylab/examples.py``) is what evaluators start from and what the estimators'
+The example (``policylab/examples/``) is what evaluators start from and what the estimators'
 golden tests run on, so these tests pin down three things:
 
 1. reproducibility: the same seed gives the same tables and the same files, and the committed

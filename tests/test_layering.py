@@ -89,6 +89,13 @@ RULES = [
     ("policylab.estimators", ["policylab.did", "policylab.report", "policylab.cli"]),
     ("policylab.config", ["policylab.did", "policylab.indicators", "policylab.report",
                           "policylab.cli"]),
+    # inside did: kernels and result types < estimators < inference < diagnostics
+    ("policylab.did.core", ["policylab.did.estimators", "policylab.did.inference",
+                            "policylab.did.diagnostics"]),
+    ("policylab.did.results", ["policylab.did.estimators", "policylab.did.inference",
+                               "policylab.did.diagnostics"]),
+    ("policylab.did.estimators", ["policylab.did.inference", "policylab.did.diagnostics"]),
+    ("policylab.did.inference", ["policylab.did.diagnostics"]),
 ]
 
 

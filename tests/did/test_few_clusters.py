@@ -97,6 +97,8 @@ def test_the_bootstrap_problem_is_built_once(panel, monkeypatch, estimator):
         return orig(*args)
 
     monkeypatch.setattr(wild, name[estimator], counted)
+    if estimator in wild.PROBLEM_BUILDERS and estimator != "etwfe":
+        monkeypatch.setitem(wild.PROBLEM_BUILDERS, estimator, counted)
     common = {"outcome": "y", "unit": "firm_id", "time": "year", "cluster": "consortium"}
     if estimator == "event_study":
         res = event_study(panel, cohort="cohort", leads=2, lags=3, **common)

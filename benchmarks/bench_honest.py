@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args(argv)
 
-    from policylab.did import honest as current
+    from policylab.did.diagnostics import honest as current
 
     studies = example_event_studies()
     impls = [("current", current, args.repeat)]

@@ -164,7 +164,7 @@ def main() -> None:
         after.append(rows)
         ta.append(t)
         print(f"seed {seed}: before {tb[-1]:.1f} s, after {ta[-1]:.1f} s", flush=True)
-    from policylab.did.few_clusters import SIGN_CLUSTERS
+    from policylab.did.inference.few_clusters import SIGN_CLUSTERS
 
     text = render(args.seeds, before, after, sum(tb) / len(tb), sum(ta) / len(ta),
                   args.draws_before, cfg.estimation.bootstrap_draws,

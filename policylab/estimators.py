@@ -8,7 +8,7 @@ pipeline's dispatch and the report's labels are all read from :data:`ESTIMATORS`
 
 Adding an estimator: write it in ``policylab/did/`` (a function returning a ``DiDResult``
 whose ``spec["estimator"]`` names its bootstrap problem builder in
-``policylab.did.wild.PROBLEM_BUILDERS``), its lab fit in :mod:`policylab.fits`, then one
+``policylab.did.inference.wild.PROBLEM_BUILDERS``), its lab fit in :mod:`policylab.fits`, then one
 entry here. This module imports
 nothing: the fits (:mod:`policylab.fits`) are named and loaded when they run.
 """
@@ -36,7 +36,7 @@ class EstimatorSpec:
         (named, not imported, so that the config can read this registry without loading
         the estimators); ``None`` when ``evaluate`` cannot run it.
     bootstrap : the ``spec["estimator"]`` of its result, i.e. which problem builder of
-        ``policylab.did.wild.PROBLEM_BUILDERS`` its few-cluster bootstrap uses.
+        ``policylab.did.inference.wild.PROBLEM_BUILDERS`` its few-cluster bootstrap uses.
     terms : what it reports besides the headline.
     evaluate : whether ``evaluate`` can run it (``did_2x2`` needs a 2x2 design).
     """

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from .did import aggregate, att_gt, etwfe, event_study, sun_abraham, twfe
-from .did.headline import cs_headline_result
+from .did.estimators.callaway_santanna.headline import cs_headline_result
 from .did.results import DiDResult
 
 PANEL = {"unit": "firm_id", "time": "year"}

@@ -18,7 +18,7 @@ from ._version import __version__
 from .balance import balance_table
 from .config import METHOD_LABELS, OUTCOME_LABELS, LabConfig, load_config
 from .estimators import ESTIMATORS
-from .errors import DesignError
+from .errors import DesignError, PolicylabWarning
 from .evaluation import EvaluationResult, RegionDiagnostics, RegionEffect
 from .indicators import compute_indicators
 from .ingest import LabData, RegionData, ingest
@@ -64,10 +64,10 @@ def headline_inference(res, raw, panel: pd.DataFrame, cfg: LabConfig):
     bounds (``monte_carlo``). Draws are added beyond ``estimation.bootstrap_draws`` until each
     bound's Monte Carlo error is at most ``estimation.bootstrap_mc_target`` of the interval's
     width (0: none added); each draw enumerates the signs of the most influential consortia's
-    weights (:mod:`policylab.did._wild_dense`).
+    weights (:mod:`policylab.did.inference.wild_dense`).
     """
     from .did import few_cluster_inference
-    from .did.few_clusters import METHOD_TEXT
+    from .did.inference.few_clusters import METHOD_TEXT
 
     est = cfg.estimation
     analytic = res.headline
@@ -84,7 +84,7 @@ def headline_inference(res, raw, panel: pd.DataFrame, cfg: LabConfig):
         record["reason"] = "few-cluster inference is switched off (estimation.few_cluster_threshold = 0)"
         return res, record
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", PolicylabWarning)
         decision = few_cluster_inference(raw if raw is not None else res, panel, kind="simple",
                                          min_treated_clusters=est.few_cluster_threshold,
                                          B=est.bootstrap_draws, seed=est.seed, alpha=est.alpha,
@@ -163,7 +163,7 @@ def estimate(cfg: LabConfig, *, method: str, outcome: str, regions: list[str] | 
         if panel[outcome].notna().sum() == 0:
             raise UserError(f"{region.info.name}: outcome '{outcome}' has no known values")
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # carried on the result's own warnings
+            warnings.simplefilter("ignore", PolicylabWarning)  # carried on the result's own warnings
             try:
                 res, raw = _fit_method(method, panel, outcome, cfg, cluster)
             except DesignError as exc:
@@ -247,7 +247,7 @@ def _bacon_summary(panel: pd.DataFrame, outcome: str) -> tuple[dict | None, str 
 
 def _power(panel: pd.DataFrame, outcome: str, cluster: str) -> tuple[dict | None, str | None]:
     """Minimum detectable effect of the region's design (80% power, 5% two-sided)."""
-    from .did.power import mde_for_panel, plausible_effect, warn_if_underpowered
+    from .did.diagnostics.power import mde_for_panel, plausible_effect, warn_if_underpowered
 
     try:
         res = mde_for_panel(panel, outcome=outcome, unit="firm_id", time="year", cohort="cohort",
@@ -308,7 +308,7 @@ def estimate_region(region: RegionData, cfg: LabConfig, *, progress: Progress = 
             progress(f"Estimating effects: {region.info.name}, {outcome}, {method}")
             try:
                 with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # carried on the result's own warnings
+                    warnings.simplefilter("ignore", PolicylabWarning)  # carried on the result's own warnings
                     res, raw = _fit_method(method, panel, outcome, cfg, cluster)
             except DesignError as exc:
                 notes.append(f"{region.info.name}, {outcome}, {method}: not estimated: {exc}")
@@ -325,7 +325,7 @@ def estimate_region(region: RegionData, cfg: LabConfig, *, progress: Progress = 
                 pretrend = _pretrend(res, record, diag_notes)
         progress(f"Diagnostics and sensitivity: {region.info.name}, {outcome}")
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore", PolicylabWarning)
             bacon_summary, why = _bacon_summary(panel, outcome)
             power, why_power = _power(panel, outcome, cluster)
             honest, why_honest = _honest(fitted, region.info.key, outcome)

@@ -60,7 +60,7 @@ def one_rep(task: tuple[int, int]) -> dict:
     from scipy import stats
 
     from policylab.did import aggregate, att_gt, average_pretrend_test, pretrend_test
-    from policylab.did.headline import cs_headline_result
+    from policylab.did.estimators.callaway_santanna.headline import cs_headline_result
 
     d_idx, rep = task
     label, g, comp, single, trend = DESIGNS[d_idx]

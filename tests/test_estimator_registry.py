@@ -6,7 +6,7 @@ import typing
 
 import policylab.cli as cli
 import policylab.config as config
-from policylab.did import wild
+from policylab.did.inference import wild
 from policylab.estimators import ESTIMATORS, METHOD_NAMES
 from policylab.report import tables
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from policylab.config import load_config
-from policylab.did import few_clusters
+from policylab.did.inference import few_clusters
 from policylab.pipeline import _fit_method, headline_inference
 from policylab.report._serialize import to_jsonable
 
@@ -24,7 +24,7 @@ from test_few_clusters import region_panel  # noqa: E402
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::policylab.errors.FewClustersWarning"),
-    pytest.mark.filterwarnings("ignore::policylab.did.att_gt.NoComparisonWarning"),
+    pytest.mark.filterwarnings("ignore::policylab.did.estimators.callaway_santanna.att_gt.NoComparisonWarning"),
 ]
 METHODS = ("callaway_santanna", "event_study")
 

@@ -6,21 +6,21 @@
 
 All three validate their inputs at the boundary, never modify the caller's data, and report
 fixest-compatible cluster-robust (CRV1) standard errors by default (see
-:mod:`policylab.did.vcov`).
+:mod:`policylab.did.core.vcov`).
 """
 
-from .aggregate import aggregate
-from .att_gt import NoComparisonWarning, att_gt
-from .bacon import bacon
-from .dynamic_twfe import event_study
-from .etwfe import etwfe
+from .estimators.callaway_santanna.aggregate import aggregate
+from .estimators.callaway_santanna.att_gt import NoComparisonWarning, att_gt
+from .diagnostics.bacon import bacon
+from .estimators.dynamic_twfe import event_study
+from .estimators.etwfe import etwfe
 from .results import DiDResult, Estimate
 from .results import BaconResult, CellEstimate, StaggeredResult
-from .pretrend import average_pretrend_test, pretrend_test
+from .diagnostics.pretrend import average_pretrend_test, pretrend_test
 from .results import AggregateResult, GroupTimeResult, PretrendResult
-from .static_twfe import twfe
-from .sun_abraham import sun_abraham
-from .two_by_two import did_2x2
+from .estimators.static_twfe import twfe
+from .estimators.sun_abraham import sun_abraham
+from .estimators.two_by_two import did_2x2
 
 __all__ = ["DiDResult", "Estimate", "did_2x2", "event_study", "twfe"]
 __all__ += ["BaconResult", "CellEstimate", "StaggeredResult", "bacon", "etwfe", "sun_abraham"]
@@ -36,9 +36,9 @@ __all__ += [
 ]
 
 # few-cluster inference (issue 7): wild/score/multiplier bootstrap, randomization inference
-from .randomization import randomization_inference
+from .inference.randomization import randomization_inference
 from .results import FewClusterResult
-from .wild import multiplier_bootstrap, wild_bootstrap
+from .inference.wild import multiplier_bootstrap, wild_bootstrap
 
 __all__ += [
     "FewClusterResult",
@@ -48,12 +48,12 @@ __all__ += [
 ]
 
 # sensitivity to parallel-trends violations (issue 7): Rambachan-Roth robust sets
-from .honest import HonestDiDResult, honest_did
+from .diagnostics.honest import HonestDiDResult, honest_did
 
 __all__ += ["HonestDiDResult", "honest_did"]
 
 # minimum detectable effects of a region's design (issue 7)
-from .power import (
+from .diagnostics.power import (
     PowerDesign,
     PowerResult,
     mde_for_panel,
@@ -68,6 +68,6 @@ __all__ += [
     "minimum_detectable_effect",
     "warn_if_underpowered",
 ]
-from .few_clusters import FewClusterDecision, few_cluster_inference
+from .inference.few_clusters import FewClusterDecision, few_cluster_inference
 
 __all__ += ["FewClusterDecision", "few_cluster_inference"]

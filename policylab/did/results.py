@@ -7,6 +7,8 @@ comparisons are built from.
 
 from __future__ import annotations
 
+import html as _html
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +63,19 @@ def _warned(warnings: tuple[str, ...]) -> str:
     return f", {_n(len(warnings), 'warning')}" if warnings else ""
 
 
+class Summarised:
+    """``summary()`` and ``_repr_html_`` (notebooks) from a result's short ``__repr__`` and
+    its ``tidy()`` table: the headline line, then one row per estimate."""
+
+    def summary(self) -> str:
+        """The repr line and ``tidy()`` as a fixed-width text table."""
+        return f"{self!r}\n{self.tidy().to_string(index=False)}"  # type: ignore[attr-defined]
+
+    def _repr_html_(self) -> str:
+        table = self.tidy().to_html(index=False, na_rep="", border=0)  # type: ignore[attr-defined]
+        return f"<p>{_html.escape(repr(self))}</p>\n{table}"
+
+
 @dataclass(frozen=True)
 class Estimate:
     """One coefficient or aggregate with its inference.
@@ -96,7 +111,7 @@ class Estimate:
 
 
 @dataclass(frozen=True)
-class DiDResult:
+class DiDResult(Summarised):
     """The result of one DiD estimation.
 
     Attributes
@@ -357,7 +372,7 @@ class BaconComparison:
 
 
 @dataclass(frozen=True)
-class BaconResult:
+class BaconResult(Summarised):
     """Goodman-Bacon (2021) decomposition of a static TWFE coefficient.
 
     ``comparisons`` hold every 2x2 estimate and its weight (weights sum to 1);
@@ -464,7 +479,7 @@ def _ints(x: np.ndarray) -> pd.Series:
 
 
 @dataclass(frozen=True, eq=False)
-class GroupTimeResult:
+class GroupTimeResult(Summarised):
     """Callaway and Sant'Anna (2021) group-time average treatment effects, ``ATT(g, t)``.
 
     One entry per estimated cell (group ``g`` = first treated period, period ``t``), ordered
@@ -597,7 +612,7 @@ class GroupTimeResult:
 
     def vcov(self) -> np.ndarray:
         """Analytic covariance of ``att`` from the influence function (clustered as ``se``)."""
-        from ._cs_inference import vcov
+        from .core.influence import vcov
 
         return vcov(self.influence, self.unit_cluster)
 
@@ -652,7 +667,7 @@ class GroupTimeResult:
 
 
 @dataclass(frozen=True, eq=False)
-class AggregateResult:
+class AggregateResult(Summarised):
     """An aggregation of group-time ATTs (R ``did``'s ``aggte``), frozen.
 
     Attributes
@@ -852,7 +867,7 @@ FEW_CLUSTER_TIDY_COLUMNS = [
 
 
 @dataclass(frozen=True, eq=False)
-class FewClusterResult:
+class FewClusterResult(Summarised):
     """Few-cluster inference on one estimate (:func:`policylab.did.wild_bootstrap`,
     :func:`policylab.did.multiplier_bootstrap`, :func:`policylab.did.randomization_inference`).
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..did.few_clusters import METHOD_TEXT
+from ..did.inference.few_clusters import METHOD_TEXT
 from ..evaluation import EvaluationResult, RegionEffect, RegionInfo
 from ..synthesis import METHOD_LABELS as POOL_METHOD_LABELS
 from ..synthesis import PooledEffect, Synthesis

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..did.few_clusters import METHOD_TEXT
+from ..did.inference.few_clusters import METHOD_TEXT
 from ..evaluation import EvaluationResult
 from ..synthesis import METHOD_LABELS as POOL_METHOD_LABELS
 from ._labels import _ci_label, _method_label

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..did.few_clusters import METHOD_TEXT
+from ..did.inference.few_clusters import METHOD_TEXT
 from ..evaluation import EvaluationResult, RegionEffect, RegionInfo
 from ..synthesis import METHOD_LABELS, PooledEffect
 from ._html_table import format_number

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["policylab.did.att_gt", "policylab.did.aggregate", "policylab.did.pretrend"]
+MODULES = ["policylab.did.estimators.callaway_santanna.att_gt", "policylab.did.estimators.callaway_santanna.aggregate", "policylab.did.diagnostics.pretrend"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 
 from policylab.did import aggregate, att_gt
-from policylab.did._cs_estimators import panel_2x2, rc_2x2
+from policylab.did.estimators.callaway_santanna.estimation import panel_2x2, rc_2x2
 from policylab.errors import FewClustersWarning
 
 pytestmark = pytest.mark.filterwarnings("ignore::policylab.errors.FewClustersWarning")

@@ -129,7 +129,7 @@ def test_does_not_mutate_and_tidy_columns(make_panel):
     pd.testing.assert_frame_equal(res.tidy(), shuffled.tidy(), rtol=1e-12)
 
 
-@pytest.mark.parametrize("name", ["policylab.did.bacon"])
+@pytest.mark.parametrize("name", ["policylab.did.diagnostics.bacon"])
 def test_docstring_examples_run(name):
     result = doctest.testmod(
         importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE

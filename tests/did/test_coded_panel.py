@@ -12,7 +12,7 @@ import pytest
 
 from policylab.did import aggregate, att_gt, event_study, few_cluster_inference, sun_abraham
 from policylab.did.panel import coded_panel, firm_panel
-from policylab.did.power import mde_for_panel
+from policylab.did.diagnostics.power import mde_for_panel
 
 pytestmark = pytest.mark.filterwarnings("ignore:few clusters")
 

@@ -8,10 +8,10 @@ import importlib
 import pytest
 
 MODULES = [
-    "policylab.did.two_by_two",
-    "policylab.did.static_twfe",
-    "policylab.did.dynamic_twfe",
-    "policylab.did.fixed_effects",
+    "policylab.did.estimators.two_by_two",
+    "policylab.did.estimators.static_twfe",
+    "policylab.did.estimators.dynamic_twfe",
+    "policylab.did.core.fixed_effects",
 ]
 
 

@@ -19,7 +19,7 @@ import pytest
 import statsmodels.api as sm
 
 from policylab.did import twfe
-from policylab.did.fixed_effects import Factor, demean_two_way
+from policylab.did.core.fixed_effects import Factor, demean_two_way
 from policylab.errors import DesignError, FewClustersWarning
 
 pytestmark = pytest.mark.filterwarnings("ignore::policylab.errors.FewClustersWarning")

@@ -284,7 +284,7 @@ def test_does_not_mutate_and_ignores_row_order(zeros):
     assert res.to_dict()["percent"]["headline"]["term"] == "att"
 
 
-@pytest.mark.parametrize("name", ["policylab.did.etwfe", "policylab.did.poisson"])
+@pytest.mark.parametrize("name", ["policylab.did.estimators.etwfe", "policylab.did.core.poisson"])
 def test_docstring_examples_run(name):
     result = doctest.testmod(
         importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE

@@ -21,10 +21,10 @@ import pandas as pd
 import pytest
 
 from policylab.did import etwfe
-from policylab.did import fixed_effects as fe
-from policylab.did._checks import normalise_cluster, panel_inputs, recode
-from policylab.did._fit import fit_within
-from policylab.did._staggered import (
+from policylab.did.core import fixed_effects as fe
+from policylab.did.core.checks import normalise_cluster, panel_inputs, recode
+from policylab.did.core.fit import fit_within
+from policylab.did.core.staggered import (
     OneHotColumns,
     distinct,
     fit_within_onehot,
@@ -32,8 +32,8 @@ from policylab.did._staggered import (
     sorted_codes,
     staggered_sample,
 )
-from policylab.did.etwfe import _cell_design, _design, _fit_poisson_rows
-from policylab.did.fixed_effects import (
+from policylab.did.estimators.etwfe import _cell_design, _design, _fit_poisson_rows
+from policylab.did.core.fixed_effects import (
     Factor,
     balanced_layout,
     cross_gram,
@@ -41,8 +41,8 @@ from policylab.did.fixed_effects import (
     first_appearance_codes,
     onehot_within,
 )
-from policylab.did.poisson import fit_poisson
-from policylab.did.vcov import Clustering, TableScores, _cluster_meat
+from policylab.did.core.poisson import fit_poisson
+from policylab.did.core.vcov import Clustering, TableScores, _cluster_meat
 from policylab.errors import DesignError
 
 pytestmark = [
@@ -317,7 +317,7 @@ def test_table_meats_equal_dense_score_meats():
 
 
 def test_crv1_from_table_scores_equals_dense_scores():
-    from policylab.did.vcov import crv1
+    from policylab.did.core.vcov import crv1
 
     ts, scores, u, t, rng = table_scores(seed=5)
     bread = np.linalg.inv(scores.T @ scores / 10 + np.eye(scores.shape[1]))

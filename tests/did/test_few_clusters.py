@@ -20,11 +20,11 @@ from policylab.did import (
     twfe,
     wild_bootstrap,
 )
-from policylab.did import few_clusters
+from policylab.did.inference import few_clusters
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::policylab.errors.FewClustersWarning"),
-    pytest.mark.filterwarnings("ignore::policylab.did.att_gt.NoComparisonWarning"),
+    pytest.mark.filterwarnings("ignore::policylab.did.estimators.callaway_santanna.att_gt.NoComparisonWarning"),
 ]
 
 
@@ -86,7 +86,7 @@ def test_event_study_headline(panel):
 def test_the_bootstrap_problem_is_built_once(panel, monkeypatch, estimator):
     """The problem built to count treated clusters is the one bootstrapped: built once, and
     the result is wild_bootstrap's."""
-    from policylab.did import wild
+    from policylab.did.inference import wild
 
     name = {"event_study": "_problem_event", "twfe": "_problem_twfe", "etwfe": "_etwfe_design"}
     calls = []
@@ -162,7 +162,7 @@ def test_callaway_santanna_not_yet_treated_and_unbalanced(panel):
 
 def test_evaluate_style_headline_keeps_its_term(panel):
     """evaluate packages CS as a DiDResult whose headline term is 'simple_att'."""
-    from policylab.did.headline import cs_headline_result
+    from policylab.did.estimators.callaway_santanna.headline import cs_headline_result
 
     gt = att_gt(panel, outcome="y", unit="firm_id", time="year", cohort="cohort",
                 cluster="consortium")  # fmt: skip

@@ -31,8 +31,8 @@ import pytest
 from scipy import optimize, special, stats
 
 from policylab.did import aggregate, att_gt, event_study, honest_did
-from policylab.did import honest as H
-from policylab.did.honest import (
+from policylab.did.diagnostics import honest as H
+from policylab.did.diagnostics.honest import (
     _invert,
     _Solver,
     folded_normal_quantile,

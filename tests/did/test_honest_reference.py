@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 from policylab.did import event_study, honest_did
-from policylab.did.honest import _sd_upper_bound_m, identified_set, optimal_flci, sd_polyhedron
+from policylab.did.diagnostics.honest import _sd_upper_bound_m, identified_set, optimal_flci, sd_polyhedron
 
 pytestmark = [
     pytest.mark.reference,

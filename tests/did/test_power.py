@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-import policylab.did.power as power_module
+import policylab.did.diagnostics.power as power_module
 from policylab.did import (
     PowerDesign,
     mde_for_panel,
@@ -26,7 +26,7 @@ from policylab.did import (
     twfe,
     warn_if_underpowered,
 )
-from policylab.did.power import estimate_noise, plausible_effect, serial_variance_factor
+from policylab.did.diagnostics.power import estimate_noise, plausible_effect, serial_variance_factor
 
 
 def ar1(rng: np.random.Generator, shape: tuple[int, ...], rho: float, var: float) -> np.ndarray:
@@ -368,7 +368,7 @@ def test_bad_panels_raise():
 
 
 def test_docstring_examples_run():
-    import policylab.did.honest as honest_module
+    import policylab.did.diagnostics.honest as honest_module
 
     for module in (power_module, honest_module):
         result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)

@@ -18,12 +18,12 @@ import pandas as pd
 import pytest
 
 from policylab.did import aggregate, att_gt, randomization_inference
-from policylab.did.randomization import assignments, count_assignments
+from policylab.did.inference.randomization import assignments, count_assignments
 from policylab.errors import DesignError
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::policylab.errors.FewClustersWarning"),
-    pytest.mark.filterwarnings("ignore::policylab.did.att_gt.NoComparisonWarning"),
+    pytest.mark.filterwarnings("ignore::policylab.did.estimators.callaway_santanna.att_gt.NoComparisonWarning"),
 ]
 
 YEARS = np.arange(2010, 2016)

@@ -126,3 +126,14 @@ def test_few_cluster_decision(panel):
                cluster="consortium")
     d = few_cluster_inference(res, panel, B=199, min_treated_clusters=1000)
     short(d, "FewClusterDecision", "used=True", "clusters treated", "threshold 1000")
+
+
+def test_results_print_a_summary_and_an_html_table(panel, gt):
+    # notebooks show _repr_html_; summary() is the repr line and the tidy table as text
+    res = twfe(panel, outcome="exports", unit="firm", time="year", treatment="member",
+               cluster="consortium")
+    for obj in (res, gt, aggregate(gt, "dynamic")):
+        text = obj.summary()
+        assert text.startswith(repr(obj)) and "conf_low" in text
+        page = obj._repr_html_()
+        assert page.count("<table") == 1 and "conf_low" in page and "array(" not in page

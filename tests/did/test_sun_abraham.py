@@ -229,7 +229,7 @@ def test_bad_arguments(data):
         sun_abraham(wobbly, **KW)
 
 
-@pytest.mark.parametrize("name", ["policylab.did.sun_abraham"])
+@pytest.mark.parametrize("name", ["policylab.did.estimators.sun_abraham"])
 def test_docstring_examples_run(name):
     result = doctest.testmod(
         importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE

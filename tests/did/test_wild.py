@@ -28,7 +28,7 @@ from policylab.did import (
     twfe,
     wild_bootstrap,
 )
-from policylab.did.wild import WEBB_POINTS, draw_weights
+from policylab.did.inference.wild import WEBB_POINTS, draw_weights
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::policylab.errors.FewClustersWarning"),
@@ -209,7 +209,7 @@ def test_etwfe_linear_enumeration_equals_brute_force():
     res = etwfe(df, outcome="y", unit="firm", time="year", cohort="cohort", cluster="consortium")
     wb = wild_bootstrap(res, df, B=999, null=0.1)
     # ETWFE's dense design: cohort and period dummies plus one dummy per treated cell
-    from policylab.did.wild import _etwfe_design
+    from policylab.did.inference.wild import _etwfe_design
 
     ed = _etwfe_design(res, df, "att")
     r = np.zeros(ed.x.shape[1])
@@ -338,7 +338,7 @@ def test_att_gt_regression_form_se_is_the_cs_cluster_sum_se():
     df = df[df["cohort"] != 2014].copy()
     gt = att_gt(df, outcome="y", unit="firm", time="year", cohort="cohort", cluster="consortium")
     from policylab.did import aggregate
-    from policylab.did.wild import _problem_att_gt
+    from policylab.did.inference.wild import _problem_att_gt
 
     ag = aggregate(gt, "simple")
     prob, _ = _problem_att_gt(gt, df, "overall:simple")
@@ -489,8 +489,8 @@ def test_poisson_score_bootstrap(make_panel):
 
 
 def test_poisson_restricted_fit_meets_the_restriction(make_panel):
-    from policylab.did.poisson import fit_poisson
-    from policylab.did.wild import _constrained_poisson, _etwfe_design, _PoissonLevel
+    from policylab.did.core.poisson import fit_poisson
+    from policylab.did.inference.wild import _constrained_poisson, _etwfe_design, _PoissonLevel
 
     df = make_panel(n_firms=80, seed=4, n_consortia=8)
     df["count"] = np.random.default_rng(1).poisson(np.exp(0.5 + 0.3 * df["member"]))
@@ -675,7 +675,7 @@ def _refit_tstats(x, fit, u, cl, r, theta0, v) -> np.ndarray:
 
 def _fast_tstats(monkeypatch, run) -> tuple:
     """The result of ``run()`` and the bootstrap-t pieces the fast path computed in it."""
-    from policylab.did import wild
+    from policylab.did.inference import wild
 
     seen = []
     orig = wild._t_parts
@@ -815,7 +815,7 @@ def test_twfe_unrestricted_fast_path_equals_refits(monkeypatch):
 def test_streamed_draws_equal_draw_weights(monkeypatch, kind):
     """The bootstrap draws its weights block by block (numpy's bounded-integer algorithm
     on the generator's bytes); they are draw_weights' weights, value for value."""
-    from policylab.did import wild
+    from policylab.did.inference import wild
 
     monkeypatch.setattr(wild, "_CACHE_CODES", 0)  # stream even small problems
     for g, b, seed, step in [(13, 4099, 5, 7), (13, 999, 0, 64), (5001, 99, 3, 10),
@@ -833,8 +833,8 @@ def test_streamed_draws_equal_draw_weights(monkeypatch, kind):
 def test_within_sample_is_fit_withins_sample():
     """The bootstrap's sample (singletons dropped, empty event-time terms dropped, clusters
     in first-appearance order, fixest's K) is the one the estimator fitted on."""
-    from policylab.did._fit import fit_within
-    from policylab.did.wild import _onehot, _panel, _within_sample
+    from policylab.did.core.fit import fit_within
+    from policylab.did.inference.wild import _onehot, _panel, _within_sample
 
     df = singleton_panel(n_single=40, gaps=True, seed=4)
     df = pd.concat([df, pd.DataFrame([{"firm": 999, "year": 2012, "consortium": "solo",
@@ -867,7 +867,7 @@ def test_within_sample_is_fit_withins_sample():
 def test_sparse_helpers():
     import scipy.sparse as sp
 
-    from policylab.did.wild import _hstack_rows, _independent, _onehot, _sparse_gram, _Within
+    from policylab.did.inference.wild import _hstack_rows, _independent, _onehot, _sparse_gram, _Within
 
     rng = np.random.default_rng(0)
     mats = [_onehot(rng.integers(-1, 4, 50), 4), _onehot(rng.integers(-1, 3, 50), 3)]

@@ -9,9 +9,9 @@ import importlib
 import pytest
 
 MODULES = [
-    "policylab.did.wild",
-    "policylab.did.randomization",
-    "policylab.did.few_clusters",
+    "policylab.did.inference.wild",
+    "policylab.did.inference.randomization",
+    "policylab.did.inference.few_clusters",
 ]
 
 

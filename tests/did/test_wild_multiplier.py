@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from policylab.did import aggregate, att_gt, multiplier_bootstrap
-from policylab.did.wild import WEBB_POINTS, aggregate_influence, draw_weights
+from policylab.did.inference.wild import WEBB_POINTS, aggregate_influence, draw_weights
 
 pytestmark = pytest.mark.filterwarnings("ignore::policylab.errors.FewClustersWarning")
 

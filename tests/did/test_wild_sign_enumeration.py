@@ -77,7 +77,7 @@ def test_dense_and_cluster_sum_paths_give_the_same_plain_draws(monkeypatch) -> N
     panel = consortia_panel(n_consortia=6, singles=60, seed=4)
     res = fit(panel)
     b = wild_bootstrap(res, panel, B=1999, weights="webb", seed=5)
-    monkeypatch.setattr("policylab.did.wild.DENSE_PLAIN", True)
+    monkeypatch.setattr("policylab.did.inference.wild.DENSE_PLAIN", True)
     a = wild_bootstrap(res, panel, B=1999, weights="webb", seed=5)
     assert a.p_value == b.p_value
     assert a.conf_low == pytest.approx(b.conf_low, rel=1e-10)

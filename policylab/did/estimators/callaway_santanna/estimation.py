@@ -1,6 +1,6 @@
 """Two-group, two-period DiD estimators with covariates and their influence functions.
 
-These are the building blocks of :func:`policylab.did.att_gt` for one group-time cell, written
+These are the building blocks of :func:`policylab.did.estimators.callaway_santanna.att_gt` for one group-time cell, written
 from the formulas of Sant'Anna and Zhao (2020) as R ``DRDID`` implements them (and R ``did``
 calls them):
 

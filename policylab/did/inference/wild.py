@@ -2,7 +2,7 @@
 bootstrap: inference that stays honest with few (treated) clusters.
 
 Why. Treatment is assigned to consortia and a region has 5-15 of them; cluster-robust (CRV1)
-t-tests then over-reject (docs/peers.md: 0.70-0.89 coverage of nominal 95% intervals with
+t-tests then over-reject (studies/COVERAGE.md: 0.70-0.89 coverage of nominal 95% intervals with
 3-6 treated consortia). The wild cluster *restricted* bootstrap (WCR; Cameron, Gelbach and
 Miller 2008; MacKinnon and Webb 2017) imposes the null on the bootstrap data and compares
 the observed CRV1 t-statistic with its bootstrap distribution.
@@ -68,8 +68,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..errors import DesignError, FewClustersWarning
-from ._checks import (
+from ...errors import DesignError, FewClustersWarning, PolicylabWarning
+from ..core.checks import (
     ATT_TERM,
     DiDInputError,
     PanelInputs,
@@ -84,9 +84,9 @@ from ._checks import (
     outcome_rows,
     recode,
 )
-from ._wild_dense import DENSE_CELLS, DenseDraws
-from .fixed_effects import Factor, fixest_dof_k, is_nested, singleton_mask
-from .results import DiDResult, FewClusterResult, GroupTimeResult
+from .wild_dense import DENSE_CELLS, DenseDraws
+from ..core.fixed_effects import Factor, fixest_dof_k, is_nested, singleton_mask
+from ..results import DiDResult, FewClusterResult, GroupTimeResult
 
 WeightKind = Literal["rademacher", "webb"]
 WEIGHT_KINDS: tuple[str, ...] = ("rademacher", "webb")
@@ -1326,7 +1326,7 @@ class _WithinSample:
 
 
 def _within_sample(panel, x: sp.csr_matrix, names: list[str], drop_empty: bool) -> _WithinSample:
-    """What :func:`policylab.did._fit.fit_within` fits on (rows with an outcome, singletons
+    """What :func:`policylab.did.core.fit.fit_within` fits on (rows with an outcome, singletons
     dropped iteratively; regressor columns without observations dropped; its clusters and
     fixest's ``K``), without demeaning or fitting: the bootstrap refits on its own."""
     time_codes = _sorted_codes(panel.time)[0]
@@ -1481,7 +1481,7 @@ def _problem_twfe(result: DiDResult, data: pd.DataFrame, term: str) -> LinearPro
 
 
 def _problem_event(result: DiDResult, data: pd.DataFrame, term: str) -> LinearProblem:
-    from .dynamic_twfe import HEADLINE_TERM, REFERENCE_EVENT_TIME, event_term, post_weights
+    from ..estimators.dynamic_twfe import HEADLINE_TERM, REFERENCE_EVENT_TIME, event_term, post_weights
 
     s = result.spec
     panel = _panel(result, data, whole_time=True)
@@ -1523,7 +1523,7 @@ def _staggered_term_weights(cells, term: str) -> np.ndarray:
     """Weights on a staggered estimator's cohort x period cells that make ``term``: the
     overall ATT, an event time, or a cohort (over its post-joining cells), as the
     Sun-Abraham and ETWFE estimators aggregate them."""
-    from ._staggered import OVERALL_TERM, cohort_term, event_names, overall_weights, weight_matrix
+    from ..core.staggered import OVERALL_TERM, cohort_term, event_names, overall_weights, weight_matrix
 
     if term == OVERALL_TERM:
         return overall_weights(cells)
@@ -1542,7 +1542,7 @@ def _staggered_term_weights(cells, term: str) -> np.ndarray:
 def _problem_sun_abraham(result: DiDResult, data: pd.DataFrame, term: str) -> LinearProblem:
     """Sun-Abraham's saturated regression; the tested combination is the aggregate's
     weights on the cohort x event-time coefficients (held fixed, as the estimator does)."""
-    from .sun_abraham import SunAbrahamSpec, fit_design
+    from ..estimators.sun_abraham import SunAbrahamSpec, fit_design
 
     s = result.spec
     spec = SunAbrahamSpec(
@@ -1581,12 +1581,12 @@ class _EtwfeDesign:
 
 
 def _etwfe_design(result: DiDResult, data: pd.DataFrame, term: str) -> _EtwfeDesign:
-    from ._staggered import (
+    from ..core.staggered import (
         cohort_column,
         staggered_sample,
     )
-    from .etwfe import _design
-    from .poisson import group_codes, separated_rows
+    from ..estimators.etwfe import _design
+    from ..core.poisson import group_codes, separated_rows
 
     s = result.spec
     panel = _panel(result, data, whole_time=True)
@@ -1678,7 +1678,7 @@ def _problem_att_gt(
     influence function without the term for estimated group shares (the bootstrap
     conditions on the design), exactly so for never-treated comparisons.
     """
-    from .aggregate import KINDS, aggregate
+    from ..estimators.callaway_santanna.aggregate import KINDS, aggregate
 
     s = result.spec
     kind = term.split(":", 1)[1] if term.startswith("overall:") else term
@@ -1702,7 +1702,7 @@ def _problem_att_gt(
             + ". Use multiplier_bootstrap or randomization_inference instead"
         )
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", PolicylabWarning)
         agg = aggregate(result, kind, bootstrap=False)
     w = np.asarray(agg.overall_weights)
     g_cell, t_cell = np.asarray(result.group), np.asarray(result.time)
@@ -1896,7 +1896,7 @@ def poisson_score_bootstrap(
     statistic is the Wald t with the delta-method CRV1 standard error. Test inversion refits
     the restricted model at each candidate value (warm-started).
     """
-    from .poisson import fit_poisson
+    from ..core.poisson import fit_poisson
 
     y, x = ed.y, ed.x
     h = _PoissonLevel(x, ed.design, ed.w_row)
@@ -2082,7 +2082,7 @@ def wild_bootstrap(
         Linear models with up to a few thousand clusters: in each of the ``B`` draws,
         evaluate all ``2**m`` sign patterns of the weights of the ``m`` clusters with the
         largest scores (conditional Monte Carlo: the same bootstrap p-value, much smaller
-        Monte Carlo error with few treated clusters; see ``policylab.did._wild_dense``).
+        Monte Carlo error with few treated clusters; see ``policylab.did.inference.wild_dense``).
         0 (default): plain draws. ``spec["sign_patterns"]`` says what was done (1 = none:
         exact enumeration, Poisson, or too many clusters).
 
@@ -2353,7 +2353,7 @@ def aggregate_influence(result: GroupTimeResult, agg: Any) -> np.ndarray:
     """Influence function of ``agg.overall`` (one entry per unit, R ``did``'s scaling:
     ``V = S'S / n**2`` with ``S`` the cluster sums), from the cell influence functions and,
     for estimated group-share weights, R ``did``'s extra term ``w_i (a(G_i) - m(G_i) theta)
-    / sum(pg)`` (see :mod:`policylab.did.aggregate`)."""
+    / sum(pg)`` (see :mod:`policylab.did.estimators.callaway_santanna.aggregate`)."""
     IF = np.asarray(result.influence)
     n = result.n_units
     coh = np.asarray(result.unit_cohort, dtype=np.float64)
@@ -2416,7 +2416,7 @@ def multiplier_bootstrap(
     """Cluster-level multiplier bootstrap of a Callaway-Sant'Anna aggregate.
 
     The aggregate's influence function is **summed** within clusters (``S_g``; never
-    averaged, see docs/peers.md), and each draw is ``theta*_b = sum_g v_bg S_g / n`` with
+    averaged, see studies/COVERAGE.md), and each draw is ``theta*_b = sum_g v_bg S_g / n`` with
     Webb (default) or Rademacher multipliers ``v``.
 
     Parameters
@@ -2469,7 +2469,7 @@ def multiplier_bootstrap(
     >>> mb.method, mb.weights, mb.n_clusters
     ('multiplier_bootstrap', 'webb', 30)
     """
-    from .aggregate import KINDS, aggregate
+    from ..estimators.callaway_santanna.aggregate import KINDS, aggregate
 
     if not isinstance(result, GroupTimeResult):
         raise TypeError(
@@ -2484,7 +2484,7 @@ def multiplier_bootstrap(
     null = check_null(null)
     alpha = result.alpha if alpha is None else check_alpha(alpha)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", PolicylabWarning)
         agg = aggregate(
             result, kind, balance_e=balance_e, min_e=min_e, max_e=max_e, bootstrap=False
         )

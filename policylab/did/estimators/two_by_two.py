@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DesignError
-from ._checks import (
+from ...errors import DesignError
+from ..core.checks import (
     ATT_TERM,
     as_spec_value,
     binary_column,
@@ -25,8 +25,8 @@ from ._checks import (
     outcome_rows,
     recode,
 )
-from .results import DiDResult
-from .vcov import Clustering, compute_vcov, few_clusters_warning, make_estimate
+from ..results import DiDResult
+from ..core.vcov import Clustering, compute_vcov, few_clusters_warning, make_estimate
 
 #: Columns of the saturated regression ``y ~ 1 + treated + post + treated:post``.
 REGRESSORS = ("intercept", "treated", "post", "treated:post")

@@ -80,7 +80,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, special, stats
 
-from .results import AggregateResult, DiDResult, Estimate
+from ..results import AggregateResult, DiDResult, Estimate, Summarised
 
 __all__ = ["METHODS", "RESTRICTIONS", "HonestDiDResult", "honest_did"]
 
@@ -104,7 +104,7 @@ _TOL = 1e-9
 
 
 @dataclass(frozen=True, eq=False)
-class HonestDiDResult:
+class HonestDiDResult(Summarised):
     """Robust confidence sets of one Rambachan-Roth sensitivity analysis, frozen.
 
     Attributes
@@ -163,7 +163,7 @@ class HonestDiDResult:
             a.setflags(write=False)
 
     def __repr__(self) -> str:
-        from .results import _estimate_text, _n, _num, _warned
+        from ..results import _estimate_text, _n, _num, _warned
 
         grid = (f"{_n(self.M.size, 'restriction size')} {_num(self.M.min())}-{_num(self.M.max())}"
                 if self.M.size else "no restriction sizes")
@@ -260,7 +260,7 @@ def honest_did(
     result : DiDResult, AggregateResult or array
         An event study: :func:`~policylab.did.event_study` (or another result whose
         estimates are ``event_time::e`` terms with the reference ``-1`` left out), a
-        Callaway-Sant'Anna :func:`~policylab.did.aggregate` result of kind ``"dynamic"``
+        Callaway-Sant'Anna :func:`~policylab.did.estimators.callaway_santanna.aggregate` result of kind ``"dynamic"``
         computed with ``base_period="universal"``, or the coefficient vector itself (pre
         periods first, then post periods; give ``sigma``, ``num_pre`` and ``num_post``).
     sigma : ndarray, optional

@@ -30,16 +30,16 @@ weights here).
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
-from ._checks import check_int
-from ._cs_inference import multiplier_bootstrap, standard_errors, vcov
-from .results import AggregateResult, Estimate, GroupTimeResult
+from ...core.checks import check_choice, check_int
+from ...core.influence import multiplier_bootstrap, standard_errors, vcov
+from ...results import AggregateResult, Estimate, GroupTimeResult
 
 AggregateKind = Literal["simple", "group", "dynamic", "calendar"]
-KINDS: tuple[str, ...] = ("simple", "group", "dynamic", "calendar")
+KINDS: tuple[str, ...] = get_args(AggregateKind)
 
 __all__ = ["KINDS", "aggregate"]
 
@@ -80,7 +80,7 @@ def aggregate(
     Parameters
     ----------
     result : GroupTimeResult
-        Output of :func:`policylab.did.att_gt`.
+        Output of :func:`policylab.did.estimators.callaway_santanna.att_gt`.
     kind : {"simple", "group", "dynamic", "calendar"}
         The aggregation (see the module docstring).
     balance_e : int or None
@@ -122,8 +122,7 @@ def aggregate(
         raise TypeError(
             f"result must be a GroupTimeResult (from att_gt), got {type(result).__name__}"
         )
-    if not isinstance(kind, str) or kind not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(map(repr, KINDS))}; got {kind!r}")
+    check_choice(kind, "kind", KINDS)
     balance_e = _opt_int(balance_e, "balance_e")
     min_e = _opt_int(min_e, "min_e")
     max_e = _opt_int(max_e, "max_e")

@@ -17,7 +17,7 @@ Two estimators, chosen by name through :data:`VCOV_ESTIMATORS`:
     Inference uses Student t with ``G_min - 1`` degrees of freedom (fixest ``t.df = "min"``).
 
 ``K`` is the number of parameters; for fixed-effects models it follows fixest's nested
-convention (:func:`policylab.did.fixed_effects.fixest_dof_k`).
+convention (:func:`policylab.did.core.fixed_effects.fixest_dof_k`).
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..errors import DesignError, FewClustersWarning
+from ...errors import DesignError, FewClustersWarning
 from .fixed_effects import first_appearance_codes, is_nested
-from .results import Estimate
+from ..results import Estimate
 
 VcovKind = Literal["HC1", "CRV1"]
 FEW_CLUSTERS = 30

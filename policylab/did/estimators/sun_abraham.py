@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DesignError
-from ._checks import (
+from ...errors import DesignError
+from ..core.checks import (
     as_spec_value,
     check_alpha,
     check_columns,
@@ -21,11 +21,11 @@ from ._checks import (
     normalise_cluster,
     panel_inputs,
 )
-from ._staggered import (
+from ..core.checks import check_choice
+from ..core.staggered import (
     OVERALL_TERM,
     Cells,
     cell_estimates,
-    check_choice,
     cohort_column,
     cohort_term,
     distinct,
@@ -38,8 +38,8 @@ from ._staggered import (
     weight_matrix,
 )
 from .dynamic_twfe import REFERENCE_EVENT_TIME
-from .results import StaggeredResult
-from .vcov import few_clusters_warning, make_estimate
+from ..results import StaggeredResult
+from ..core.vcov import few_clusters_warning, make_estimate
 
 CONTROLS = ("never_treated", "last_treated")
 
@@ -96,7 +96,7 @@ def fit_design(
     """Build and fit the cohort x event-time interaction regression of ``spec`` on ``data``.
 
     ``dense_regressors=False`` leaves ``fit.regressors`` as the compact
-    :class:`~policylab.did._staggered.OneHotColumns` (no n x p matrix).
+    :class:`~policylab.did.core.staggered.OneHotColumns` (no n x p matrix).
     """
     panel = panel_inputs(
         data, outcome=spec.outcome, unit=spec.unit, time=spec.time, cluster=spec.cluster, whole_time=True

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DesignError
-from ._checks import (
+from ...errors import DesignError
+from ..core.checks import (
     ATT_TERM,
     as_spec_value,
     binary_column,
@@ -21,9 +21,9 @@ from ._checks import (
     normalise_cluster,
     panel_inputs,
 )
-from ._fit import fit_within
-from .results import DiDResult
-from .vcov import few_clusters_warning, make_estimate
+from ..core.fit import fit_within
+from ..results import DiDResult
+from ..core.vcov import few_clusters_warning, make_estimate
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def twfe(
     """Static two-way fixed-effects DiD with cluster-robust (CRV1) standard errors.
 
     Fits ``y_it = a_i + l_t + b * D_it + e_it`` by projecting the firm and year effects out
-    exactly (no dummy matrices; see :mod:`policylab.did.fixed_effects`), so unbalanced panels
+    exactly (no dummy matrices; see :mod:`policylab.did.core.fixed_effects`), so unbalanced panels
     are fine.
 
     Parameters

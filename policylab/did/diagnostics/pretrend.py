@@ -41,8 +41,8 @@ import math
 
 import numpy as np
 
-from ..errors import DesignError
-from .results import DiDResult, GroupTimeResult, PretrendResult
+from ...errors import DesignError
+from ..results import DiDResult, GroupTimeResult, PretrendResult
 
 __all__ = ["average_pretrend_test", "pretrend_test"]
 
@@ -163,10 +163,10 @@ def pretrend_test(result: GroupTimeResult | DiDResult) -> PretrendResult:
     Parameters
     ----------
     result : GroupTimeResult or DiDResult
-        Group-time ATTs from :func:`policylab.did.att_gt` (every pre-treatment ATT(g,t)), or an
+        Group-time ATTs from :func:`policylab.did.estimators.callaway_santanna.att_gt` (every pre-treatment ATT(g,t)), or an
         event study whose lead terms are tested: ``event_study`` (event time < -1, the
         reference -1 being zero) or a Callaway-Sant'Anna dynamic aggregation packaged by
-        :func:`policylab.did.headline.cs_headline_result` (event time < 0). With few clusters
+        :func:`policylab.did.estimators.callaway_santanna.headline.cs_headline_result` (event time < 0). With few clusters
         the many ATT(g,t) have a singular covariance; the aggregated event times then still
         give a test, and so does :func:`average_pretrend_test`.
 

@@ -1,7 +1,7 @@
 """Bootstrap-t pieces of the wild cluster bootstrap for few clusters (tens to thousands),
 with the signs of the most influential clusters enumerated inside each draw.
 
-Each draw's cluster sums ``[w_0, .., m_0, ..] = v'C`` (see :func:`policylab.did.wild._t_parts`)
+Each draw's cluster sums ``[w_0, .., m_0, ..] = v'C`` (see :func:`policylab.did.inference.wild._t_parts`)
 are linear in the weights ``v``, with ``C`` the clusters' rows ``[s_0, .., a_0 h, ..]``. With
 ``C = U S V'`` (thin SVD of the column-equilibrated rows, rank ``r``), ``z = v'US`` carries
 them all: the numerators are ``N_j = z'n_j`` and every quadratic piece of the CRV1 variance
@@ -55,7 +55,7 @@ class DenseDraws:
     enumerated clusters), built once; :meth:`pieces` computes any range of draws.
 
     ``scores``, ``lev``, ``a``, ``a_inv``, ``q``, ``pairs``, ``prods`` as in
-    :func:`policylab.did.wild._t_parts`; ``signs``: the number of most influential clusters
+    :func:`policylab.did.inference.wild._t_parts`; ``signs``: the number of most influential clusters
     whose signs are enumerated in each draw (0: none, one row per draw); ``n_clusters`` the
     number of clusters (at most that many are enumerated).
     """
@@ -115,7 +115,7 @@ class DenseDraws:
         """``(numerators, quadratic pieces)``: per residual vector ``j`` the numerator and
         per pair the squared-score sum, one entry per draw (from ``start`` on) and sign
         pattern (draw-major: the ``patterns`` rows of a draw are consecutive). ``draws`` is
-        a :class:`policylab.did.wild._Draws`."""
+        a :class:`policylab.did.inference.wild._Draws`."""
         n_pat, nres = self.patterns, self.nres
         n_rows = (draws.n - start) * n_pat
         num = np.zeros((n_rows, nres))

@@ -55,6 +55,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from ..results import Summarised
+
 __all__ = [
     "PLAUSIBLE_EFFECTS",
     "PowerDesign",
@@ -187,7 +189,7 @@ POWER_TIDY_COLUMNS = ["term", "value"]
 
 
 @dataclass(frozen=True)
-class PowerResult:
+class PowerResult(Summarised):
     """A minimum detectable effect and everything it was computed from, frozen.
 
     Attributes

@@ -75,7 +75,7 @@ class Factor:
 def first_appearance_codes(codes: np.ndarray) -> tuple[np.ndarray, int]:
     """Non-negative integer codes renumbered ``0..L-1`` in order of first appearance.
 
-    The same result as ``pandas.factorize`` (and :func:`policylab.did._checks.recode`) on
+    The same result as ``pandas.factorize`` (and :func:`policylab.did.core.checks.recode`) on
     such codes, without hashing: the first row of each code by one scattered write, then a
     relabelling gather unless the codes are already in that order (as codes factorized
     before and subset since usually are). Used after rows were dropped.

@@ -1,7 +1,7 @@
 """The few-cluster policy: which inference the headline of a result should carry.
 
 Below a configurable number of **treated** clusters (default 30) analytic cluster-robust
-intervals are too narrow (docs/peers.md; ``studies/COVERAGE.md``), so the headline interval
+intervals are too narrow (``studies/COVERAGE.md``), so the headline interval
 and p-value are replaced by a few-cluster method, and the decision is returned as text a
 report can show. The point estimate never changes.
 
@@ -43,9 +43,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DesignError
-from ._checks import check_alpha, check_frame, check_int
-from .results import AggregateResult, DiDResult, Estimate, FewClusterResult, GroupTimeResult
+from ...errors import DesignError, PolicylabWarning
+from ..core.checks import check_alpha, check_frame, check_int
+from ..results import AggregateResult, DiDResult, Estimate, FewClusterResult, GroupTimeResult
 from .wild import DEFAULT_DRAWS, MAX_DRAWS, check_draws, check_seed
 
 #: Below this many treated clusters the headline uses a few-cluster method.
@@ -57,7 +57,7 @@ MIN_TREATED_CLUSTERS = 30
 #: within the budgets below.
 MC_TARGET = 0.003
 #: In each draw, the signs of the weights of this many most influential clusters are
-#: enumerated (conditional Monte Carlo, :mod:`policylab.did._wild_dense`): the same
+#: enumerated (conditional Monte Carlo, :mod:`policylab.did.inference.wild_dense`): the same
 #: bootstrap p-value with 15-500x less Monte Carlo variance at the example's bounds.
 SIGN_CLUSTERS = 6
 #: Budget of added draws in draws x clusters (the time of a pass: with hundreds of
@@ -114,7 +114,7 @@ class FewClusterDecision:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def __repr__(self) -> str:
-        from .results import _estimate_text
+        from ..results import _estimate_text
 
         alpha = self.inference.alpha if self.inference is not None else 0.05
         return (f"FewClusterDecision(used={self.used}, method={self.method!r}: "
@@ -233,16 +233,16 @@ def few_cluster_inference(
     mc_target : float or None
         Draw policy. ``None``: exactly ``B`` draws. A share such as ``MC_TARGET`` (0.003,
         what ``evaluate`` uses): while the Monte Carlo standard error of a finite bound
-        (``inference.spec["monte_carlo"]``, see :func:`policylab.did.wild.monte_carlo_error`)
+        (``inference.spec["monte_carlo"]``, see :func:`policylab.did.inference.wild.monte_carlo_error`)
         exceeds this share of the interval's width, draws are added (the same seeded stream
-        continued) as that error calls for (:func:`policylab.did.wild.draws_for_target`),
+        continued) as that error calls for (:func:`policylab.did.inference.wild.draws_for_target`),
         at most twice, within ``wild.MAX_DRAWS`` draws, 4 million draws x sign patterns and
         ``MAX_CODES`` draws x clusters; ``inference.spec["mc_target_met"]`` says whether it
         was reached. Linear estimators and Callaway-Sant'Anna only (the Poisson score and
         multiplier bootstraps keep ``B`` draws). Deterministic: same seed, same numbers.
     enumerate_signs : int
         Wild bootstrap of linear models: enumerate the signs of this many most influential
-        clusters in each draw (see :func:`policylab.did.wild.wild_bootstrap`); 0 for plain
+        clusters in each draw (see :func:`policylab.did.inference.wild.wild_bootstrap`); 0 for plain
         draws.
 
     Returns
@@ -270,7 +270,7 @@ def few_cluster_inference(
     >>> d.apply(res).headline.estimate == res.headline.estimate
     True
     """
-    from .aggregate import KINDS, aggregate
+    from ..estimators.callaway_santanna.aggregate import KINDS, aggregate
     from .wild import _wild_bootstrap, multiplier_bootstrap
 
     if not isinstance(result, (DiDResult, GroupTimeResult)):
@@ -295,7 +295,7 @@ def few_cluster_inference(
 
     if is_cs:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore", PolicylabWarning)
             base = aggregate(result, kind, bootstrap=False).overall
     else:
         base = result.headline
@@ -348,7 +348,7 @@ def few_cluster_inference(
         )
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", PolicylabWarning)
         try:
             inf, detail = run(draws)
         except (ValueError, DesignError) as exc:

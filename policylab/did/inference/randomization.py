@@ -47,9 +47,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ..errors import DesignError
-from ._checks import check_alpha, check_frame
-from .results import FewClusterResult, GroupTimeResult
+from ...errors import DesignError, PolicylabWarning
+from ..core.checks import check_alpha, check_frame
+from ..results import FewClusterResult, GroupTimeResult
 from .wild import (
     _TIE,
     DEFAULT_DRAWS,
@@ -334,7 +334,7 @@ def randomization_inference(
     >>> ri.exact, ri.draws          # 8! / (2! 2! 2! 2!) timing assignments
     (True, 2520)
     """
-    from .aggregate import KINDS, aggregate
+    from ..estimators.callaway_santanna.aggregate import KINDS, aggregate
 
     if not isinstance(result, GroupTimeResult):
         raise TypeError(
@@ -355,7 +355,7 @@ def randomization_inference(
             raise TypeError(f"{name} must be None or an integer, got {v!r}")
     s = result.spec
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", PolicylabWarning)
         agg = aggregate(result, kind, min_e=min_e, max_e=max_e, bootstrap=False)
     estimate = float(agg.overall.estimate)
 
@@ -549,8 +549,8 @@ def _slow_path(
     min_e: int | None,
     max_e: int | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    from .aggregate import aggregate
-    from .att_gt import att_gt
+    from ..estimators.callaway_santanna.aggregate import aggregate
+    from ..estimators.callaway_santanna.att_gt import att_gt
 
     s = result.spec
     pos, t_raw = _unit_rows(result, data)
@@ -585,7 +585,7 @@ def _slow_path(
         for outcome in (s["outcome"], None):
             work[tmp_y] = data[s["outcome"]] if outcome is not None else d_obs
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+                warnings.simplefilter("ignore", PolicylabWarning)
                 gt = att_gt(work, outcome=tmp_y, cohort=tmp_g, **kwargs)
                 vals.append(aggregate(gt, kind, min_e=min_e, max_e=max_e).overall.estimate)
         a_out.append(vals[0])

@@ -1,4 +1,4 @@
-"""Data preparation for :func:`policylab.did.att_gt` (Callaway and Sant'Anna).
+"""Data preparation for :func:`policylab.did.estimators.callaway_santanna.att_gt` (Callaway and Sant'Anna).
 
 Turns the caller's long firm-year frame into the arrays the group-time estimators work on,
 without writing to the frame:
@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DesignError
-from ._checks import DiDInputError, numeric_column
+from ....errors import DesignError
+from ...core.checks import DiDInputError, numeric_column
 
 NEVER = np.inf
 

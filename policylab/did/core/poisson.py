@@ -1,6 +1,6 @@
 """Poisson pseudo-maximum likelihood on a small dense design: pure array functions.
 
-Used by :func:`policylab.did.etwfe` (``family="poisson"``), whose design holds cohort and
+Used by :func:`policylab.did.estimators.etwfe` (``family="poisson"``), whose design holds cohort and
 period indicators plus the treatment cells, i.e. at most a few hundred columns.
 
 * :func:`separated_rows` finds observations whose coefficients would be infinite because

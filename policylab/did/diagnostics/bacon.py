@@ -9,16 +9,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DesignError
-from ._checks import (
+from ...errors import DesignError
+from ..core.checks import (
     as_spec_value,
     binary_column,
     check_columns,
     check_frame,
     panel_inputs,
 )
-from .results import BaconComparison, BaconResult
-from .static_twfe import twfe
+from ..results import BaconComparison, BaconResult
+from ..estimators.static_twfe import twfe
 
 EARLIER_VS_LATER = "Earlier vs Later Treated"
 LATER_VS_EARLIER = "Later vs Earlier Treated"

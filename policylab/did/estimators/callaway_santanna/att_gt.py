@@ -2,9 +2,9 @@
 
 :func:`att_gt` reproduces R ``did``'s ``att_gt`` (>= 2.5) on the same data and options:
 the same cells, base periods and comparison groups, the same 2x2 estimators (R ``DRDID``,
-see :mod:`policylab.did._cs_estimators`), the same influence functions and analytic standard
+see :mod:`policylab.did.estimators.callaway_santanna.estimation`), the same influence functions and analytic standard
 errors, clustered with within-cluster **sums**, and the same multiplier bootstrap. Aggregations
-(:func:`policylab.did.aggregate`) and the pre-trend test (:func:`policylab.did.pretrend_test`)
+(:func:`policylab.did.estimators.callaway_santanna.aggregate`) and the pre-trend test (:func:`policylab.did.pretrend_test`)
 work on the frozen result.
 
 Speed: everything is vectorised over the wide unit x period matrix. Units are sorted by
@@ -20,23 +20,30 @@ import math
 import warnings
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
 
-from ..errors import DesignError, FewClustersWarning, PolicylabWarning
-from ._checks import as_spec_value, check_alpha, check_columns, check_frame, check_int
-from ._cs_estimators import TRIM_LEVEL, CellFailure, panel_2x2, rc_2x2
-from ._cs_inference import _dot, multiplier_bootstrap, standard_errors
-from ._cs_prep import CSData, prepare
-from .results import GroupTimeResult
+from ....errors import DesignError, FewClustersWarning, PolicylabWarning
+from ...core.checks import (
+    as_spec_value,
+    check_alpha,
+    check_choice,
+    check_columns,
+    check_frame,
+    check_int,
+)
+from .estimation import TRIM_LEVEL, CellFailure, panel_2x2, rc_2x2
+from ...core.influence import _dot, multiplier_bootstrap, standard_errors
+from .prep import CSData, prepare
+from ...results import GroupTimeResult
 
 ControlGroup = Literal["never_treated", "not_yet_treated"]
 Method = Literal["dr", "ipw", "reg"]
 BasePeriod = Literal["varying", "universal"]
 CONTROL_GROUPS: tuple[str, ...] = ("never_treated", "not_yet_treated")
-METHODS: tuple[str, ...] = ("dr", "ipw", "reg")
+METHODS: tuple[str, ...] = get_args(Method)
 BASE_PERIODS: tuple[str, ...] = ("varying", "universal")
 FEW_CLUSTERS = 30
 
@@ -57,18 +64,6 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- specification
-
-
-def _choice(value: object, name: str, allowed: tuple[str, ...]) -> str:
-    if not isinstance(value, str):
-        raise TypeError(
-            f"{name} must be one of {', '.join(repr(a) for a in allowed)}; got {value!r}"
-        )
-    if value not in allowed:
-        raise ValueError(
-            f"{name} must be one of {', '.join(repr(a) for a in allowed)}; got {value!r}"
-        )
-    return value
 
 
 def _column_names(value: object, name: str) -> tuple[Hashable, ...]:
@@ -529,7 +524,7 @@ def att_gt(
     ------
     ValueError, TypeError
         Unknown option values (the message names the allowed set), missing or non-numeric
-        columns (:class:`~policylab.did._checks.DiDInputError`).
+        columns (:class:`~policylab.did.core.checks.DiDInputError`).
     DesignError
         No unit is ever treated within the sample, every unit is always treated, there is no
         comparison group for any cell, or the never-treated group is empty.
@@ -557,9 +552,9 @@ def att_gt(
         covariates=_column_names(covariates, "covariates"),
         weights=_single_column(weights, "weights"),
         panel=_bool(panel, "panel"),
-        control_group=_choice(control_group, "control_group", CONTROL_GROUPS),
-        method=_choice(method, "method", METHODS),
-        base_period=_choice(base_period, "base_period", BASE_PERIODS),
+        control_group=check_choice(control_group, "control_group", CONTROL_GROUPS),
+        method=check_choice(method, "method", METHODS),
+        base_period=check_choice(base_period, "base_period", BASE_PERIODS),
         anticipation=check_int(anticipation, "anticipation", minimum=0),
         cluster=_single_column(cluster, "cluster"),
         bootstrap=_bootstrap_draws(bootstrap),
@@ -700,7 +695,7 @@ def att_gt(
 def _unclustered_se(inf: np.ndarray, cells: list[_Cell], d: CSData) -> np.ndarray:
     """``sqrt(colSums(inf**2)) / n``, summing each column only over the unit blocks where it
     can be non-zero (its cohort and its comparison cohorts; units are sorted by cohort)."""
-    from ._cs_inference import SE_FLOOR
+    from ...core.influence import SE_FLOOR
 
     cs, ce = d.cohort_start, d.cohort_end
     ss = np.zeros(len(cells))

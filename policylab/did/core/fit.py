@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..errors import DesignError
-from ._checks import recode
+from ...errors import DesignError
+from .checks import recode
 from .fixed_effects import Factor, demean_two_way, fixest_dof_k, singleton_mask
 from .vcov import Clustering, Vcov, compute_vcov
 

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DesignError
-from ._checks import (
+from ...errors import DesignError
+from ..core.checks import (
     as_spec_value,
     check_alpha,
     check_columns,
@@ -24,9 +24,9 @@ from ._checks import (
     numeric_column,
     panel_inputs,
 )
-from ._staggered import event_term, fit_within_onehot
-from .results import DiDResult, Estimate
-from .vcov import few_clusters_warning, make_estimate
+from ..core.staggered import event_term, fit_within_onehot
+from ..results import DiDResult, Estimate
+from ..core.vcov import few_clusters_warning, make_estimate
 
 HEADLINE_TERM = "avg_post"
 REFERENCE_EVENT_TIME = -1

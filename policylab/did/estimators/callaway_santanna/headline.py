@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .results import AggregateResult, DiDResult, Estimate, GroupTimeResult
+from ...results import AggregateResult, DiDResult, Estimate, GroupTimeResult
 
 CS_METHOD = "callaway_santanna"
 

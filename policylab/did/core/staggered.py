@@ -20,9 +20,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ..errors import DesignError
-from ._checks import constant_within, integer_valued, no_missing, numeric_column
-from ._fit import WithinFit, check_identified, fit_within
+from ...errors import DesignError
+from .checks import constant_within, integer_valued, no_missing, numeric_column
+from .fit import WithinFit, check_identified, fit_within
 from .fixed_effects import (
     Factor,
     first_appearance_codes,
@@ -30,7 +30,7 @@ from .fixed_effects import (
     onehot_within,
     singleton_mask,
 )
-from .results import CellEstimate, Estimate
+from ..results import CellEstimate, Estimate
 from .vcov import Clustering, TableScores, compute_vcov, make_estimate
 
 ControlOption = Literal["never_treated", "last_treated", "auto"]
@@ -42,13 +42,6 @@ def cohort_term(g: int) -> str:
     return f"cohort::{g}"
 
 
-def check_choice(value: object, name: str, allowed: Sequence[str]) -> str:
-    """``value`` must be one of ``allowed`` (ValueError naming the allowed set)."""
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(
-            f"{name} must be one of {', '.join(repr(a) for a in allowed)}; got {value!r}"
-        )
-    return value
 
 
 def cohort_column(data: pd.DataFrame, cohort: Hashable, unit_codes: np.ndarray) -> np.ndarray:
@@ -384,12 +377,12 @@ def fit_within_onehot(
     cluster_codes: tuple[np.ndarray, ...],
     drop_empty: bool,
 ) -> WithinFit:
-    """:func:`policylab.did._fit.fit_within` for one-hot regressors ``1[cell_i = j]``.
+    """:func:`policylab.did.core.fit.fit_within` for one-hot regressors ``1[cell_i = j]``.
 
     The same sample (rows with an outcome, singletons dropped iteratively), the same
     checks, notes and errors, the same estimates and CRV1 covariance, computed on the
     distinct rows of the within-transformed regressors
-    (:func:`policylab.did.fixed_effects.onehot_within`) instead of an n x p matrix:
+    (:func:`policylab.did.core.fixed_effects.onehot_within`) instead of an n x p matrix:
     ``beta`` from the normal equations on those rows, the residuals from one demeaned
     outcome vector, cluster score sums by (cluster, distinct row). ``regressors`` of the
     result is a :class:`OneHotColumns`. Falls back to ``fit_within`` on the dense matrix

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..errors import ConvergenceWarning, DesignError, SeparationWarning
-from ._checks import (
+from ...errors import ConvergenceWarning, DesignError, SeparationWarning
+from ..core.checks import (
     DiDInputError,
     as_spec_value,
     check_alpha,
@@ -24,11 +24,11 @@ from ._checks import (
     numeric_column,
     panel_inputs,
 )
-from ._staggered import (
+from ..core.checks import check_choice
+from ..core.staggered import (
     OVERALL_TERM,
     Cells,
     cell_estimates,
-    check_choice,
     cohort_column,
     cohort_term,
     contiguous_codes,
@@ -39,10 +39,10 @@ from ._staggered import (
     staggered_sample,
     weight_matrix,
 )
-from .fixed_effects import Factor, first_appearance_codes, fixest_dof_k
-from .poisson import PoissonFit, fit_poisson, group_codes, irls_converged, separated_rows
-from .results import CellEstimate, EffectScale, Estimate, StaggeredResult
-from .vcov import Clustering, TableScores, compute_vcov, few_clusters_warning, make_estimate
+from ..core.fixed_effects import Factor, first_appearance_codes, fixest_dof_k
+from ..core.poisson import PoissonFit, fit_poisson, group_codes, irls_converged, separated_rows
+from ..results import CellEstimate, EffectScale, Estimate, StaggeredResult
+from ..core.vcov import Clustering, TableScores, compute_vcov, few_clusters_warning, make_estimate
 
 FAMILIES = ("linear", "poisson")
 RANK_TOL = 1e-9
@@ -585,7 +585,7 @@ def _cell_design(
 
 
 def _fit_poisson_rows(y: np.ndarray, row: np.ndarray, design: Design) -> PoissonFit:
-    """:func:`policylab.did.poisson.fit_poisson` when observation ``i`` has the design row
+    """:func:`policylab.did.core.poisson.fit_poisson` when observation ``i`` has the design row
     ``design.x[row[i]]``: the same IRLS iterations on the distinct rows.
 
     The start ``mu_i = (y_i + mean(y)) / 2`` varies within a row, so the first iteration

@@ -7,13 +7,15 @@ that the CLI can print them as one line (see :mod:`policylab.errors`).
 
 from __future__ import annotations
 
+import difflib
+
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ..errors import DesignError, UserError
+from ...errors import DesignError, UserError
 
 
 class DiDInputError(UserError, ValueError):
@@ -281,3 +283,16 @@ def cluster_spec(cluster: tuple[Hashable, ...] | None) -> object:
     if cluster is None:
         return None
     return as_spec_value(cluster[0]) if len(cluster) == 1 else as_spec_value(list(cluster))
+
+
+def check_choice(value: object, name: str, allowed: Sequence[str]) -> str:
+    """``value`` must be one of ``allowed``: TypeError for a non-string, ValueError naming the
+    allowed set (and the closest one: "did you mean ...?") for an unknown string."""
+    listed = ", ".join(repr(a) for a in allowed)
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {listed}; got {value!r}")
+    if value not in allowed:
+        close = difflib.get_close_matches(value, list(allowed), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"{name} must be one of {listed}; got {value!r}{hint}")
+    return value

@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .constants import FEW_CLUSTERS
 from .errors import ConfigError, os_error, os_reason
 from .estimators import ESTIMATORS, METHOD_NAMES
 from .schema import TABLES
@@ -231,7 +232,7 @@ class Estimation(_Model):
     cluster: Literal["consortium", "firm"] = "consortium"
     alpha: Annotated[float, Field(gt=0, lt=1)] = 0.05
     few_cluster_threshold: Annotated[int, Field(ge=0)] = Field(
-        30, description="below this many consortia holding members, a headline's interval and "
+        FEW_CLUSTERS, description="below this many consortia holding members, a headline's interval and "
         "p-value come from the few-cluster method (wild cluster restricted bootstrap); 0 never")
     bootstrap_draws: Annotated[int, Field(ge=99, le=99_999)] = Field(
         999, description="draws of the few-cluster bootstrap to start from (more are added "

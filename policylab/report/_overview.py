@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..did.inference.few_clusters import METHOD_TEXT
+from ..constants import FEW_CLUSTERS
 from ..evaluation import EvaluationResult, RegionEffect, RegionInfo
 from ..synthesis import METHOD_LABELS, PooledEffect
 from ._html_table import format_number
@@ -43,7 +44,7 @@ __all__ = [
 
 #: Below this many treated clusters, cluster-robust intervals tend to be too narrow (peers.md:
 #: coverage 0.68–0.90 at 3–10 treated consortia); the same threshold as the estimators' warning.
-FEW_TREATED_CLUSTERS = 30
+FEW_TREATED_CLUSTERS = FEW_CLUSTERS
 
 #: Below this many treated firms a region's estimate is read as descriptive (domain notes §2.2).
 FEW_TREATED_FIRMS = 30

@@ -32,11 +32,11 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ...errors import DesignError, FewClustersWarning
+from ...constants import FEW_CLUSTERS
 from .fixed_effects import first_appearance_codes, is_nested
 from ..results import Estimate
 
 VcovKind = Literal["HC1", "CRV1"]
-FEW_CLUSTERS = 30
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, special, stats
 
+from ...constants import FEW_CLUSTERS
 from ..results import AggregateResult, DiDResult, Estimate, Summarised
 
 __all__ = ["METHODS", "RESTRICTIONS", "HonestDiDResult", "honest_did"]
@@ -597,7 +598,7 @@ def _event_study_inputs(
 
 
 def _few_clusters_note(notes: list[str], n_clusters: int) -> None:
-    if 0 < n_clusters < 30:
+    if 0 < n_clusters < FEW_CLUSTERS:
         notes.append(
             f"the robust sets treat the covariance of the coefficients as known; with "
             f"{n_clusters} clusters the clustered covariance is itself imprecise"

@@ -43,13 +43,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ...constants import FEW_CLUSTERS
 from ...errors import DesignError, PolicylabWarning
 from ..core.checks import check_alpha, check_frame, check_int
 from ..results import AggregateResult, DiDResult, Estimate, FewClusterResult, GroupTimeResult
 from .wild import DEFAULT_DRAWS, MAX_DRAWS, check_draws, check_seed
 
 #: Below this many treated clusters the headline uses a few-cluster method.
-MIN_TREATED_CLUSTERS = 30
+MIN_TREATED_CLUSTERS = FEW_CLUSTERS
 #: Draw policy: draws are added (the bootstrap is rerun with more draws, same seed) until
 #: the Monte Carlo standard error of each finite bound is at most this share of the
 #: interval's width (then the range of a bound over 10 seeds, about 3 standard errors, is

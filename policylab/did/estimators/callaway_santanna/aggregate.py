@@ -35,6 +35,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 from ...core.checks import check_choice, check_int
+from ...core.normal import z_critical
 from ...core.influence import multiplier_bootstrap, standard_errors, vcov
 from ...results import AggregateResult, Estimate, GroupTimeResult
 
@@ -171,7 +172,7 @@ def aggregate(
     el_inf = inf[:, :-1]
     se_el = standard_errors(el_inf, cluster) if keys.size else np.zeros(0)
     se_ov = float(standard_errors(inf[:, -1], cluster)[0])
-    z = _z(result.alpha)
+    z = z_critical(result.alpha)
     crit, uniform = z, False
     if draws:
         rng = np.random.default_rng(seed)
@@ -236,10 +237,6 @@ def aggregate(
     )
 
 
-def _z(alpha: float) -> float:
-    from statistics import NormalDist
-
-    return NormalDist().inv_cdf(1.0 - alpha / 2.0)
 
 
 def _weighted_sum(cols: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:

@@ -35,6 +35,8 @@ from ...core.checks import (
     check_int,
 )
 from .estimation import TRIM_LEVEL, CellFailure, panel_2x2, rc_2x2
+from ....constants import FEW_CLUSTERS
+from ...core.normal import z_critical
 from ...core.influence import _dot, multiplier_bootstrap, standard_errors
 from .prep import CSData, prepare
 from ...results import GroupTimeResult
@@ -45,7 +47,6 @@ BasePeriod = Literal["varying", "universal"]
 CONTROL_GROUPS: tuple[str, ...] = ("never_treated", "not_yet_treated")
 METHODS: tuple[str, ...] = get_args(Method)
 BASE_PERIODS: tuple[str, ...] = ("varying", "universal")
-FEW_CLUSTERS = 30
 
 
 class NoComparisonWarning(PolicylabWarning):
@@ -640,7 +641,7 @@ def att_gt(
     else:
         analytic = standard_errors(inf, cluster_codes)
     analytic[ref] = np.nan
-    z = _z(spec.alpha)
+    z = z_critical(spec.alpha)
     se = analytic
     crit = z
     uniform = False
@@ -714,11 +715,6 @@ def _bool(value: object, name: str) -> bool:
     return bool(value)
 
 
-def _z(alpha: float) -> float:
-    """Two-sided normal critical value (stdlib; keeps scipy.stats off the import path)."""
-    from statistics import NormalDist
-
-    return NormalDist().inv_cdf(1.0 - alpha / 2.0)
 
 
 def _few_clusters(d: CSData, name: Hashable) -> str | None:

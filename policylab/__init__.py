@@ -32,6 +32,8 @@ _EXPORTS = {
     "compute_indicators": "policylab.indicators",
     "run": "policylab.pipeline",
     "evaluate": "policylab.pipeline",
+    "estimate": "policylab.pipeline",
+    "monitoring": "policylab.pipeline",
     "EvaluationResult": "policylab.evaluation",
     "firm_panel": "policylab.did.panel",
     "did_2x2": "policylab.did",

@@ -231,21 +231,9 @@ def estimate(
 
     with _user_errors():
         cfg = load_config(config)
-        keys = [r.key for r in cfg.regions]
-        problems = []
-        if unknown := [r for r in region or [] if r not in keys]:
-            problems.append(f"unknown region key(s) {unknown}; the config has {keys}")
-        elif lacking := cfg.regions_lacking(outcome.value, region or None):
-            from .config import OUTCOME_COLUMNS
-
-            problems.append(f"outcome '{outcome.value}' needs firms column '{OUTCOME_COLUMNS[outcome.value]}', "
-                            f"which region(s) {', '.join(map(repr, lacking))} of {config} do not map; "
-                            "leave them out with --region, or map the column")
-        if problems:
-            raise UsageError(problems)
         effects = run_estimate(cfg, method=method.value, outcome=outcome.value, regions=region)
     if output_format is OutputFormat.json:
-        from .report._serialize import to_jsonable
+        from .report import to_jsonable
 
         payload = to_jsonable({"schema_version": 1, "results": [e.to_dict() for e in effects]})
         typer.echo(json.dumps(payload, sort_keys=True, indent=2, allow_nan=False, ensure_ascii=False))
@@ -315,37 +303,20 @@ def indicators(
     import pandas as pd
 
     from .config import load_config
-    from .evaluation import SCHEMA_VERSION, EvaluationResult
-    from .indicators import check_selection, compute_indicators, select_indicators
-    from .ingest import ingest, region_info
-    from .report import indicators_csv
-    from .report._indicators import sorted_indicators
+    from .pipeline import monitoring
+    from .report import indicators_csv, to_jsonable
 
     with _user_errors():
         cfg = load_config(config)
-        check_selection([region_info(r) for r in cfg.regions], indicators=indicator, regions=region)
-        data = ingest(cfg)
-        infos = tuple(r.info for r in data.regions)
-        table = compute_indicators(((r.info, r.tables) for r in data.regions),
-                                   min_cell_firms=cfg.lab.min_cell_firms,
-                                   dominance_share=cfg.lab.dominance_share)
-        table = select_indicators(table, infos, indicators=indicator, regions=region)
-    settings = {"min_cell_firms": cfg.lab.min_cell_firms, "dominance_share": cfg.lab.dominance_share}
-    result = EvaluationResult(cfg.lab.name, cfg.lab.description, infos, table, (), pd.DataFrame(), {},
-                              settings=settings)
+        result = monitoring(cfg, indicators=indicator, regions=region)
     if output_format is IndicatorFormat.csv:
         typer.echo(indicators_csv(result), nl=False)
         return
-    rows = sorted_indicators(result)
     if output_format is IndicatorFormat.json:
-        from .report._serialize import to_jsonable
-
-        records = rows.astype(object).where(rows.notna(), None).to_dict(orient="records")
-        payload = {"schema_version": SCHEMA_VERSION, "settings": settings,
-                   "regions": [i.to_dict() for i in infos], "indicators": records}
-        typer.echo(json.dumps(to_jsonable(payload), indent=2, sort_keys=True, ensure_ascii=False,
-                              allow_nan=False))
+        typer.echo(json.dumps(to_jsonable(result.to_dict()), indent=2, sort_keys=True,
+                              ensure_ascii=False, allow_nan=False))
         return
+    rows = result.indicators
     from rich.table import Table
 
     out = Table("region", "indicator", "level", "cluster", "group", "period", "value", "unit", "n_firms",

@@ -286,6 +286,7 @@ class LabConfig(_Model):
     regions: list[Region] = Field(min_length=1)
     base_dir: Path = Field(Path("."), exclude=True)
     sha256: str = Field("", exclude=True, description="hash of the config file's bytes")
+    source: str = Field("<config>", exclude=True, description="where the config was read from")
 
     @model_validator(mode="after")
     def _unique_regions(self) -> "LabConfig":
@@ -435,7 +436,7 @@ def parse_config(text: str, *, source: str = "<config>", base_dir: Path = Path("
                 msg = "unknown key (check the spelling)"
             lines.append(f"{source}: {_format_location(err['loc'])}: {msg}")
         raise ConfigError(lines) from None
-    cfg = cfg.model_copy(update={"base_dir": base_dir, "sha256": digest})
+    cfg = cfg.model_copy(update={"base_dir": base_dir, "sha256": digest, "source": source})
     found = outcome_problems(cfg) + path_problems(cfg)
     if found:
         raise ConfigError([f"{source}: {loc}: {msg}" for loc, msg in found])

@@ -11,8 +11,8 @@ from .region_results import RegionDiagnostics, RegionEffect
 from .schema import INDICATOR_COLUMNS, RegionInfo
 from .synthesis import Synthesis
 
-__all__ = ["INDICATOR_COLUMNS", "SCHEMA_VERSION", "EvaluationResult", "RegionDiagnostics",
-           "RegionEffect", "RegionInfo"]
+__all__ = ["INDICATOR_COLUMNS", "SCHEMA_VERSION", "EvaluationResult", "MonitoringResult",
+           "RegionDiagnostics", "RegionEffect", "RegionInfo"]
 
 SCHEMA_VERSION = 1
 
@@ -106,3 +106,31 @@ class EvaluationResult:
             "balance": [] if self.balance is None else
             self.balance.astype(object).where(self.balance.notna(), None).to_dict(orient="records"),
         }
+
+
+@dataclass(frozen=True)
+class MonitoringResult:
+    """The monitoring indicators of a lab after disclosure control, without estimation
+    (:func:`policylab.pipeline.monitoring`; ``policylab indicators``).
+
+    ``indicators`` has exactly :data:`INDICATOR_COLUMNS`, in the report's canonical order; a
+    suppressed cell has ``value`` NaN and ``flag == "suppressed"``. ``settings`` holds the
+    disclosure-control settings it was computed with.
+    """
+
+    lab_name: str
+    regions: tuple[RegionInfo, ...]
+    indicators: pd.DataFrame
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        supp = int((self.indicators["flag"] == "suppressed").sum()) if len(self.indicators) else 0
+        return (f"MonitoringResult(lab={self.lab_name!r}: {len(self.regions)} regions, "
+                f"{len(self.indicators):,} indicator cells ({supp:,} suppressed))")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready record (what ``policylab indicators --format json`` prints)."""
+        rows = self.indicators.astype(object).where(self.indicators.notna(), None)
+        return {"schema_version": SCHEMA_VERSION, "settings": dict(self.settings),
+                "regions": [i.to_dict() for i in self.regions],
+                "indicators": rows.to_dict(orient="records")}

@@ -19,7 +19,7 @@ from .balance import balance_table
 from .config import METHOD_LABELS, OUTCOME_LABELS, LabConfig, load_config
 from .estimators import ESTIMATORS
 from .errors import DesignError, PolicylabWarning
-from .evaluation import EvaluationResult, RegionDiagnostics, RegionEffect
+from .evaluation import EvaluationResult, MonitoringResult, RegionDiagnostics, RegionEffect
 from .indicators import compute_indicators
 from .ingest import LabData, RegionData, ingest
 from .synthesis import synthesize
@@ -146,14 +146,18 @@ def estimate(cfg: LabConfig, *, method: str, outcome: str, regions: list[str] | 
     Raises :class:`~policylab.errors.UserError` for an unknown region key or outcome;
     a region whose design cannot identify the effect raises :class:`DesignError`.
     """
+    from .config import OUTCOME_COLUMNS
     from .did.panel import firm_panel
-    from .errors import UserError
+    from .errors import UsageError, UserError
 
+    keys = [r.key for r in cfg.regions]
+    if unknown := [r for r in regions or [] if r not in keys]:
+        raise UsageError([f"unknown region key(s) {unknown}; the config has {keys}"])
+    if lacking := cfg.regions_lacking(outcome, regions or None):
+        raise UsageError([f"outcome '{outcome}' needs firms column '{OUTCOME_COLUMNS[outcome]}', "
+                          f"which region(s) {', '.join(map(repr, lacking))} of {cfg.source} do not "
+                          "map; leave them out with --region, or map the column"])
     data = data if data is not None else ingest(cfg)
-    keys = [r.info.key for r in data.regions]
-    unknown = sorted(set(regions or []) - set(keys))
-    if unknown:
-        raise UserError(f"unknown region key(s) {unknown}; the config has {keys}")
     cluster = "consortium" if cfg.estimation.cluster == "consortium" else "firm_id"
     out = []
     for region in data.regions:
@@ -171,6 +175,30 @@ def estimate(cfg: LabConfig, *, method: str, outcome: str, regions: list[str] | 
         res, record = headline_inference(res, raw, panel, cfg)
         out.append(RegionEffect(region.info.key, outcome, res, record))
     return out
+
+
+def monitoring(cfg: LabConfig, *, indicators: list[str] | None = None,
+               regions: list[str] | None = None, data: LabData | None = None) -> MonitoringResult:
+    """The monitoring indicators of every (or the chosen) region and indicator, after
+    disclosure control, without estimation (``policylab indicators``; I19 needs ``evaluate``).
+
+    ``indicators``: indicator ids; ``regions``: region keys or names, or ``"lab"``. Raises
+    :class:`~policylab.errors.UserError` naming an unknown one.
+    """
+    from .indicators import check_selection, compute_indicators, select_indicators
+    from .ingest import region_info
+    from .report._indicators import sorted_indicators
+
+    check_selection([region_info(r) for r in cfg.regions], indicators=indicators, regions=regions)
+    data = data if data is not None else ingest(cfg)
+    infos = tuple(r.info for r in data.regions)
+    table = compute_indicators(((r.info, r.tables) for r in data.regions),
+                               min_cell_firms=cfg.lab.min_cell_firms,
+                               dominance_share=cfg.lab.dominance_share)
+    table = select_indicators(table, infos, indicators=indicators, regions=regions)
+    settings = {"min_cell_firms": cfg.lab.min_cell_firms, "dominance_share": cfg.lab.dominance_share}
+    result = MonitoringResult(cfg.lab.name, infos, table, settings)
+    return dataclasses.replace(result, indicators=sorted_indicators(result))
 
 
 def _too_few_firms(panel: pd.DataFrame, outcome: str, min_cell_firms: int) -> str | None:

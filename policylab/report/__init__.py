@@ -9,7 +9,7 @@ Python: no browser engine, nothing to start, and importing this package stays ch
 """
 
 from ._indicators import indicators_csv
-from ._serialize import results_json
+from ._serialize import results_json, to_jsonable
 from .build import SECTIONS, ReportModel, build_report
 from .html import render_html, render_pages, render_report
 from .writer import now_timestamp, write_report
@@ -24,5 +24,6 @@ __all__ = [
     "render_pages",
     "render_report",
     "results_json",
+    "to_jsonable",
     "write_report",
 ]

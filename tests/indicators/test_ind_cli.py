@@ -66,3 +66,15 @@ def test_a_missing_config_exits_2(tmp_path):
     result = runner.invoke(app, ["indicators", str(tmp_path / "nope.toml")])
     assert result.exit_code == 2 and "config file not found" in result.stderr
     assert result.stdout == ""
+
+
+def test_the_command_prints_the_api_result(tiny_lab):
+    # the CLI is a thin shell: --format json is policylab.monitoring(cfg).to_dict()
+    import policylab
+    from policylab.report import to_jsonable
+
+    api = policylab.monitoring(load_config(tiny_lab))
+    result = runner.invoke(app, ["indicators", str(tiny_lab), "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == json.loads(json.dumps(to_jsonable(api.to_dict())))
+    assert "MonitoringResult" in repr(api) and len(repr(api)) < 200

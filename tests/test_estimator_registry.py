@@ -29,3 +29,9 @@ def test_each_estimator_has_a_fit_and_a_bootstrap_problem():
     assert len(set(labels)) == len(labels)  # etwfe and etwfe_poisson told apart
 
 # evaluating etwfe and etwfe_poisson together: tests/test_user_errors.py::test_etwfe_and_etwfe_poisson_coexist
+
+
+def test_the_methods_describe_every_estimator():
+    from policylab.report._methods import _ESTIMATOR_TEXT
+
+    assert set(ESTIMATORS) <= set(_ESTIMATOR_TEXT)

@@ -64,6 +64,18 @@ _ESTIMATOR_TEXT = {
         "group. Event time −1, the year before joining, is the reference and is 0 by "
         "construction."
     ),
+    "etwfe": (
+        "Wooldridge's extended two-way fixed-effects regression: firm and year effects and a "
+        "separate effect for each cohort of joiners in each post-joining year, never-members "
+        "as the comparison group, averaged with the cohorts' shares; robust to effects that "
+        "differ by cohort or over time."
+    ),
+    "etwfe_poisson": (
+        "The extended two-way fixed-effects regression as a Poisson model (pseudo-maximum "
+        "likelihood: zeros kept, firm and year effects multiplicative); its cohort-year "
+        "effects are expressed in the outcome's own units and averaged with the cohorts' "
+        "shares."
+    ),
     "twfe": "Two-way fixed-effects difference-in-differences (firm and year effects) with an "
             "indicator for years after joining.",
     "did_2x2": "A 2×2 difference in differences: the change in members' mean outcome from "

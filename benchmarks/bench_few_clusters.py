@@ -106,7 +106,7 @@ def _worker(n_firms: int, repeat: int, draws: int, mem_limit_gb: float | None) -
                     _reset_peak()
                     rss0, _ = _memory_mb()
                     w0, c0 = time.perf_counter(), time.process_time()
-                    d = few_cluster_inference(res, df, B=draws)
+                    d = few_cluster_inference(res, df, draws=draws)
                     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
                     peak = _memory_mb()[1] - rss0
                     if best is None or wall < best["wall"]:
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> None:
         "seconds less so)",
         "- data: N firms x 10 years; 40% members in 10 consortia joining 2014-2018, "
         "never-members their own clusters (clusters = 10 + never-members)",
-        f"- each headline: `few_cluster_inference(result, data, B={args.draws})`, i.e. the wild "
+        f"- each headline: `few_cluster_inference(result, data, draws={args.draws})`, i.e. the wild "
         "cluster restricted bootstrap with Webb weights and test inversion, as `evaluate` runs "
         f"it; best of {args.repeat} calls"
         + (f" ({args.src_repeat or args.repeat} for {args.src_label})" if args.src else "")

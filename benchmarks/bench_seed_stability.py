@@ -72,7 +72,7 @@ def headlines(cfg, fitted, seed: int, draws: int, adaptive: bool):
             h, n = r.headline, rec.get("draws", 0)
         else:
             d = few_cluster_inference(raw if raw is not None else res, panel,
-                                      min_treated_clusters=est.few_cluster_threshold, B=draws,
+                                      min_treated_clusters=est.few_cluster_threshold, draws=draws,
                                       seed=seed, alpha=est.alpha, mc_target=None,
                                       enumerate_signs=0)
             h, n = d.headline, d.inference.draws

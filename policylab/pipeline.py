@@ -87,7 +87,7 @@ def headline_inference(res, raw, panel: pd.DataFrame, cfg: LabConfig):
         warnings.simplefilter("ignore", PolicylabWarning)
         decision = few_cluster_inference(raw if raw is not None else res, panel, kind="simple",
                                          min_treated_clusters=est.few_cluster_threshold,
-                                         B=est.bootstrap_draws, seed=est.seed, alpha=est.alpha,
+                                         draws=est.bootstrap_draws, seed=est.seed, alpha=est.alpha,
                                          mc_target=est.bootstrap_mc_target or None)
     record.update(method=decision.method, used=decision.used, reason=decision.reason,
                   n_clusters=decision.n_clusters, n_treated_clusters=decision.n_treated_clusters)

@@ -191,7 +191,7 @@ def run_methods(df: pd.DataFrame, design: str, rep: int) -> dict[str, tuple]:
     attempt(
         "cs_webb",
         lambda: _interval(
-            *_ci(multiplier_bootstrap(gt, "simple", B=DRAWS, weights="webb", seed=rep))
+            *_ci(multiplier_bootstrap(gt, "simple", draws=DRAWS, weights="webb", seed=rep))
         ),
     )
     for key, w, nm in (
@@ -202,13 +202,13 @@ def run_methods(df: pd.DataFrame, design: str, rep: int) -> dict[str, tuple]:
         attempt(
             key,
             lambda w=w, nm=nm: _interval(
-                *_ci(wild_bootstrap(gt, df, B=DRAWS, weights=w, seed=rep, null_model=nm))
+                *_ci(wild_bootstrap(gt, df, draws=DRAWS, weights=w, seed=rep, null_model=nm))
             ),
         )
     if design != "ii-u":  # unbalanced: RI would refit att_gt 2 x 999 times per replication
         attempt(
             "cs_ri_treated",
-            lambda: _interval(*_ci(randomization_inference(gt, df, "simple", B=DRAWS, seed=rep))),
+            lambda: _interval(*_ci(randomization_inference(gt, df, "simple", draws=DRAWS, seed=rep))),
         )
     if design == "i":
         attempt(
@@ -216,7 +216,7 @@ def run_methods(df: pd.DataFrame, design: str, rep: int) -> dict[str, tuple]:
             lambda: _interval(
                 *_ci(
                     randomization_inference(
-                        gt, df, "simple", B=DRAWS, seed=rep, among="all_clusters"
+                        gt, df, "simple", draws=DRAWS, seed=rep, among="all_clusters"
                     )
                 )
             ),
@@ -224,7 +224,7 @@ def run_methods(df: pd.DataFrame, design: str, rep: int) -> dict[str, tuple]:
     tw = twfe(df, outcome="y", unit="firm", time="year", treatment="member", cluster="cluster")
     out["twfe_crv1"] = _interval(tw.headline.conf_low, tw.headline.conf_high)
     for key, w in (("twfe_wcr_rad", "rademacher"), ("twfe_wcr_webb", "webb")):
-        attempt(key, lambda w=w: _interval(*_ci(wild_bootstrap(tw, df, B=DRAWS, weights=w, seed=rep))))
+        attempt(key, lambda w=w: _interval(*_ci(wild_bootstrap(tw, df, draws=DRAWS, weights=w, seed=rep))))
     attempt("moderndid_boot", lambda: _moderndid(df, rep))
     attempt("diffdiff_analytic", lambda: _diffdiff(df, rep, boot=False))
     attempt("diffdiff_webb", lambda: _diffdiff(df, rep, boot=True))

@@ -121,8 +121,8 @@ def test_draw_policy_adds_draws_until_the_target():
     res = twfe(df, outcome="y", unit="firm_id", time="year", treatment="member",
                cluster="consortium")
     # plain draws (no sign enumeration): the draws are added on the cluster-sum path
-    fixed = few_clusters.few_cluster_inference(res, df, B=999, enumerate_signs=0)
-    adapted = few_clusters.few_cluster_inference(res, df, B=999, mc_target=0.005,
+    fixed = few_clusters.few_cluster_inference(res, df, draws=999, enumerate_signs=0)
+    adapted = few_clusters.few_cluster_inference(res, df, draws=999, mc_target=0.005,
                                                  enumerate_signs=0)
     assert adapted.inference.spec["mc_target_met"] is True
     assert fixed.inference.draws == 999
@@ -131,7 +131,7 @@ def test_draw_policy_adds_draws_until_the_target():
     width = adapted.inference.conf_high - adapted.inference.conf_low
     assert max(mc["conf_low"], mc["conf_high"]) < 1.5 * 0.005 * width
     with pytest.raises(ValueError, match="mc_target"):
-        few_clusters.few_cluster_inference(res, df, B=999, mc_target=0)
+        few_clusters.few_cluster_inference(res, df, draws=999, mc_target=0)
 
 
 @pytest.mark.slow

@@ -65,7 +65,7 @@ def test_every_estimate_is_the_same_on_codes(panels, outcome):
         _same(a.tidy()[["estimate", "std_error"]], b.tidy()[["estimate", "std_error"]])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        wcr = [few_cluster_inference(g, p, kind="simple", min_treated_clusters=30, B=199, seed=1)
+        wcr = [few_cluster_inference(g, p, kind="simple", min_treated_clusters=30, draws=199, seed=1)
                for g, p in zip(gt, (panel, coded))]
     _same([wcr[0].inference.p_value, wcr[0].inference.conf_low, wcr[0].inference.conf_high],
           [wcr[1].inference.p_value, wcr[1].inference.conf_low, wcr[1].inference.conf_high])

@@ -57,11 +57,11 @@ def panel() -> pd.DataFrame:
 def test_linear_estimator_below_threshold_uses_wcr_webb(panel):
     res = twfe(panel, outcome="y", unit="firm_id", time="year", treatment="member",
                cluster="consortium")  # fmt: skip
-    d = few_cluster_inference(res, panel, B=999)
+    d = few_cluster_inference(res, panel, draws=999)
     assert d.used and d.method == "wild_cluster_restricted_bootstrap"
     assert d.inference.weights == "webb" and d.n_treated_clusters == 6
     assert d.n_clusters == 66 and d.threshold == 30
-    ref = wild_bootstrap(res, panel, B=999, weights="webb", seed=0,
+    ref = wild_bootstrap(res, panel, draws=999, weights="webb", seed=0,
                          enumerate_signs=few_clusters.SIGN_CLUSTERS)
     assert (d.headline.conf_low, d.headline.conf_high) == (ref.conf_low, ref.conf_high)
     assert d.inference.spec["sign_patterns"] == 2**few_clusters.SIGN_CLUSTERS
@@ -77,7 +77,7 @@ def test_linear_estimator_below_threshold_uses_wcr_webb(panel):
 def test_event_study_headline(panel):
     res = event_study(panel, outcome="y", unit="firm_id", time="year", cohort="cohort",
                       leads=2, lags=3, cluster="consortium")  # fmt: skip
-    d = few_cluster_inference(res, panel, B=499)
+    d = few_cluster_inference(res, panel, draws=499)
     assert d.used and d.inference.term == "avg_post"
     assert d.apply(res).headline.term == "avg_post"
 
@@ -106,9 +106,9 @@ def test_the_bootstrap_problem_is_built_once(panel, monkeypatch, estimator):
         res = twfe(panel, treatment="member", **common)
     else:
         res = etwfe(panel, cohort="cohort", **common)
-    d = few_cluster_inference(res, panel, B=199)
+    d = few_cluster_inference(res, panel, draws=199)
     assert d.used and calls == [res.headline.term]
-    ref = wild_bootstrap(res, panel, B=199, weights="webb", seed=0,
+    ref = wild_bootstrap(res, panel, draws=199, weights="webb", seed=0,
                          enumerate_signs=few_clusters.SIGN_CLUSTERS)
     assert len(calls) == 2  # wild_bootstrap builds its own
     assert (d.inference.p_value, d.inference.conf_low, d.inference.conf_high) == (
@@ -119,7 +119,7 @@ def test_the_bootstrap_problem_is_built_once(panel, monkeypatch, estimator):
 def test_sun_abraham_headline(panel):
     res = sun_abraham(panel, outcome="y", unit="firm_id", time="year", cohort="cohort",
                       cluster="consortium")  # fmt: skip
-    d = few_cluster_inference(res, panel, B=499)
+    d = few_cluster_inference(res, panel, draws=499)
     assert d.used and d.method == "wild_cluster_restricted_bootstrap"
     assert d.inference.term == res.headline.term
     out = d.apply(res).headline
@@ -138,7 +138,7 @@ def test_enough_treated_clusters_keep_the_analytic_interval(panel):
 def test_callaway_santanna_uses_the_regression_form_wcr(panel):
     gt = att_gt(panel, outcome="y", unit="firm_id", time="year", cohort="cohort",
                 cluster="consortium")  # fmt: skip
-    d = few_cluster_inference(gt, panel, kind="dynamic", B=499)
+    d = few_cluster_inference(gt, panel, kind="dynamic", draws=499)
     assert d.used and d.method == "wild_cluster_restricted_bootstrap"
     assert d.inference.spec["null_model"] == "constant_effect"
     agg = aggregate(gt, "dynamic")
@@ -155,7 +155,7 @@ def test_callaway_santanna_not_yet_treated_and_unbalanced(panel):
     gt = att_gt(df, outcome="y", unit="firm_id", time="year", cohort="cohort",
                 cluster="consortium", control_group="not_yet_treated")  # fmt: skip
     assert gt.design == "unbalanced_panel"
-    d = few_cluster_inference(gt, df, B=499)
+    d = few_cluster_inference(gt, df, draws=499)
     assert d.method == "wild_cluster_restricted_bootstrap"
     assert d.headline.conf_low < d.headline.estimate < d.headline.conf_high
 
@@ -167,19 +167,19 @@ def test_evaluate_style_headline_keeps_its_term(panel):
     gt = att_gt(panel, outcome="y", unit="firm_id", time="year", cohort="cohort",
                 cluster="consortium")  # fmt: skip
     res = cs_headline_result(gt, aggregate(gt, "simple"), aggregate(gt, "dynamic"))
-    d = few_cluster_inference(gt, panel, kind="simple", B=299)
+    d = few_cluster_inference(gt, panel, kind="simple", draws=299)
     new = d.apply(res)
     assert new.headline.term == res.headline.term
     assert new.headline.conf_low == d.inference.conf_low
     with pytest.raises(ValueError, match="decision is for"):
-        few_cluster_inference(gt, panel, kind="dynamic", B=99).apply(res)
+        few_cluster_inference(gt, panel, kind="dynamic", draws=99).apply(res)
 
 
 def test_callaway_santanna_with_covariates_uses_the_multiplier_bootstrap(panel):
     df = panel.assign(size=panel.groupby("firm_id")["y"].transform("first").round())
     gt = att_gt(df, outcome="y", unit="firm_id", time="year", cohort="cohort",
                 cluster="consortium", covariates=["size"], method="reg")  # fmt: skip
-    d = few_cluster_inference(gt, df, B=499)
+    d = few_cluster_inference(gt, df, draws=499)
     assert d.method == "multiplier_bootstrap"
     assert any("wild bootstrap not available" in n for n in d.notes)
     assert "does not correct" in d.reason
@@ -190,7 +190,7 @@ def test_poisson_etwfe_uses_the_score_bootstrap():
     df["orders"] = np.random.default_rng(0).poisson(np.exp(0.4 + 0.3 * df["member"]))
     res = etwfe(df, outcome="orders", unit="firm_id", time="year", cohort="cohort",
                 cluster="consortium", family="poisson")  # fmt: skip
-    d = few_cluster_inference(res, df, B=199)
+    d = few_cluster_inference(res, df, draws=199)
     assert d.method == "score_bootstrap_restricted"
     assert d.headline.conf_low < d.headline.estimate < d.headline.conf_high
 
@@ -198,7 +198,7 @@ def test_poisson_etwfe_uses_the_score_bootstrap():
 def test_not_available_keeps_the_analytic_interval_and_says_so(panel):
     res = twfe(panel, outcome="y", unit="firm_id", time="year", treatment="member",
                cluster=["consortium", "year"])  # fmt: skip
-    d = few_cluster_inference(res, panel, B=99)
+    d = few_cluster_inference(res, panel, draws=99)
     assert not d.used and d.method == "analytic" and d.headline == res.headline
     assert "not available" in d.reason and "one-way" in d.reason
 
@@ -206,8 +206,8 @@ def test_not_available_keeps_the_analytic_interval_and_says_so(panel):
 def test_deterministic_by_default(panel):
     res = twfe(panel, outcome="y", unit="firm_id", time="year", treatment="member",
                cluster="consortium")  # fmt: skip
-    a = few_cluster_inference(res, panel, B=299)
-    b = few_cluster_inference(res, panel, B=299)
+    a = few_cluster_inference(res, panel, draws=299)
+    b = few_cluster_inference(res, panel, draws=299)
     assert a.to_dict() == b.to_dict()
 
 
@@ -237,7 +237,7 @@ def test_bad_kind_and_types(panel):
         few_cluster_inference(gt, panel, kind="overall")
     with pytest.raises(TypeError):
         few_cluster_inference(aggregate(gt), panel)
-    d = few_cluster_inference(gt, panel, B=99)
+    d = few_cluster_inference(gt, panel, draws=99)
     with pytest.raises(TypeError):
         d.apply(gt)
     assert math.isfinite(d.headline.estimate)

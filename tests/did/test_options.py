@@ -31,3 +31,21 @@ def test_estimators_use_it(make_panel):
     with pytest.raises(ValueError, match="did you mean 'not_yet_treated'"):
         att_gt(panel, outcome="exports", unit="firm", time="year", cohort="cohort",
                control_group="not_yet_treatd")
+
+
+def test_the_number_of_draws_is_called_draws_and_B_still_works(make_panel):
+    import warnings
+
+    from policylab.did import few_cluster_inference, twfe, wild_bootstrap
+
+    panel = make_panel(n_firms=60, n_consortia=12, seed=2)
+    res = twfe(panel, outcome="exports", unit="firm", time="year", treatment="member",
+               cluster="consortium")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        new = wild_bootstrap(res, panel, draws=99, seed=1)
+        with pytest.deprecated_call(match="B= is deprecated"):
+            old = wild_bootstrap(res, panel, B=99, seed=1)
+        assert (old.p_value, old.draws) == (new.p_value, new.draws)
+        with pytest.deprecated_call():
+            few_cluster_inference(res, panel, B=99)

@@ -142,8 +142,8 @@ def test_few_assignments_give_an_unbounded_interval():
 def test_sampled_permutations_are_seeded():
     df = consortia_panel(cohorts=(2012, 2013, 2014, 2012, 2013, 2014, 2012, 2014), singles=10)
     gt = att_gt(df, outcome="y", unit="firm", time="year", cohort="cohort", cluster="consortium")
-    a = randomization_inference(gt, df, B=199, seed=3)
-    b = randomization_inference(gt, df, B=199, seed=3)
+    a = randomization_inference(gt, df, draws=199, seed=3)
+    b = randomization_inference(gt, df, draws=199, seed=3)
     assert not a.exact and a.draws == 200 and a.spec["distinct_assignments"] == 560
     assert a.to_dict() == b.to_dict()
     # p = (1 + #{b : |T_b| >= |T_obs|}) / (B + 1): a multiple of 1/200

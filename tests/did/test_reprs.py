@@ -96,7 +96,7 @@ def test_bacon_and_few_cluster_results(panel):
           "BaconResult", "bacon", "TWFE att = ")
     res = twfe(panel, outcome="exports", unit="firm", time="year", treatment="member",
                cluster="consortium")
-    short(wild_bootstrap(res, panel, B=99, seed=1), "FewClusterResult",
+    short(wild_bootstrap(res, panel, draws=99, seed=1), "FewClusterResult",
           "wild_cluster_restricted_bootstrap", "95% CI", "99 draws")
 
 
@@ -124,7 +124,7 @@ def test_few_cluster_decision(panel):
 
     res = twfe(panel, outcome="exports", unit="firm", time="year", treatment="member",
                cluster="consortium")
-    d = few_cluster_inference(res, panel, B=199, min_treated_clusters=1000)
+    d = few_cluster_inference(res, panel, draws=199, min_treated_clusters=1000)
     short(d, "FewClusterDecision", "used=True", "clusters treated", "threshold 1000")
 
 

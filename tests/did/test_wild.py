@@ -115,7 +115,7 @@ def brute_force_p(x, y, cl, r, theta0, weights="rademacher") -> float:
 def test_twfe_enumeration_equals_brute_force(theta0):
     df = tiny_panel()
     res = twfe(df, outcome="y", unit="firm", time="year", treatment="member", cluster="consortium")
-    wb = wild_bootstrap(res, df, null=theta0, B=999, seed=1)
+    wb = wild_bootstrap(res, df, null=theta0, draws=999, seed=1)
     assert wb.exact and wb.draws == 2**5
     x = np.column_stack([df["member"], dummies(df["firm"], False), dummies(df["year"], True)])
     r = np.zeros(x.shape[1])
@@ -130,7 +130,7 @@ def test_twfe_enumeration_equals_brute_force(theta0):
 def test_twfe_webb_enumeration_equals_brute_force():
     df = tiny_panel(n_cons=4)
     res = twfe(df, outcome="y", unit="firm", time="year", treatment="member", cluster="consortium")
-    wb = wild_bootstrap(res, df, weights="webb", B=6**4, seed=1)
+    wb = wild_bootstrap(res, df, weights="webb", draws=6**4, seed=1)
     assert wb.exact and wb.draws == 6**4
     x = np.column_stack([df["member"], dummies(df["firm"], False), dummies(df["year"], True)])
     r = np.zeros(x.shape[1])
@@ -145,7 +145,7 @@ def test_event_study_headline_enumeration_equals_brute_force():
         df, outcome="y", unit="firm", time="year", cohort="cohort", leads=2, lags=2,
         cluster="consortium",
     )  # fmt: skip
-    wb = wild_bootstrap(res, df, null=0.2, B=999)
+    wb = wild_bootstrap(res, df, null=0.2, draws=999)
     assert wb.term == "avg_post" and wb.exact
     e = np.where(df["cohort"] > 0, df["year"] - df["cohort"], -99).clip(-2, 2)
     terms = [k for k in range(-2, 3) if k != -1]
@@ -158,7 +158,7 @@ def test_event_study_headline_enumeration_equals_brute_force():
     p = brute_force_p(x, df["y"].to_numpy(), df["consortium"].to_numpy(), r, 0.2)
     assert wb.p_value == pytest.approx(p, abs=1e-12)
     # a single event-time term too
-    wb1 = wild_bootstrap(res, df, term="event_time::1", B=999)
+    wb1 = wild_bootstrap(res, df, term="event_time::1", draws=999)
     r1 = np.zeros(x.shape[1])
     r1[terms.index(1)] = 1.0
     p1 = brute_force_p(x, df["y"].to_numpy(), df["consortium"].to_numpy(), r1, 0.0)
@@ -170,7 +170,7 @@ def test_sun_abraham_enumeration_equals_brute_force(term):
     df = tiny_panel()
     res = sun_abraham(df, outcome="y", unit="firm", time="year", cohort="cohort",
                       cluster="consortium")
-    wb = wild_bootstrap(res, df, term=term, null=0.1, B=999)
+    wb = wild_bootstrap(res, df, term=term, null=0.1, draws=999)
     assert wb.exact
     # the saturated regression with explicit dummies: one per (cohort, event time != -1)
     g, yr = df["cohort"].to_numpy(), df["year"].to_numpy()
@@ -197,7 +197,7 @@ def test_sun_abraham_enumeration_equals_brute_force(term):
 def test_did_2x2_enumeration_equals_brute_force():
     df = tiny_panel()
     res = did_2x2(df, outcome="y", treated="treated", post="post", cluster="consortium")
-    wb = wild_bootstrap(res, df, B=999)
+    wb = wild_bootstrap(res, df, draws=999)
     d, p = df["treated"].to_numpy(float), df["post"].to_numpy(float)
     x = np.column_stack([np.ones_like(d), d, p, d * p])
     bp = brute_force_p(x, df["y"].to_numpy(), df["consortium"].to_numpy(), np.eye(4)[3], 0.0)
@@ -207,7 +207,7 @@ def test_did_2x2_enumeration_equals_brute_force():
 def test_etwfe_linear_enumeration_equals_brute_force():
     df = tiny_panel()
     res = etwfe(df, outcome="y", unit="firm", time="year", cohort="cohort", cluster="consortium")
-    wb = wild_bootstrap(res, df, B=999, null=0.1)
+    wb = wild_bootstrap(res, df, draws=999, null=0.1)
     # ETWFE's dense design: cohort and period dummies plus one dummy per treated cell
     from policylab.did.inference.wild import _etwfe_design
 
@@ -225,7 +225,7 @@ def test_att_gt_enumeration_equals_brute_force(null_model):
     the restricted fit and the saturated regression is refitted on explicit dummies."""
     df = tiny_panel()
     gt = att_gt(df, outcome="y", unit="firm", time="year", cohort="cohort", cluster="consortium")
-    wb = wild_bootstrap(gt, df, B=999, null=0.3, null_model=null_model)
+    wb = wild_bootstrap(gt, df, draws=999, null=0.3, null_model=null_model)
     from policylab.did import aggregate
 
     ag = aggregate(gt, "simple")
@@ -293,7 +293,7 @@ def test_att_gt_general_regression_form_equals_brute_force(control_group, balanc
     from policylab.did import aggregate
 
     ag = aggregate(gt, "simple")
-    wb = wild_bootstrap(gt, df, B=999, null_model="restriction")
+    wb = wild_bootstrap(gt, df, draws=999, null_model="restriction")
     cells, names = _cs_cell_design(df, balanced)
     x = np.column_stack([cells, dummies(df["firm"], False)]) if balanced else cells
     r = np.zeros(x.shape[1])
@@ -342,7 +342,7 @@ def test_att_gt_regression_form_se_is_the_cs_cluster_sum_se():
 
     ag = aggregate(gt, "simple")
     prob, _ = _problem_att_gt(gt, df, "overall:simple")
-    wb = wild_bootstrap(gt, df, B=99, seed=1)
+    wb = wild_bootstrap(gt, df, draws=99, seed=1)
     assert wb.std_error / math.sqrt(prob.ssc) == pytest.approx(ag.overall.std_error, rel=1e-9)
 
 
@@ -360,7 +360,7 @@ def test_exact_p_equals_pyfixest_wildboottest(mid_panel):
     df = mid_panel
     res = twfe(df, outcome="exports", unit="firm", time="year", treatment="member",
                cluster="consortium")  # fmt: skip
-    ours = wild_bootstrap(res, df, B=9999)
+    ours = wild_bootstrap(res, df, draws=9999)
     fit = pf.feols("exports ~ member | firm + year", data=df, vcov={"CRV1": "consortium"})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -398,7 +398,7 @@ def test_random_draws_agree_with_wildboottest_twfe(make_panel, weights):
     df = make_panel(n_firms=200, seed=5, n_consortia=16, effect=0.25)
     res = twfe(df, outcome="exports", unit="firm", time="year", treatment="member",
                cluster="consortium")  # fmt: skip
-    ours = wild_bootstrap(res, df, B=9999, weights=weights, seed=3)
+    ours = wild_bootstrap(res, df, draws=9999, weights=weights, seed=3)
     assert not ours.exact
     x = np.column_stack([df["member"], dummies(df["firm"], False), dummies(df["year"], True)])
     R = np.zeros(x.shape[1])
@@ -415,7 +415,7 @@ def test_random_draws_agree_with_wildboottest_linear_combination(make_panel):
     df = make_panel(n_firms=200, seed=8, n_consortia=16, effect=0.2)
     res = event_study(df, outcome="exports", unit="firm", time="year", cohort="cohort",
                       leads=2, lags=2, cluster="consortium")  # fmt: skip
-    ours = wild_bootstrap(res, df, B=9999, weights="webb", seed=2)
+    ours = wild_bootstrap(res, df, draws=9999, weights="webb", seed=2)
     e = np.where(df["cohort"] > 0, df["year"] - df["cohort"], -99).clip(-2, 2)
     terms = [k for k in range(-2, 3) if k != -1]
     ev = np.column_stack([(df["cohort"] > 0) & (e == k) for k in terms]).astype(float)
@@ -436,13 +436,13 @@ def test_interval_is_the_set_of_unrejected_nulls(mid_panel):
     df = mid_panel
     res = twfe(df, outcome="exports", unit="firm", time="year", treatment="member",
                cluster="consortium")  # fmt: skip
-    wb = wild_bootstrap(res, df, B=999, weights="webb", seed=4)
+    wb = wild_bootstrap(res, df, draws=999, weights="webb", seed=4)
     assert wb.conf_low < wb.estimate < wb.conf_high
     eps = 1e-4 * (wb.conf_high - wb.conf_low)
     for bound, side in ((wb.conf_low, -1), (wb.conf_high, 1)):
-        inside = wild_bootstrap(res, df, B=999, weights="webb", seed=4, null=bound - side * eps,
+        inside = wild_bootstrap(res, df, draws=999, weights="webb", seed=4, null=bound - side * eps,
                                 conf_int=False)  # fmt: skip
-        outside = wild_bootstrap(res, df, B=999, weights="webb", seed=4,
+        outside = wild_bootstrap(res, df, draws=999, weights="webb", seed=4,
                                  null=bound + side * eps, conf_int=False)  # fmt: skip
         assert inside.p_value > 0.05 >= outside.p_value
 
@@ -451,7 +451,7 @@ def test_unrestricted_interval_is_percentile_t(mid_panel):
     df = mid_panel
     res = twfe(df, outcome="exports", unit="firm", time="year", treatment="member",
                cluster="consortium")  # fmt: skip
-    wb = wild_bootstrap(res, df, B=999, impose_null=False, weights="webb", seed=1)
+    wb = wild_bootstrap(res, df, draws=999, impose_null=False, weights="webb", seed=1)
     assert wb.method == "wild_cluster_unrestricted_bootstrap"
     half_lo = wb.estimate - wb.conf_low
     half_hi = wb.conf_high - wb.estimate
@@ -462,7 +462,7 @@ def test_unrestricted_interval_is_percentile_t(mid_panel):
 def test_too_few_draws_give_unbounded_interval():
     df = tiny_panel(n_cons=4)  # 2**4 = 16 sign vectors: p >= 2/16 > 0.05
     res = twfe(df, outcome="y", unit="firm", time="year", treatment="member", cluster="consortium")
-    wb = wild_bootstrap(res, df, B=999)
+    wb = wild_bootstrap(res, df, draws=999)
     assert wb.exact and wb.draws == 16
     assert math.isinf(wb.conf_low) and math.isinf(wb.conf_high)
     assert any("only 16 distinct" in w for w in wb.warnings)
@@ -475,16 +475,16 @@ def test_poisson_score_bootstrap(make_panel):
     df["count"] = rng.poisson(np.exp(0.5 + 0.3 * df["member"]))
     res = etwfe(df, outcome="count", unit="firm", time="year", cohort="cohort",
                 cluster="consortium", family="poisson")  # fmt: skip
-    wb = wild_bootstrap(res, df, B=199, weights="webb", seed=1)
+    wb = wild_bootstrap(res, df, draws=199, weights="webb", seed=1)
     assert wb.method == "score_bootstrap_restricted"
     assert wb.estimate == pytest.approx(res.headline.estimate)
     assert wb.std_error == pytest.approx(res.headline.std_error, rel=1e-6)
     assert wb.conf_low < wb.estimate < wb.conf_high
     assert (wb.p_value <= 0.05) == (not wb.conf_low <= 0.0 <= wb.conf_high)
-    again = wild_bootstrap(res, df, B=199, weights="webb", seed=1, conf_int=False)
+    again = wild_bootstrap(res, df, draws=199, weights="webb", seed=1, conf_int=False)
     assert again.p_value == wb.p_value
     # at the estimate itself the restricted fit is the unrestricted one: p = 1
-    at = wild_bootstrap(res, df, B=199, seed=1, null=wb.estimate, conf_int=False)
+    at = wild_bootstrap(res, df, draws=199, seed=1, null=wb.estimate, conf_int=False)
     assert at.p_value == pytest.approx(1.0)
 
 
@@ -517,13 +517,13 @@ def test_seeds_reproduce_and_differ(mid_panel):
     df = mid_panel
     res = twfe(df, outcome="exports", unit="firm", time="year", treatment="member",
                cluster="firm")  # fmt: skip
-    a = wild_bootstrap(res, df, B=199, weights="webb", seed=5)
-    b = wild_bootstrap(res, df, B=199, weights="webb", seed=5)
-    c = wild_bootstrap(res, df, B=199, weights="webb", seed=6)
+    a = wild_bootstrap(res, df, draws=199, weights="webb", seed=5)
+    b = wild_bootstrap(res, df, draws=199, weights="webb", seed=5)
+    c = wild_bootstrap(res, df, draws=199, weights="webb", seed=6)
     assert a.to_dict() == b.to_dict()
     assert a.p_value != c.p_value or a.conf_low != c.conf_low
-    d = wild_bootstrap(res, df, B=199, weights="webb")  # seed drawn and recorded
-    e = wild_bootstrap(res, df, B=199, weights="webb", seed=d.seed)
+    d = wild_bootstrap(res, df, draws=199, weights="webb")  # seed drawn and recorded
+    e = wild_bootstrap(res, df, draws=199, weights="webb", seed=d.seed)
     assert d.seed is not None and d.to_dict() == e.to_dict()
 
 
@@ -539,7 +539,7 @@ def test_tidy_and_to_dict(mid_panel):
     df = mid_panel
     res = event_study(df, outcome="exports", unit="firm", time="year", cohort="cohort",
                       leads=2, lags=2, cluster="consortium")  # fmt: skip
-    wb = wild_bootstrap(res, df, term="event_time::1", B=199, seed=1)
+    wb = wild_bootstrap(res, df, term="event_time::1", draws=199, seed=1)
     t = wb.tidy()
     assert list(t.columns[:8]) == [
         "term", "event_time", "estimate", "std_error", "statistic", "p_value", "conf_low",
@@ -558,7 +558,7 @@ def test_does_not_modify_data(mid_panel):
     snapshot = df.copy()
     res = twfe(df, outcome="exports", unit="firm", time="year", treatment="member",
                cluster="consortium")  # fmt: skip
-    wild_bootstrap(res, df, B=99, seed=1)
+    wild_bootstrap(res, df, draws=99, seed=1)
     pd.testing.assert_frame_equal(df, snapshot)
 
 
@@ -602,20 +602,20 @@ def test_bad_inputs(mid_panel):
         wild_bootstrap(res, df.to_dict())
     other = df.assign(exports=df["exports"] + np.random.default_rng(0).normal(size=len(df)))
     with pytest.raises(ValueError, match="reproduce"):
-        wild_bootstrap(res, other, B=99)
+        wild_bootstrap(res, other, draws=99)
     two = twfe(df, outcome="exports", unit="firm", time="year", treatment="member",
                cluster=["consortium", "year"])  # fmt: skip
     with pytest.raises(ValueError, match="one-way"):
-        wild_bootstrap(two, df, B=99)
+        wild_bootstrap(two, df, draws=99)
     by_year = twfe(df, outcome="exports", unit="firm", time="year", treatment="member",
                    cluster="year")  # fmt: skip
     with pytest.raises(ValueError, match="nested"):
-        wild_bootstrap(by_year, df, B=99)
+        wild_bootstrap(by_year, df, draws=99)
     df = df.assign(x=np.repeat(np.arange(df["firm"].nunique()) % 3, df["year"].nunique()))
     gt = att_gt(df, outcome="exports", unit="firm", time="year", cohort="cohort",
                 cluster="consortium", covariates=["x"])  # fmt: skip
     with pytest.raises(ValueError, match="covariates"):
-        wild_bootstrap(gt, df, B=99)
+        wild_bootstrap(gt, df, draws=99)
 
 
 # --------------------------------------------------------------------------- fast path
@@ -702,7 +702,7 @@ def test_event_study_fast_path_equals_refits(monkeypatch, gaps):
     res = event_study(df, outcome="y", unit="firm", time="year", cohort="cohort", leads=3,
                       lags=2, cluster="consortium")  # fmt: skip
     wb, parts = _fast_tstats(
-        monkeypatch, lambda: wild_bootstrap(res, df, B=199, weights="webb", seed=3)
+        monkeypatch, lambda: wild_bootstrap(res, df, draws=199, weights="webb", seed=3)
     )
     assert wb.n_clusters == 307 and wb.n_treated_clusters == 7
     # the regression by hand: event-time and year dummies, firm effects by demeaning
@@ -739,7 +739,7 @@ def test_att_gt_fast_path_equals_refits(monkeypatch, balanced):
                 cluster="consortium")  # fmt: skip
     assert gt.design == ("panel" if balanced else "unbalanced_panel")
     wb, parts = _fast_tstats(
-        monkeypatch, lambda: wild_bootstrap(gt, df, B=199, weights="webb", seed=5)
+        monkeypatch, lambda: wild_bootstrap(gt, df, draws=199, weights="webb", seed=5)
     )
     ag = aggregate(gt, "simple")
     cells, names = _cs_cell_design(df, balanced)
@@ -799,7 +799,7 @@ def test_twfe_unrestricted_fast_path_equals_refits(monkeypatch):
                cluster="consortium")  # fmt: skip
     wb, parts = _fast_tstats(
         monkeypatch,
-        lambda: wild_bootstrap(res, df, B=199, weights="webb", seed=7, impose_null=False),
+        lambda: wild_bootstrap(res, df, draws=199, weights="webb", seed=7, impose_null=False),
     )
     firm, cl = df["firm"].to_numpy(), df["consortium"].to_numpy()
     x = _demean(np.column_stack([df["member"], dummies(df["year"], True)]), firm)

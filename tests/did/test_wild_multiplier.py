@@ -91,7 +91,7 @@ def test_influence_function_matches_hand_build():
 def test_webb_multiplier_equals_hand_enumeration():
     df = toy_panel()
     gt = att_gt(df, outcome="y", unit="firm", time="year", cohort="cohort", cluster="consortium")
-    mb = multiplier_bootstrap(gt, "simple", B=9999, weights="webb")
+    mb = multiplier_bootstrap(gt, "simple", draws=9999, weights="webb")
     assert mb.exact and mb.draws == 6**5 and mb.seed is None
     theta, inf, cl = hand_influence(df)
     s = np.bincount(cl, weights=inf)  # cluster SUMS, unequal sizes 5, 2, 1, 1, 3
@@ -109,7 +109,7 @@ def test_webb_multiplier_equals_hand_enumeration():
 def test_webb_multiplier_random_draws_equal_hand_computation():
     df = toy_panel()
     gt = att_gt(df, outcome="y", unit="firm", time="year", cohort="cohort", cluster="consortium")
-    mb = multiplier_bootstrap(gt, "simple", B=999, weights="webb", seed=7)
+    mb = multiplier_bootstrap(gt, "simple", draws=999, weights="webb", seed=7)
     assert not mb.exact and mb.draws == 999
     _, inf, cl = hand_influence(df)
     s = np.bincount(cl, weights=inf)
@@ -117,7 +117,7 @@ def test_webb_multiplier_random_draws_equal_hand_computation():
     star = v @ s / inf.size
     q75, q25 = np.quantile(star, [0.75, 0.25], method="inverted_cdf")
     assert mb.std_error == pytest.approx((q75 - q25) / 1.3489795003921634, rel=1e-12)
-    again = multiplier_bootstrap(gt, "simple", B=999, weights="webb", seed=7)
+    again = multiplier_bootstrap(gt, "simple", draws=999, weights="webb", seed=7)
     assert again.to_dict() == mb.to_dict()
 
 
@@ -125,7 +125,7 @@ def test_summing_not_averaging_matters():
     """Averaging within clusters (moderndid 0.2) would shrink the big cluster's weight."""
     df = toy_panel()
     gt = att_gt(df, outcome="y", unit="firm", time="year", cohort="cohort", cluster="consortium")
-    mb = multiplier_bootstrap(gt, "simple", B=9999, weights="webb")
+    mb = multiplier_bootstrap(gt, "simple", draws=9999, weights="webb")
     _, inf, cl = hand_influence(df)
     sizes = np.bincount(cl)
     averaged = np.bincount(cl, weights=inf) / sizes
@@ -139,7 +139,7 @@ def test_every_kind_reproduces_the_analytic_se(make_panel, kind):
     df = make_panel(n_firms=90, seed=3, n_consortia=9)
     gt = att_gt(df, outcome="exports", unit="firm", time="year", cohort="cohort",
                 cluster="consortium")  # fmt: skip
-    mb = multiplier_bootstrap(gt, kind, B=199, seed=1)  # raises if the IF is off
+    mb = multiplier_bootstrap(gt, kind, draws=199, seed=1)  # raises if the IF is off
     ag = aggregate(gt, kind)
     assert mb.spec["analytic_std_error"] == pytest.approx(ag.overall.std_error, rel=1e-9)
     assert mb.estimate == pytest.approx(ag.overall.estimate)
@@ -150,7 +150,7 @@ def test_unclustered_and_weighted(make_panel):
     df = make_panel(n_firms=80, seed=2)
     df["w"] = np.repeat(np.random.default_rng(0).uniform(0.5, 2, 80), df["year"].nunique())
     gt = att_gt(df, outcome="exports", unit="firm", time="year", cohort="cohort", weights="w")
-    mb = multiplier_bootstrap(gt, "dynamic", B=199, seed=1)
+    mb = multiplier_bootstrap(gt, "dynamic", draws=199, seed=1)
     assert mb.n_clusters == gt.n_units
     assert mb.spec["analytic_std_error"] == pytest.approx(
         aggregate(gt, "dynamic").overall.std_error, rel=1e-9

@@ -48,9 +48,9 @@ def test_enumerating_every_clusters_signs_reproduces_exact_enumeration() -> None
     # Monte Carlo error, from only 99 draws
     panel = consortia_panel(n_consortia=4, singles=4)
     res = fit(panel)
-    exact = wild_bootstrap(res, panel, B=999, weights="rademacher", seed=1)
+    exact = wild_bootstrap(res, panel, draws=999, weights="rademacher", seed=1)
     assert exact.exact and exact.draws == 256
-    signed = wild_bootstrap(res, panel, B=99, weights="rademacher", seed=1, enumerate_signs=8)
+    signed = wild_bootstrap(res, panel, draws=99, weights="rademacher", seed=1, enumerate_signs=8)
     assert not signed.exact and signed.spec["sign_patterns"] == 256
     assert signed.p_value == exact.p_value
     assert signed.conf_low == pytest.approx(exact.conf_low, rel=1e-9)
@@ -61,8 +61,8 @@ def test_enumerating_every_clusters_signs_reproduces_exact_enumeration() -> None
 def test_sign_enumeration_estimates_the_same_p_value_with_a_smaller_error() -> None:
     panel = consortia_panel(n_consortia=5, singles=80, seed=3)
     res = fit(panel)
-    plain = wild_bootstrap(res, panel, B=20_000, weights="webb", seed=2)
-    signed = wild_bootstrap(res, panel, B=999, weights="webb", seed=2, enumerate_signs=5)
+    plain = wild_bootstrap(res, panel, draws=20_000, weights="webb", seed=2)
+    signed = wild_bootstrap(res, panel, draws=999, weights="webb", seed=2, enumerate_signs=5)
     mc_plain, mc_signed = plain.spec["monte_carlo"], signed.spec["monte_carlo"]
     both = math.hypot(mc_plain["p_value"], mc_signed["p_value"])
     assert abs(signed.p_value - plain.p_value) < 4 * both
@@ -76,9 +76,9 @@ def test_sign_enumeration_estimates_the_same_p_value_with_a_smaller_error() -> N
 def test_dense_and_cluster_sum_paths_give_the_same_plain_draws(monkeypatch) -> None:
     panel = consortia_panel(n_consortia=6, singles=60, seed=4)
     res = fit(panel)
-    b = wild_bootstrap(res, panel, B=1999, weights="webb", seed=5)
+    b = wild_bootstrap(res, panel, draws=1999, weights="webb", seed=5)
     monkeypatch.setattr("policylab.did.inference.wild.DENSE_PLAIN", True)
-    a = wild_bootstrap(res, panel, B=1999, weights="webb", seed=5)
+    a = wild_bootstrap(res, panel, draws=1999, weights="webb", seed=5)
     assert a.p_value == b.p_value
     assert a.conf_low == pytest.approx(b.conf_low, rel=1e-10)
     assert a.conf_high == pytest.approx(b.conf_high, rel=1e-10)
@@ -88,16 +88,16 @@ def test_draws_are_added_until_the_monte_carlo_target_and_are_deterministic() ->
     panel = consortia_panel(n_consortia=5, singles=60, seed=6)
     res = fit(panel)
     target = 0.002
-    d = few_cluster_inference(res, panel, B=999, seed=0, mc_target=target)
+    d = few_cluster_inference(res, panel, draws=999, seed=0, mc_target=target)
     inf = d.inference
     assert inf.draws > 999 and inf.spec["mc_target_met"] is True
     width = inf.conf_high - inf.conf_low
     mc = inf.spec["monte_carlo"]
     assert max(mc["conf_low"], mc["conf_high"]) <= target * width
-    again = few_cluster_inference(res, panel, B=999, seed=0, mc_target=target)
+    again = few_cluster_inference(res, panel, draws=999, seed=0, mc_target=target)
     assert (again.headline, again.inference.draws) == (d.headline, inf.draws)
     # the same draws from the start: the first run with that many draws gives the same p
-    direct = wild_bootstrap(res, panel, B=inf.draws, weights="webb", seed=0,
+    direct = wild_bootstrap(res, panel, draws=inf.draws, weights="webb", seed=0,
                             enumerate_signs=inf.spec["sign_patterns"].bit_length() - 1)
     assert direct.p_value == inf.p_value
 
@@ -107,4 +107,4 @@ def test_enumerate_signs_is_checked() -> None:
     res = fit(panel)
     for bad in (-1, 13, 2.5, True):
         with pytest.raises(ValueError, match="enumerate_signs"):
-            wild_bootstrap(res, panel, B=99, enumerate_signs=bad)
+            wild_bootstrap(res, panel, draws=99, enumerate_signs=bad)

@@ -8,6 +8,7 @@ that the CLI can print them as one line (see :mod:`policylab.errors`).
 from __future__ import annotations
 
 import difflib
+import warnings
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -296,3 +297,13 @@ def check_choice(value: object, name: str, allowed: Sequence[str]) -> str:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValueError(f"{name} must be one of {listed}; got {value!r}{hint}")
     return value
+
+
+def renamed_keyword(old: str, old_value: object, new: str, new_value: object) -> object:
+    """``new_value``, or ``old_value`` with a DeprecationWarning when the caller still passes
+    the keyword's old name (``B=`` for ``draws=``)."""
+    if old_value is None:
+        return new_value
+    warnings.warn(f"{old}= is deprecated and will be removed; pass {new}= (same meaning)",
+                  DeprecationWarning, stacklevel=3)
+    return old_value

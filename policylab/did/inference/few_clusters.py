@@ -45,7 +45,7 @@ import pandas as pd
 
 from ...constants import FEW_CLUSTERS
 from ...errors import DesignError, PolicylabWarning
-from ..core.checks import check_alpha, check_frame, check_int
+from ..core.checks import check_alpha, check_frame, check_int, renamed_keyword
 from ..results import AggregateResult, DiDResult, Estimate, FewClusterResult, GroupTimeResult
 from .wild import DEFAULT_DRAWS, MAX_DRAWS, check_draws, check_seed
 
@@ -205,11 +205,12 @@ def few_cluster_inference(
     *,
     kind: str = "simple",
     min_treated_clusters: int = MIN_TREATED_CLUSTERS,
-    B: int = DEFAULT_DRAWS,
+    draws: int = DEFAULT_DRAWS,
     seed: int | None = POLICY_SEED,
     alpha: float | None = None,
     mc_target: float | None = None,
     enumerate_signs: int = SIGN_CLUSTERS,
+    B: int | None = None,
 ) -> FewClusterDecision:
     """Decide the headline inference of ``result`` (see the module docstring for the policy
     and the evidence behind it).
@@ -225,14 +226,14 @@ def few_cluster_inference(
         ``att_gt`` only: the aggregation whose overall estimate is the headline.
     min_treated_clusters : int
         Use the few-cluster method when fewer clusters than this hold treated units.
-    B : int
-        Bootstrap draws / permutations.
+    draws : int
+        Bootstrap draws / permutations (``B=`` is its deprecated name).
     seed : int or None
         Seed of the draws; the default is fixed so reports are reproducible.
     alpha : float or None
         Default: the result's.
     mc_target : float or None
-        Draw policy. ``None``: exactly ``B`` draws. A share such as ``MC_TARGET`` (0.003,
+        Draw policy. ``None``: exactly ``draws`` draws. A share such as ``MC_TARGET`` (0.003,
         what ``evaluate`` uses): while the Monte Carlo standard error of a finite bound
         (``inference.spec["monte_carlo"]``, see :func:`policylab.did.inference.wild.monte_carlo_error`)
         exceeds this share of the interval's width, draws are added (the same seeded stream
@@ -240,7 +241,7 @@ def few_cluster_inference(
         at most twice, within ``wild.MAX_DRAWS`` draws, 4 million draws x sign patterns and
         ``MAX_CODES`` draws x clusters; ``inference.spec["mc_target_met"]`` says whether it
         was reached. Linear estimators and Callaway-Sant'Anna only (the Poisson score and
-        multiplier bootstraps keep ``B`` draws). Deterministic: same seed, same numbers.
+        multiplier bootstraps keep ``draws`` draws). Deterministic: same seed, same numbers.
     enumerate_signs : int
         Wild bootstrap of linear models: enumerate the signs of this many most influential
         clusters in each draw (see :func:`policylab.did.inference.wild.wild_bootstrap`); 0 for plain
@@ -265,7 +266,7 @@ def few_cluster_inference(
     >>> df["exports"] = 0.5 * df["member"] + rng.normal(0, 1, len(df))
     >>> res = twfe(df, outcome="exports", unit="firm", time="year", treatment="member",
     ...            cluster="consortium")
-    >>> d = few_cluster_inference(res, df, B=999)
+    >>> d = few_cluster_inference(res, df, draws=999)
     >>> d.used, d.method, d.n_treated_clusters
     (True, 'wild_cluster_restricted_bootstrap', 4)
     >>> d.apply(res).headline.estimate == res.headline.estimate
@@ -280,7 +281,7 @@ def few_cluster_inference(
         )
     data = check_frame(data)
     threshold = check_int(min_treated_clusters, "min_treated_clusters", minimum=1)
-    draws = check_draws(B)
+    draws = check_draws(renamed_keyword("B", B, "draws", draws), "draws")
     seed = check_seed(seed)
     if mc_target is not None and not (
         isinstance(mc_target, (int, float)) and not isinstance(mc_target, bool) and mc_target > 0
@@ -327,7 +328,7 @@ def few_cluster_inference(
     notes: list[str] = []
 
     def run(n_draws: int) -> tuple[FewClusterResult, str]:
-        opts = {"B": n_draws, "seed": seed, "alpha": alpha}
+        opts = {"draws": n_draws, "seed": seed, "alpha": alpha}
         wild = {"weights": "webb", "enumerate_signs": enumerate_signs, "mc_target": mc_target,
                 "max_draws": max(n_draws, min(MAX_DRAWS, MAX_CODES // max(g, 1)))}
         if not is_cs:

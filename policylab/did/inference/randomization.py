@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DesignError, PolicylabWarning
-from ..core.checks import check_alpha, check_frame
+from ..core.checks import check_alpha, check_frame, renamed_keyword
 from ..results import FewClusterResult, GroupTimeResult
 from .wild import (
     _TIE,
@@ -264,7 +264,7 @@ def randomization_inference(
     data: pd.DataFrame,
     kind: str = "simple",
     *,
-    B: int = DEFAULT_DRAWS,
+    draws: int = DEFAULT_DRAWS,
     seed: int | None = None,
     null: float = 0.0,
     alpha: float | None = None,
@@ -272,6 +272,7 @@ def randomization_inference(
     conf_int: bool = True,
     min_e: int | None = None,
     max_e: int | None = None,
+    B: int | None = None,
 ) -> FewClusterResult:
     """Randomization inference for a Callaway-Sant'Anna aggregate by permuting the
     cluster -> cohort map (see the module docstring).
@@ -287,8 +288,9 @@ def randomization_inference(
     kind : {"simple", "group", "dynamic", "calendar"}
         The aggregation whose overall estimate is the test statistic (as
         :func:`aggregate`; ``min_e``/``max_e`` as there).
-    B : int
-        Permutations when there are more than ``B`` distinct assignments; otherwise all are
+    draws : int
+        Permutations (``B=`` is its deprecated name) when there are more than ``draws``
+        distinct assignments; otherwise all are
         enumerated (exact).
     seed : int or None
         Seed of the sampled permutations (``None``: drawn and recorded).
@@ -344,7 +346,7 @@ def randomization_inference(
     data = check_frame(data)
     if not isinstance(kind, str) or kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(map(repr, KINDS))}; got {kind!r}")
-    draws = check_draws(B)
+    draws = check_draws(renamed_keyword("B", B, "draws", draws), "draws")
     seed = check_seed(seed)
     null = check_null(null)
     alpha = result.alpha if alpha is None else check_alpha(alpha)

@@ -83,6 +83,7 @@ from ..core.checks import (
     numeric_column,
     outcome_rows,
     recode,
+    renamed_keyword,
 )
 from .wild_dense import DENSE_CELLS, DenseDraws
 from ..core.fixed_effects import Factor, fixest_dof_k, is_nested, singleton_mask
@@ -2012,7 +2013,7 @@ def wild_bootstrap(
     data: pd.DataFrame,
     *,
     term: str | None = None,
-    B: int = DEFAULT_DRAWS,
+    draws: int = DEFAULT_DRAWS,
     weights: WeightKind = "rademacher",
     seed: int | None = None,
     null: float = 0.0,
@@ -2021,6 +2022,7 @@ def wild_bootstrap(
     alpha: float | None = None,
     conf_int: bool = True,
     enumerate_signs: int = 0,
+    B: int | None = None,
 ) -> FewClusterResult:
     """Wild cluster bootstrap-t of one estimate of a fitted linear DiD model (WCR by
     default), of a Callaway-Sant'Anna aggregate, or the score bootstrap of a Poisson ETWFE
@@ -2051,8 +2053,9 @@ def wild_bootstrap(
         ``att_gt``), or any term of ``result.estimates`` (``"event_time::2"``) or, for ETWFE,
         ``result.by_cohort``; for ``att_gt`` ``"overall:<kind>"`` with ``kind`` one of
         ``"simple"``, ``"group"``, ``"dynamic"``, ``"calendar"``.
-    B : int
-        Bootstrap draws (at least 19). When the weight distribution has at most ``B``
+    draws : int
+        Bootstrap draws (at least 19; ``B=`` is its deprecated name). When the weight
+        distribution has at most ``draws``
         distinct vectors (``2**G`` Rademacher, ``6**G`` Webb, ``G`` clusters) they are all
         enumerated once and the result is exact.
     weights : {"rademacher", "webb"}
@@ -2079,7 +2082,7 @@ def wild_bootstrap(
         Compute the test-inversion interval (cheap for linear models; for Poisson each
         candidate value needs a restricted refit).
     enumerate_signs : int
-        Linear models with up to a few thousand clusters: in each of the ``B`` draws,
+        Linear models with up to a few thousand clusters: in each of the ``draws`` draws,
         evaluate all ``2**m`` sign patterns of the weights of the ``m`` clusters with the
         largest scores (conditional Monte Carlo: the same bootstrap p-value, much smaller
         Monte Carlo error with few treated clusters; see ``policylab.did.inference.wild_dense``).
@@ -2137,14 +2140,15 @@ def wild_bootstrap(
     >>> df["exports"] = 0.5 * df["member"] + rng.normal(0, 1, len(df))
     >>> res = twfe(df, outcome="exports", unit="firm", time="year", treatment="member",
     ...            cluster="consortium")
-    >>> wb = wild_bootstrap(res, df, B=999, seed=1)
+    >>> wb = wild_bootstrap(res, df, draws=999, seed=1)
     >>> wb.exact, wb.draws, wb.n_clusters, wb.n_treated_clusters   # 2**8 sign vectors
     (True, 256, 8, 4)
     >>> bool(wb.conf_low < 0.5 < wb.conf_high)
     True
     """
     return _wild_bootstrap(
-        result, data, term=term, B=B, weights=weights, seed=seed, null=null,
+        result, data, term=term, draws=renamed_keyword("B", B, "draws", draws), weights=weights,
+        seed=seed, null=null,
         impose_null=impose_null, null_model=null_model, alpha=alpha, conf_int=conf_int,
         enumerate_signs=enumerate_signs,
     )  # fmt: skip
@@ -2210,7 +2214,7 @@ def _wild_bootstrap(
     data: pd.DataFrame,
     *,
     term: str | None = None,
-    B: int = DEFAULT_DRAWS,
+    draws: int = DEFAULT_DRAWS,
     weights: WeightKind = "rademacher",
     seed: int | None = None,
     null: float = 0.0,
@@ -2222,6 +2226,7 @@ def _wild_bootstrap(
     enumerate_signs: int = 0,
     mc_target: float | None = None,
     max_draws: int | None = None,
+    B: int | None = None,
 ) -> FewClusterResult:
     """:func:`wild_bootstrap`, optionally on an already built problem."""
     if isinstance(result, GroupTimeResult):
@@ -2237,7 +2242,7 @@ def _wild_bootstrap(
             f"wild_bootstrap supports {', '.join(SUPPORTED)} results; got {estimator!r}"
         )
     data = check_frame(data)
-    draws = check_draws(B)
+    draws = check_draws(renamed_keyword("B", B, "draws", draws), "draws")
     weights = check_weights(weights)
     seed = check_seed(seed)
     null = check_null(null)
@@ -2404,7 +2409,7 @@ def multiplier_bootstrap(
     result: GroupTimeResult,
     kind: str = "simple",
     *,
-    B: int = DEFAULT_DRAWS,
+    draws: int = DEFAULT_DRAWS,
     weights: WeightKind = "webb",
     seed: int | None = None,
     null: float = 0.0,
@@ -2412,6 +2417,7 @@ def multiplier_bootstrap(
     balance_e: int | None = None,
     min_e: int | None = None,
     max_e: int | None = None,
+    B: int | None = None,
 ) -> FewClusterResult:
     """Cluster-level multiplier bootstrap of a Callaway-Sant'Anna aggregate.
 
@@ -2427,9 +2433,9 @@ def multiplier_bootstrap(
     kind : {"simple", "group", "dynamic", "calendar"}
         The aggregation whose overall estimate is bootstrapped (as :func:`aggregate`, with
         ``balance_e``, ``min_e``, ``max_e``).
-    B : int
-        Draws; all ``6**G`` (Webb) or ``2**G`` (Rademacher) vectors when that is at most
-        ``B`` (exact).
+    draws : int
+        Draws (``B=`` is its deprecated name); all ``6**G`` (Webb) or ``2**G`` (Rademacher)
+        vectors when that is at most ``draws`` (exact).
     weights : {"webb", "rademacher"}
     seed : int or None
         ``None`` draws one and records it.
@@ -2465,7 +2471,7 @@ def multiplier_bootstrap(
     >>> df["exports"] = 0.5 * on + rng.normal(0, 0.1, len(df))
     >>> res = att_gt(df, outcome="exports", unit="firm", time="year", cohort="joined",
     ...              cluster="consortium")
-    >>> mb = multiplier_bootstrap(res, "simple", B=999, seed=1)
+    >>> mb = multiplier_bootstrap(res, "simple", draws=999, seed=1)
     >>> mb.method, mb.weights, mb.n_clusters
     ('multiplier_bootstrap', 'webb', 30)
     """
@@ -2478,7 +2484,7 @@ def multiplier_bootstrap(
         )
     if not isinstance(kind, str) or kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(map(repr, KINDS))}; got {kind!r}")
-    draws = check_draws(B)
+    draws = check_draws(renamed_keyword("B", B, "draws", draws), "draws")
     weights = check_weights(weights)
     seed = check_seed(seed)
     null = check_null(null)

@@ -76,7 +76,7 @@ def vcov(inf: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
     return gram(s) / n**2
 
 
-def multiplier_bootstrap(
+def multiplier_draws(
     inf: np.ndarray,
     cluster: np.ndarray | None,
     *,

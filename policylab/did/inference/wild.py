@@ -1832,7 +1832,7 @@ class _PoissonLevel:
 
 def _wgram(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """``x' diag(w) x`` without BLAS: for these small designs OpenBLAS's threads only cost
-    time, 10-100x on a busy 2-core machine (see ``_cs_inference._dot``)."""
+    time, 10-100x on a busy 2-core machine (see ``core.influence._dot``)."""
     return np.einsum("ij,i,ik->jk", x, w, x, optimize=False)
 
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from ...core.checks import check_choice, check_int
 from ...core.normal import z_critical
-from ...core.influence import multiplier_bootstrap, standard_errors, vcov
+from ...core.influence import multiplier_draws, standard_errors, vcov
 from ...results import AggregateResult, Estimate, GroupTimeResult
 
 AggregateKind = Literal["simple", "group", "dynamic", "calendar"]
@@ -177,7 +177,7 @@ def aggregate(
     if draws:
         rng = np.random.default_rng(seed)
         if keys.size:
-            se_el, crit_b = multiplier_bootstrap(
+            se_el, crit_b = multiplier_draws(
                 el_inf, cluster, draws=draws, seed=rng, alpha=result.alpha
             )
             if math.isfinite(crit_b) and crit_b >= z:
@@ -187,7 +187,7 @@ def aggregate(
                     "the bootstrap gave no usable uniform critical value; element intervals "
                     "are pointwise"
                 )
-        se_boot, _ = multiplier_bootstrap(
+        se_boot, _ = multiplier_draws(
             inf[:, -1], cluster, draws=draws, seed=rng, alpha=result.alpha
         )
         se_ov = float(se_boot[0])
@@ -240,7 +240,7 @@ def aggregate(
 
 
 def _weighted_sum(cols: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
-    """``out = cols @ w`` column by column (no BLAS: see ``_cs_inference._dot``)."""
+    """``out = cols @ w`` column by column (no BLAS: see ``core.influence._dot``)."""
     np.multiply(cols[:, 0], w[0], out=out)
     for j in range(1, w.size):
         out += w[j] * cols[:, j]

@@ -37,7 +37,7 @@ from ...core.checks import (
 from .estimation import TRIM_LEVEL, CellFailure, panel_2x2, rc_2x2
 from ....constants import FEW_CLUSTERS
 from ...core.normal import z_critical
-from ...core.influence import _dot, multiplier_bootstrap, standard_errors
+from ...core.influence import _dot, multiplier_draws, standard_errors
 from .prep import CSData, prepare
 from ...results import GroupTimeResult
 
@@ -646,7 +646,7 @@ def att_gt(
     crit = z
     uniform = False
     if spec.bootstrap:
-        se, crit_b = multiplier_bootstrap(
+        se, crit_b = multiplier_draws(
             inf, cluster_codes, draws=spec.bootstrap, seed=spec.seed, alpha=spec.alpha
         )
         se[ref] = np.nan

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import UserError
+
 __all__ = [
     "DEFAULT_TOLERANCE",
     "IGNORED_KEYS",
@@ -57,8 +59,9 @@ _RECORD_KEYS: tuple[tuple[str, ...], ...] = (
 )
 
 
-class CompareError(Exception):
-    """An input that cannot be compared (missing, unreadable, not a results.json)."""
+class CompareError(UserError):
+    """An input that cannot be compared (missing, unreadable, not a results.json): a user
+    error (exit 2)."""
 
 
 @dataclass(frozen=True)

@@ -156,15 +156,38 @@ def evaluate(
         return
     _echo(f"Wrote {out_dir / 'index.html'}, {len(result.regions)} region page(s) in "
           f"{out_dir / 'regions'}, results.json, indicators.csv")
-    eff = result.effects_tidy()
-    for row in eff.itertuples():
-        _echo(
-            f"  {row.region:<22} {row.outcome:<12} {row.method:<18} {row.estimate:+.4f} "
-            f"[{row.conf_low:+.4f}, {row.conf_high:+.4f}]  firms={row.n_firms} treated={row.n_treated} "
-            f"clusters={row.n_clusters}"
-        )
+    _print_answers(result)
     for note in result.warnings:
         _say(f"warning: {note}")
+
+
+def _print_answers(result) -> None:
+    """The report's first screen as a table: each region's headline effect per outcome in its
+    natural unit, with its 95% interval, verdict and marks; the lab-wide effect first."""
+    from rich.table import Table
+
+    from .report import headline_answers
+
+    headline = result.settings.get("headline_estimator")
+    answers = headline_answers(result, headline)
+    if not answers:
+        return
+    table = Table("region", *(f"{a.title} ({a.unit})" for a in answers),
+                  title=f"Effect of membership ({headline}; 95% interval)", title_justify="left")
+
+    def cell(r):
+        from rich.text import Text
+
+        marks = "".join(f" [{m.text}]" for m in r.marks)
+        first = f"{r.effect} [{r.interval}]" if r.interval else r.effect
+        return Text("\n").join([_cell(first), _cell(r.verdict + marks)])
+
+    if any(a.lab for a in answers):
+        table.add_row("Across the lab", *(cell(a.lab) if a.lab else "not pooled" for a in answers))
+    for i, r0 in enumerate(answers[0].rows):
+        marks = "".join(f" [{m.text}]" for m in r0.region_marks)
+        table.add_row(_cell(r0.region + marks), *(cell(a.rows[i]) for a in answers))
+    Console(highlight=False, width=160).print(table)
 
 
 @app.command()

@@ -8,6 +8,7 @@ pours each page into a jinja2 template. Charts (:mod:`~policylab.report.svg`) an
 Python: no browser engine, nothing to start, and importing this package stays cheap.
 """
 
+from ._answer import answers as _answers
 from ._indicators import indicators_csv
 from ._serialize import results_json, to_jsonable
 from .build import SECTIONS, ReportModel, build_report
@@ -18,6 +19,7 @@ __all__ = [
     "SECTIONS",
     "ReportModel",
     "build_report",
+    "headline_answers",
     "indicators_csv",
     "now_timestamp",
     "render_html",
@@ -27,3 +29,12 @@ __all__ = [
     "to_jsonable",
     "write_report",
 ]
+
+
+def headline_answers(result, headline: str | None = None):
+    """The overview's first screen as data (:class:`~policylab.report._answer.OutcomeAnswer`
+    per outcome): what ``policylab evaluate`` prints and the report opens with."""
+    from .build import region_paths
+
+    return _answers(result, region_paths(result.regions), headline or
+                    result.settings.get("headline_estimator"))

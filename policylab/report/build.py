@@ -29,6 +29,7 @@ from typing import Any
 from .._version import __version__
 from ..evaluation import EvaluationResult, RegionInfo
 from . import charts, tables
+from ._answer import OutcomeAnswer, answers
 from ._blocks import Block, Detail, IndicatorIndex, SectionBody
 from ._dashboard import Dashboards, RegionDashboard
 from ._diagnostics import diagnostics as _diagnostics_section
@@ -132,6 +133,7 @@ class Page:
     data_quality_rows: int
     provenance: dict[str, Any]
     table_css: tuple[str, ...]  # every distinct table stylesheet the page uses (one)
+    answers: tuple[OutcomeAnswer, ...] = ()  # the first screen of the overview page
 
     @property
     def lab_warnings(self) -> tuple[WarningItem, ...]:
@@ -244,6 +246,7 @@ class _Builder:
         self.summaries = SummaryBuilder(result, table, self.paths, self.min_cell, headline)
         self.dashboards = Dashboards(result, table, self.min_cell)
         self.impacts = ImpactBuilder(result, headline)
+        self.headline = headline
 
     def page(self, only: RegionInfo | None) -> Page:
         result = self.result
@@ -278,6 +281,7 @@ class _Builder:
             life_cycle=life, orders=order_body, diagnostics=diag, costs=costs,
             methods=self.methods, data_quality=dq_html, data_quality_rows=dq_rows,
             provenance=provenance(result, only), table_css=(),
+            answers=answers(result, self.paths, self.headline) if only is None else (),
         )
         found: dict[str, str] = {}
         _collect_tables(page, found)

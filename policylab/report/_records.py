@@ -7,6 +7,7 @@ down to the region on a region page.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,8 @@ from ._labels import _method_short, _outcome_label
 from ._overview import data_quality_row
 from ._serialize import to_jsonable
 
-__all__ = ["WarningItem", "data_quality", "provenance", "warning_items"]
+__all__ = ["WarningItem", "WarningKind", "data_quality", "provenance", "warning_items",
+           "warning_kinds"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,32 @@ class WarningItem:
     source: str
     text: str
     group: str = "Lab"  # "Lab" or the region's display name
+
+
+@dataclass(frozen=True)
+class WarningKind:
+    """Notes of one kind (the same sentence up to its numbers and quoted names): one example,
+    how many estimates carry it, and where."""
+
+    text: str
+    count: int
+    groups: tuple[str, ...]
+    sources: tuple[str, ...]
+
+
+_VARIABLE = re.compile(r"'[^']*'|\[[^\]]*\]|[-+−]?\d[\d,.]*(?:e[-+]?\d+)?%?")
+
+
+def warning_kinds(items: Sequence[WarningItem]) -> tuple[WarningKind, ...]:
+    """The estimators' notes (not the lab's) grouped by kind, most frequent first (ties in
+    first-seen order); each kind keeps its first note as the example."""
+    kinds: dict[str, list[WarningItem]] = {}
+    for w in items:
+        if w.group != "Lab":
+            kinds.setdefault(_VARIABLE.sub("#", w.text), []).append(w)
+    ordered = sorted(kinds.values(), key=lambda ws: -len(ws))  # sorted() is stable
+    return tuple(WarningKind(ws[0].text, len(ws), tuple(dict.fromkeys(w.group for w in ws)),
+                             tuple(dict.fromkeys(w.source for w in ws))) for ws in ordered)
 
 
 def warning_items(result: EvaluationResult,

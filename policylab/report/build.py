@@ -39,7 +39,14 @@ from ._labels import _Ids
 from ._methods import CAVEAT, MethodsNote, methods_note
 from ._monitoring import Ctx, cost_effectiveness, life_cycle, orders
 from ._pages import INDEX_PATH, REGIONS_DIR, SiteLink, page_header, region_paths, site_nav
-from ._records import WarningItem, data_quality, provenance, warning_items
+from ._records import (
+    WarningItem,
+    WarningKind,
+    data_quality,
+    provenance,
+    warning_items,
+    warning_kinds,
+)
 from ._summary import Context, Summary, SummaryBuilder
 
 __all__ = [
@@ -147,6 +154,11 @@ class Page:
             if w.group != "Lab":
                 groups.setdefault(w.group, []).append(w)
         return tuple((g, tuple(items)) for g, items in groups.items())
+
+    @property
+    def warning_kinds(self) -> tuple[WarningKind, ...]:
+        """The estimators' notes, one line per kind (the full list is in results.json)."""
+        return warning_kinds(self.warnings)
 
     def href(self, path: str) -> str:
         """A link from this page to ``path`` (relative to the output folder)."""

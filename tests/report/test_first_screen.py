@@ -96,3 +96,20 @@ def test_the_cli_prints_the_same_numbers_in_the_same_units(example, tmp_path):
         assert a.lab is not None and f"{a.lab.effect} [{a.lab.interval}]" in run.stdout
         for r in a.rows:
             assert f"{r.effect} [{r.interval}]" in run.stdout, r.region
+
+
+def test_warnings_read_once_per_kind_with_where_they_apply(example):
+    from policylab.report import build_report
+
+    _, result = example
+    page = build_report(result, region_pages=False).pages[0]
+    notes = [w for w in page.warnings if w.group != "Lab"]
+    kinds = page.warning_kinds
+    assert 0 < len(kinds) < len(notes) / 5  # 126 notes of 8 kinds on the example
+    assert sum(k.count for k in kinds) == len(notes)
+    names = {r.name for r in result.regions}
+    assert all(set(k.groups) <= names for k in kinds)
+    html = (example[0] / "index.html").read_text(encoding="utf-8")
+    section = html[html.index('<section id="warnings"'):]
+    section = section[:section.index("</section>")]
+    assert section.count("<li>") == len(kinds) + len(page.lab_warnings)

@@ -161,6 +161,39 @@ def evaluate(
         _say(f"warning: {note}")
 
 
+def _print_catalogue(explain: str | None) -> None:
+    """The indicator registry: every indicator (``explain`` None) or one definition."""
+    import pandas as pd
+    from rich.table import Table
+
+    from .did.core.checks import check_choice
+    from .indicators import catalogue
+
+    cat = catalogue()
+    if explain is None:
+        table = Table("id", "name", "unit", "levels", "status")
+        for r in cat.itertuples(index=False):
+            levels = ", ".join(r.levels) if isinstance(r.levels, list) else ""
+            unit = r.unit if isinstance(r.unit, str) else ""
+            table.add_row(*(_cell(c) for c in (r.id, r.name, unit, levels, r.status)))
+        Console(highlight=False, width=160).print(table)
+        return
+    try:
+        ind_id = check_choice(explain.upper(), "indicator", list(cat["id"]))
+    except ValueError as exc:
+        raise UsageError([str(exc)]) from None
+    row = cat.loc[cat["id"] == ind_id].iloc[0]
+    _echo(f"{row['id']} — {row['name']}")
+    for key in ("unit", "levels", "numerator", "denominator", "needs", "eu_code", "cumulative",
+                "partition", "notes", "status", "reason"):
+        value = row.get(key)
+        if isinstance(value, list):
+            value = ", ".join(value)
+        if value is None or value == "" or (not isinstance(value, str) and pd.isna(value)):
+            continue
+        _echo(f"  {key.replace('_', ' ')}: {value}")
+
+
 def _print_answers(result) -> None:
     """The report's first screen as a table: each region's headline effect per outcome in its
     natural unit, with its 95% interval, verdict and marks; the lab-wide effect first."""
@@ -309,7 +342,7 @@ class IndicatorFormat(str, Enum):
 
 @app.command()
 def indicators(
-    config: Annotated[Path, typer.Argument(help="The lab config (TOML).")],
+    config: Annotated[Optional[Path], typer.Argument(help="The lab config (TOML).")] = None,
     output_format: Annotated[
         IndicatorFormat, typer.Option("--format", help="A table, indicators.csv's CSV, or JSON.")
     ] = IndicatorFormat.table,
@@ -320,10 +353,24 @@ def indicators(
         Optional[list[str]],
         typer.Option("--region", "-r", help="Only this region key or name, or 'lab' (repeatable)."),
     ] = None,
+    list_all: Annotated[
+        bool, typer.Option("--list", help="List every indicator of the registry (no config needed).")
+    ] = False,
+    explain: Annotated[
+        Optional[str], typer.Option("--explain", help="Print one indicator's definition, e.g. I07.")
+    ] = None,
 ) -> None:
     """Monitoring indicators of every region, after disclosure control (no estimation: I19 needs
-    `policylab evaluate`)."""
+    `policylab evaluate`); or the registry's definitions (--list, --explain ID)."""
     import pandas as pd
+
+    if list_all or explain:
+        with _user_errors():
+            _print_catalogue(explain)
+        return
+    if config is None:
+        _say("error: give a config (or --list / --explain ID)")
+        raise typer.Exit(2)
 
     from .config import load_config
     from .pipeline import monitoring

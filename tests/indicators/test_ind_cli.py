@@ -78,3 +78,16 @@ def test_the_command_prints_the_api_result(tiny_lab):
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == json.loads(json.dumps(to_jsonable(api.to_dict())))
     assert "MonitoringResult" in repr(api) and len(repr(api)) < 200
+
+
+def test_the_registry_lists_and_explains_its_indicators():
+    listed = runner.invoke(app, ["indicators", "--list"])  # no config needed
+    assert listed.exit_code == 0, listed.stderr
+    assert "I07" in listed.stdout and "Member retention" in listed.stdout
+    one = runner.invoke(app, ["indicators", "--explain", "i07"])
+    assert one.exit_code == 0 and one.stdout.startswith("I07 — Member retention")
+    assert "numerator: memberships active in year t-1" in one.stdout
+    bad = runner.invoke(app, ["indicators", "--explain", "I7x"])
+    assert bad.exit_code == 2 and "did you mean 'I17'?" in bad.stderr
+    none = runner.invoke(app, ["indicators"])
+    assert none.exit_code == 2

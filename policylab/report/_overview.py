@@ -20,7 +20,7 @@ import pandas as pd
 from ..did.inference.few_clusters import METHOD_TEXT
 from ..constants import FEW_CLUSTERS
 from ..evaluation import EvaluationResult, RegionEffect, RegionInfo
-from ..synthesis import METHOD_LABELS, PooledEffect
+from ..synthesis import PooledEffect
 from ._html_table import format_number
 from ._indicators import CUMULATIVE, SUPPRESSED, period_sort_key, region_rows
 
@@ -424,17 +424,19 @@ def pooled_sentences(p: PooledEffect, result: EvaluationResult, *,
         out.append(
             f"Lab-wide effect on {short}{by}: {fmt_number(est, d, sign=True)} {unit} "
             f"({ci_level(p.alpha)} CI {fmt_number(lo, d, sign=True)} to "
-            f"{fmt_number(hi, d, sign=True)}), pooled over {p.n_regions} regions by a "
-            f"random-effects meta-analysis ({METHOD_LABELS.get(p.method, p.method)} τ²)."
+            f"{fmt_number(hi, d, sign=True)}), the average of {p.n_regions} regions' effects "
+            "weighted by their precision and allowing them to differ (a random-effects "
+            "average; Methods)."
         )
-        i2 = f"I² = {fmt_number(100 * p.i2, 0)}%"
-        if p.q_p_value < p.alpha:
-            out.append(f"The regions' effects differ by more than chance would explain "
-                       f"(test of equal effects {fmt_p(p.q_p_value)}; {i2}).")
-        else:
-            out.append(f"The test of equal effects across regions does not detect a difference "
-                       f"({fmt_p(p.q_p_value)}; {i2}), but with {p.n_regions} regions it "
-                       "has little power.")
+        # one sentence whatever the p-value: how much regions differ, with its uncertainty
+        tau = math.sqrt(max(float(p.tau2), 0.0)) * factor if math.isfinite(p.tau2) else math.nan
+        weak = f"; with {p.n_regions} regions a weak test" if p.n_regions < 10 else ""
+        out.append(
+            f"How much the regions differ: their effects spread around it by about "
+            f"{fmt_number(tau, d)} {unit} (one standard deviation), and "
+            f"{fmt_number(100 * p.i2, 0)}% of the differences between the regions' estimates "
+            f"is more than sampling error (test of equal effects {fmt_p(p.q_p_value)}{weak})."
+        )
     if p.excluded:
         left = "; ".join(f"{names.get(r, r)} ({reason_text(why)})" for r, why in p.excluded)
         out.append(f"Not pooled: {left}.")

@@ -197,9 +197,23 @@ def test_lab_wide_sentences_are_generated_from_the_pooled_effect(model, result):
                 if t.startswith(("Lab-wide effect on", "No lab-wide effect on"))]
     assert len(lab_wide) == len({p.outcome for p in result.synthesis.pooled
                                  if p.estimator == "callaway_santanna"})
-    assert f"pooled over {pooled.n_regions} regions" in first and "Paule–Mandel" in first
-    assert "differ by more than chance" in second and "p < 0.001" in second
+    assert f"the average of {pooled.n_regions} regions' effects" in first
+    assert "τ²" not in first and "Paule" not in first  # the estimator's name is in Methods
+    # how much regions differ, said the same way on both sides of 0.05
+    assert second.startswith("How much the regions differ: their effects spread around it by about ")
+    assert "p < 0.001" in second and "more than sampling error" in second
     assert model.page("regions/ES13.html").summary.lab_sentences == model.index.summary.lab_sentences
+
+
+def test_the_heterogeneity_sentence_does_not_flip_at_the_five_percent_line(result):
+    import dataclasses
+
+    from policylab.report._overview import pooled_sentences
+
+    pooled = result.synthesis.get("exporter", "callaway_santanna")
+    below = pooled_sentences(dataclasses.replace(pooled, q_p_value=0.048), result)[1]
+    above = pooled_sentences(dataclasses.replace(pooled, q_p_value=0.051), result)[1]
+    assert below.replace("0.048", "X") == above.replace("0.051", "X")
 
 
 # --------------------------------------------------------------------------- context

@@ -15,7 +15,7 @@ from typing import Any
 from ..did.inference.few_clusters import METHOD_TEXT
 from ..evaluation import EvaluationResult
 from ..synthesis import METHOD_LABELS as POOL_METHOD_LABELS
-from ._labels import _ci_label, _method_label
+from ._labels import _ci_label, _method_label, _method_short
 from ._overview import ci_level
 from ._serialize import to_jsonable
 
@@ -151,7 +151,14 @@ def methods_note(result: EvaluationResult) -> MethodsNote:
         + f"{_method_label(m, result)}. "
         + _ESTIMATOR_TEXT.get(m, "See the estimator's documentation.") for m in methods)
     headline_text = tuple(_HEADLINE_TEXT[m] for m in methods if m in _HEADLINE_TEXT)
-    clustering = tuple(dict.fromkeys(str(e.result.vcov_type) for e in result.effects))
+    # one bullet per region, naming it, with each estimator's standard errors
+    by_region: dict[str, dict[str, str]] = {}
+    for e in result.effects:
+        by_region.setdefault(e.region, {}).setdefault(_method_short(e.result.method),
+                                                      str(e.result.vcov_type))
+    names = {r.key: r.name for r in result.regions}
+    clustering = tuple(f"{names.get(k, k)}: " + "; ".join(f"{m}: {v}" for m, v in d.items())
+                       for k, d in by_region.items())
     ci = _ci_label(e.result.alpha for e in result.effects) if result.effects else "CI"
     inference = (f"Intervals are {ci}s with standard errors clustered as listed; p-values are "
                  "two-sided and apply to each estimate on its own, with no correction for "

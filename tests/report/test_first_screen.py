@@ -113,3 +113,11 @@ def test_warnings_read_once_per_kind_with_where_they_apply(example):
     section = html[html.index('<section id="warnings"'):]
     section = section[:section.index("</section>")]
     assert section.count("<li>") == len(kinds) + len(page.lab_warnings)
+
+
+def test_methods_name_the_region_of_each_standard_error(example):
+    from policylab.report import build_report
+
+    _, result = example
+    bullets = build_report(result, region_pages=False).pages[0].methods.clustering
+    assert [b.split(":")[0] for b in bullets] == [r.name for r in result.regions]

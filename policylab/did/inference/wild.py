@@ -599,7 +599,7 @@ class _TParts:
     q01: np.ndarray
     q1: np.ndarray
     ssc: float
-    #: rows per independent draw (the sign patterns of :mod:`._wild_dense`; 1 = plain draws)
+    #: rows per independent draw (the sign patterns of :mod:`.wild_dense`; 1 = plain draws)
     group: int = 1
     #: ``more(draws, start)``: the pieces of ``draws`` from ``start`` on, when the set-up is
     #: kept (dense path); else None
@@ -1089,7 +1089,7 @@ def linear_wild(
     Everything a draw needs is a cluster-level sum (see :func:`_t_parts`); its cost is one
     pass over the rows (sparse products) plus, per draw, a pass over the clusters.
     ``signs``: enumerate the signs of that many most influential clusters in each draw
-    (:mod:`._wild_dense`; problems with up to a few thousand clusters, else plain draws).
+    (:mod:`.wild_dense`; problems with up to a few thousand clusters, else plain draws).
     ``mc_target``: add draws (the same stream continued) until each bound's Monte Carlo
     standard error is at most that share of the interval's width (:func:`draws_for_target`,
     checked after each addition, at most two additions and ``max_draws`` draws)."""

@@ -52,8 +52,14 @@ def effect_text(outcome: str, value: float, *, sign: bool = True, unit: bool = T
     if value is None or not math.isfinite(float(value)):
         return "n/a"
     v = float(value)
-    if outcome == "log_exports":
-        v = 100.0 * math.expm1(v)  # log points -> percent change
+    if outcome == "log_exports":  # log points -> percent change
+        v = 100.0 * math.expm1(v) if v < 700.0 else math.inf
+    if not math.isfinite(v):
+        return "off the scale"
+    if abs(v) >= 1e9:  # a degenerate fit's bound: keep it readable
+        return (("+" if sign and v > 0 else "") + f"{v:.1e}").replace("-", "−") + \
+            ({"exporter": " pp", "log_exports": "%", "exports_eur": " EUR"}.get(outcome, "")
+             if unit else "")
     plus = "+" if sign and v > 0 else ""
     if outcome == "exporter":
         text, suffix = f"{100 * v:.1f}", " pp"

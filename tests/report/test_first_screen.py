@@ -78,6 +78,8 @@ def test_every_flagged_effect_has_its_mark(example):
     ("exports_eur", 113768.79, "+114,000 EUR"),
     ("n_export_markets", 0.123, "+0.12 markets"),
     ("exporter", math.nan, "n/a"),
+    ("log_exports", 1e4, "off the scale"),  # exp overflows: a degenerate fit's bound
+    ("exports_eur", 3.2e12, "+3.2e+12 EUR"),
 ])
 def test_effects_read_in_natural_units(outcome, value, text):
     assert effect_text(outcome, value) == text

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ESTIMATORS", "METHOD_NAMES", "EstimatorSpec", "description", "label"]
+__all__ = ["ESTIMATORS", "METHOD_NAMES", "EstimatorSpec"]
 
 
 @dataclass(frozen=True)
@@ -83,14 +83,3 @@ ESTIMATORS: dict[str, EstimatorSpec] = {s.name: s for s in (
 #: The methods a config may list (and the CLI offers), in registry order.
 METHOD_NAMES: tuple[str, ...] = tuple(n for n, s in ESTIMATORS.items() if s.evaluate)
 
-
-def label(method: str) -> str:
-    """Short label of a method for tables and charts (the name itself when unknown)."""
-    spec = ESTIMATORS.get(method)
-    return spec.label if spec else method
-
-
-def description(method: str) -> str:
-    """One-line description of a method for the Methods (the name when unknown)."""
-    spec = ESTIMATORS.get(method)
-    return spec.description if spec else method

@@ -173,6 +173,8 @@ def answers(result: EvaluationResult, paths: dict[str, str], headline: str | Non
         [*(result.settings.get("outcomes") or []), *(e.outcome for e in result.effects)]))
     pooled = {p.outcome: p for p in (result.synthesis.pooled if result.synthesis else ())
               if p.estimator == headline}
+    marks_of_region = [region_marks(result, info.key, outcomes, headline, root)
+                       for info in result.regions]
     out = []
     for outcome in outcomes:
         if not any(e.outcome == outcome for e in result.effects):
@@ -184,7 +186,7 @@ def answers(result: EvaluationResult, paths: dict[str, str], headline: str | Non
                              _interval(outcome, p.conf_low, p.conf_high),
                              _verdict(outcome, p.estimate, p.conf_low, p.conf_high), ())
         rows = []
-        for info in result.regions:
+        for info, rmarks in zip(result.regions, marks_of_region, strict=True):
             eff = headline_effect(result, info.key, outcome)
             h = eff.result.headline if eff is not None else None
             est = h.estimate if h is not None else math.nan
@@ -195,7 +197,7 @@ def answers(result: EvaluationResult, paths: dict[str, str], headline: str | Non
                 effect=effect_text(outcome, est), interval=_interval(outcome, lo, hi),
                 verdict=_verdict(outcome, est, lo, hi),
                 marks=_marks(result, eff, info.key, outcome, root),
-                region_marks=region_marks(result, info.key, outcomes, headline, root)))
+                region_marks=rmarks))
         unit = _WORDS.get(outcome, ("", "", ""))[2]
         out.append(OutcomeAnswer(outcome, _TITLES.get(outcome, outcome), unit, lab, tuple(rows)))
     return tuple(out)

@@ -587,6 +587,9 @@ def _weighted_sums(
     return total, sq
 
 
+_PIECES = ("n0", "n1", "q0", "q01", "q1")  # the per-row arrays of _TParts
+
+
 @dataclass(frozen=True)
 class _TParts:
     """Per-draw pieces of ``t*_b(theta0)``: numerator ``N0 + theta0 N1`` and squared score
@@ -604,6 +607,10 @@ class _TParts:
     #: ``more(draws, start)``: the pieces of ``draws`` from ``start`` on, when the set-up is
     #: kept (dense path); else None
     more: Callable[[Any, int], _TParts] | None = field(default=None, repr=False, compare=False)
+
+    def rows(self, which: Any) -> _TParts:
+        """The pieces of the rows ``which`` (a slice or a boolean mask); the rest as is."""
+        return dataclasses.replace(self, **{f: getattr(self, f)[which] for f in _PIECES})
 
     def tstats(self, theta: np.ndarray) -> np.ndarray:
         """``draws x len(theta)`` bootstrap t statistics."""
@@ -679,21 +686,14 @@ class _Exceedance:
         at_a = self._one(a).copy()
         at_b = self._one(b)
         active = at_a != at_b
-        pt = self.parts
-        sub = dataclasses.replace(pt, n0=pt.n0[active], n1=pt.n1[active], q0=pt.q0[active],
-                                  q01=pt.q01[active], q1=pt.q1[active])
-        return _Exceedance(sub, self.estimate, self.se, total=self.total,
+        return _Exceedance(self.parts.rows(active), self.estimate, self.se, total=self.total,
                            fixed=self.fixed + int(np.count_nonzero(at_a & at_b)))
 
     def draw_sd(self, theta0: np.ndarray) -> np.ndarray:
         """Monte Carlo standard error of the p-value at each null value when each
         independent draw is ``parts.group`` consecutive rows (its sign patterns)."""
-        g = self.parts.group
-        out = []
-        for t in np.atleast_1d(theta0):
-            share = self._one(t).reshape(-1, g).mean(axis=1)
-            out.append(share.std(ddof=1) / math.sqrt(share.size))
-        return np.array(out)
+        return np.array([_share_sd(self._one(t)[:, None], self.parts.group)[0]
+                         for t in np.atleast_1d(theta0)])
 
 
 def _t_parts(
@@ -756,10 +756,8 @@ def _t_parts(
         out = _TParts(n0=n[0], n1=zero, q0=quad(0, 0), q01=zero, q1=zero, ssc=ssc)
     else:
         out = _TParts(n0=n[0], n1=n[1], q0=quad(0, 0), q01=quad(0, 1), q1=quad(1, 1), ssc=ssc)
-    if start:  # draws from ``start`` on (computed from the first: the path for many clusters)
-        out = _TParts(*(getattr(out, f)[start:] for f in ("n0", "n1", "q0", "q01", "q1")),
-                      ssc=ssc)
-    return out
+    # draws from ``start`` on (computed from the first: the path for many clusters)
+    return out.rows(slice(start, None)) if start else out
 
 
 def _exceed(t_star: np.ndarray, t_obs: np.ndarray) -> np.ndarray:
@@ -773,12 +771,17 @@ def _pvalues(t_star: np.ndarray, t_obs: np.ndarray) -> np.ndarray:
     return np.mean(_exceed(t_star, t_obs), axis=0)
 
 
-def _grouped_sd(t_star: np.ndarray, t_obs: np.ndarray, group: int) -> np.ndarray:
-    """Monte Carlo standard error of :func:`_pvalues` when each independent draw is
-    ``group`` consecutive rows (its sign patterns): the spread of the draws' own shares."""
-    hit = _exceed(t_star, t_obs)
+def _share_sd(hit: np.ndarray, group: int) -> np.ndarray:
+    """Monte Carlo standard error of the share of ``hit`` (rows x m) when each independent
+    draw is ``group`` consecutive rows (its sign patterns): the spread of the draws' own
+    shares over the square root of their number."""
     share = hit.reshape(-1, group, hit.shape[1]).mean(axis=1)
     return share.std(axis=0, ddof=1) / math.sqrt(share.shape[0])
+
+
+def _grouped_sd(t_star: np.ndarray, t_obs: np.ndarray, group: int) -> np.ndarray:
+    """:func:`_share_sd` of :func:`_pvalues`' exceedances."""
+    return _share_sd(_exceed(t_star, t_obs), group)
 
 
 def invert_test(
@@ -932,18 +935,10 @@ def draws_for_target(
 _PILOT_DRAWS = 99  # draws of the pilot interval that starts the search (sign-enumerated)
 
 
-def _head_parts(parts: _TParts, draws: int) -> _TParts:
-    """The pieces of the first ``draws`` draws."""
-    n = draws * parts.group
-    return _TParts(*(getattr(parts, f)[:n] for f in ("n0", "n1", "q0", "q01", "q1")),
-                   ssc=parts.ssc, group=parts.group)
-
-
 def _concat_parts(a: _TParts, b: _TParts) -> _TParts:
     """The pieces of ``a``'s draws followed by ``b``'s (same problem, same sign patterns)."""
-    return _TParts(*(np.concatenate([getattr(a, f), getattr(b, f)])
-                     for f in ("n0", "n1", "q0", "q01", "q1")), ssc=a.ssc, group=a.group,
-                   more=a.more)
+    return dataclasses.replace(a, **{f: np.concatenate([getattr(a, f), getattr(b, f)])
+                                     for f in _PIECES})
 
 
 # --------------------------------------------------------------------------- problems
@@ -1169,7 +1164,7 @@ def linear_wild(
             and n_draws >= 4 * _PILOT_DRAWS:
         # a pilot: the interval from the first draws only, whose bounds (-+ 5 of their Monte
         # Carlo errors) are where the search for the bounds of all draws starts
-        pilot = _head_parts(parts, _PILOT_DRAWS)
+        pilot = parts.rows(slice(0, _PILOT_DRAWS * parts.group))
         pfun, p_sd = pvalue_functions(pilot)
         lo, hi, _ = invert_test(pfun, theta, se, alpha)
         mc = monte_carlo_error(pfun, float(pfun(np.array([null]))[0]), lo, hi, alpha,

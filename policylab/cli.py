@@ -19,6 +19,7 @@ from rich.console import Console
 from ._version import __version__
 from .errors import UsageError, UserError, escape_controls, os_error
 from .estimators import METHOD_NAMES
+from .units import effect_text, interval_text, outcome_unit
 
 EXIT_OK = 0
 EXIT_BUG = 1
@@ -66,6 +67,11 @@ def _say(line: str, console: Console | None = None) -> None:
 def _echo(line: str) -> None:
     """``typer.echo`` of a line that quotes the user's text, control characters escaped."""
     typer.echo(escape_controls(line))
+
+
+def _num(value: float) -> str:
+    """A model-scale number at four decimals, with thousands separators (no 1.8e+05)."""
+    return f"{value:,.4f}" if value == value else "n/a"
 
 
 def _cell(value: object):
@@ -300,11 +306,16 @@ def estimate(
     for eff in effects:
         res = eff.result
         table = Table(title=_cell(f"{eff.region} · {eff.outcome} · {res.method}"), title_justify="left")
-        for col in ("term", "estimate", "std. error", "95% CI" if abs(res.alpha - 0.05) < 1e-12 else "CI", "p-value"):
+        ci = "95% CI" if abs(res.alpha - 0.05) < 1e-12 else "CI"
+        unit = outcome_unit(eff.outcome).unit
+        for col in ("term", "estimate", "std. error", ci, "p-value", f"effect, {unit}",
+                    f"{ci}, {unit}"):
             table.add_column(col, justify="left" if col == "term" else "right")
-        for e in (*res.estimates, res.headline):
-            table.add_row(e.term, f"{e.estimate:.4f}", f"{e.std_error:.4f}",
-                          f"[{e.conf_low:.4f}, {e.conf_high:.4f}]", f"{e.p_value:.3f}")
+        for e in (*res.estimates, res.headline):  # model scale, then the report's units
+            table.add_row(e.term, _num(e.estimate), _num(e.std_error),
+                          f"[{_num(e.conf_low)}, {_num(e.conf_high)}]", f"{e.p_value:.3f}",
+                          effect_text(eff.outcome, e.estimate),
+                          interval_text(eff.outcome, e.conf_low, e.conf_high))
         console.print(table)
         _say(f"firms {res.n_units}, treated {res.n_treated}, clusters {res.n_clusters}; {res.vcov_type}", console)
         methods = (eff.inference or {}).get("inference") or {}

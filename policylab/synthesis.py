@@ -24,8 +24,8 @@ A region whose headline interval comes from a few-cluster method (fewer treated 
 than the threshold, see ``few_cluster_std_error``) enters with the standard error that interval
 implies, when larger than the analytic one, so the pooled interval inherits the correction.
 
-Regions whose estimate or standard error is missing, non-finite or (for the SE) not positive
-are left out and listed in ``excluded`` with the reason; so are regions of the lab that have no
+Regions whose estimate or standard error is missing, non-finite or (for the SE) not positive,
+or whose few-cluster interval is unbounded, are left out and listed in ``excluded`` with the reason; so are regions of the lab that have no
 estimate of that outcome at all. With fewer than two regions nothing is pooled.
 """
 
@@ -286,7 +286,10 @@ def pool(
         res = combine_effects(y, var, method_re=_STATSMODELS_NAME[method], alpha=alpha, **kwds)
     k = len(y)
     df = k - 1
-    q = float(res.q)
+    w_fixed = 1.0 / var
+    # Cochran's Q as its definition, sum w (y - ybar)²: never negative (statsmodels' expanded
+    # form loses it to cancellation when the weights are huge, e.g. an SE of 1e-15)
+    q = float(np.sum(w_fixed * (y - np.sum(w_fixed * y) / np.sum(w_fixed)) ** 2))
     converged = True
     tau2 = float(res.tau2)
     if method == "paule_mandel":
@@ -432,6 +435,11 @@ def synthesize(
         for eff in members:
             h = eff.result.headline
             reason = _usable(h.estimate, h.std_error)
+            if reason is None and (eff.inference or {}).get("used") and not (
+                    math.isfinite(float(h.conf_low)) and math.isfinite(float(h.conf_high))):
+                # the few-cluster interval is unbounded: the data do not bound the effect, and
+                # the analytic standard error would wrongly weigh it in
+                reason = "unbounded interval (few-cluster inference)"
             if reason is None:
                 keys.append(eff.region)
                 ys.append(float(h.estimate))

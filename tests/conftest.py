@@ -9,6 +9,19 @@ import pytest
 from labfiles import write_tiny_lab
 
 
+EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "example.toml"
+
+
+@pytest.fixture(scope="session")
+def example_run(tmp_path_factory: pytest.TempPathFactory):
+    """The shipped example evaluated once for the session: (output folder, EvaluationResult).
+    Tests read it and must not write into it."""
+    import policylab
+
+    out = tmp_path_factory.mktemp("example-run")
+    return out, policylab.evaluate(EXAMPLE_CONFIG, out_dir=out)
+
+
 @pytest.fixture
 def tiny_lab(tmp_path: Path) -> Path:
     """A tiny lab's files and config (one region, four firms, one consortium)."""

@@ -33,13 +33,9 @@ def truth():
 
 
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory):
-    outs = []
-    for name in ("first", "second"):
-        out = tmp_path_factory.mktemp(name)
-        result = policylab.evaluate(CONFIG, out_dir=out)
-        outs.append((out, result))
-    return outs
+def two_runs(tmp_path_factory, example_run):
+    out = tmp_path_factory.mktemp("second")
+    return [example_run, (out, policylab.evaluate(CONFIG, out_dir=out))]
 
 
 def test_evaluate_writes_report_json_and_csv(two_runs):
@@ -55,7 +51,7 @@ def test_two_runs_are_byte_identical(two_runs):
     (a, _), (b, _) = two_runs
     pages = sorted(p.relative_to(a).as_posix() for p in (a / "regions").glob("*.html"))
     assert len(pages) == 6
-    for name in ("index.html", "results.json", "indicators.csv", *pages):
+    for name in ("index.html", "results.json", "indicators.csv", "indicators.xlsx", *pages):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
 

@@ -45,12 +45,12 @@ from .spec import (
     TABLE_ORDER,
     TRUTH_COLUMNS,
     TRUTH_OUTCOMES,
-    XLSX_TIMESTAMP,
     YEARS,
     Effects,
     FileLayout,
     RegionSpec,
 )
+from ..workbook import XLSX_TIMESTAMP
 from .summaries import (
     baseline_exporter_share,
     cluster_survival,

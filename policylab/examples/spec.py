@@ -6,7 +6,6 @@ file says otherwise; ``FX`` rates are local currency units per EUR.
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,6 @@ FIRST_YEAR, LAST_YEAR = 2012, 2023
 YEARS = np.arange(FIRST_YEAR, LAST_YEAR + 1)
 SEED_YEARS = 3  # a consortium's seed phase: founding year + 2 more years
 SURVIVAL_HORIZON = 3  # cluster survival is measured this many years after the seed ends
-XLSX_TIMESTAMP = _dt.datetime(2026, 11, 27, 0, 0, 0)
 TRUTH_COLUMNS = ["region", "cohort", "year", "event_time", "outcome", "att", "n_firms"]
 TRUTH_OUTCOMES = ("exporter", "log_exports")
 

@@ -6,17 +6,16 @@ with title lines; money in the file's currency and unit (``FX`` rates, ``scale``
 
 from __future__ import annotations
 
-import io
-import zipfile
 from pathlib import Path
 
 import pandas as pd
 
+from ..workbook import workbook_bytes
 from .config_text import example_config_text
 from .generate import generate
 from .lab import RegionExample
 from .regions import REGIONS
-from .spec import INTEGERS, MONEY, XLSX_TIMESTAMP, FileLayout, RegionSpec
+from .spec import INTEGERS, MONEY, FileLayout, RegionSpec
 from .texts import _readme_md, _truth_md
 
 
@@ -101,7 +100,6 @@ def _write_xlsx(
 ) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font
-    from openpyxl.writer.excel import ExcelWriter
 
     wb = Workbook()
     wb.remove(wb.active)
@@ -126,22 +124,7 @@ def _write_xlsx(
                 rows.append([None if pd.isna(v) else str(v) for v in s])
         for row in zip(*rows, strict=True):
             ws.append(list(row))
-    wb.properties.creator = "policylab.examples"
-    wb.properties.created = XLSX_TIMESTAMP
-    wb.properties.modified = XLSX_TIMESTAMP
-    raw = io.BytesIO()
-    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
-        ExcelWriter(wb, archive).save()
-    # Rewrite the zip with fixed member timestamps, so the bytes are stable too.
-    out = io.BytesIO()
-    stamp = XLSX_TIMESTAMP.timetuple()[:6]
-    with zipfile.ZipFile(io.BytesIO(raw.getvalue())) as src, zipfile.ZipFile(out, "w") as dst:
-        for info in src.infolist():
-            member = zipfile.ZipInfo(info.filename, date_time=stamp)
-            member.compress_type = zipfile.ZIP_DEFLATED
-            member.external_attr = 0o600 << 16
-            dst.writestr(member, src.read(info.filename))
-    path.write_bytes(out.getvalue())
+    path.write_bytes(workbook_bytes(wb, creator="policylab.examples"))
 
 
 def _write_region(root: Path, region: RegionExample) -> None:

@@ -1,5 +1,5 @@
 """The report: self-contained HTML pages (the comparative overview and one per region),
-``results.json`` and ``indicators.csv``; and :mod:`~policylab.report.compare` for two runs.
+``results.json``, ``indicators.csv`` and ``indicators.xlsx``; and :mod:`~policylab.report.compare` for two runs.
 
 Built in two stages: :func:`build_report` turns an :class:`~policylab.evaluation.EvaluationResult`
 into a :class:`ReportModel` (pages of tables, chart specs and SVG), and :func:`render_pages`
@@ -11,6 +11,7 @@ Python: no browser engine, nothing to start, and importing this package stays ch
 from ._answer import answers as _answers
 from ._indicators import indicators_csv
 from ._serialize import results_json, to_jsonable
+from ._xlsx import indicators_xlsx
 from .build import SECTIONS, ReportModel, build_report
 from .html import render_html, render_pages, render_report
 from .writer import now_timestamp, write_report
@@ -21,6 +22,7 @@ __all__ = [
     "build_report",
     "headline_answers",
     "indicators_csv",
+    "indicators_xlsx",
     "now_timestamp",
     "render_html",
     "render_pages",

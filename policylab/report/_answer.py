@@ -7,9 +7,7 @@ published: too few firms") and reliability marks that link to the evidence: the 
 test rejects, the effect is below the design's minimum detectable effect (underpowered), few
 consortia hold members.
 
-Units: a share (export propensity) in percentage points; a log outcome as the percent change
-``100 (exp(b) - 1)`` (the exact transformation of log points, stated in Methods); money in EUR
-with thousands separators at three significant digits; counts in their own unit.
+Units come from :mod:`policylab.units`, as everywhere else.
 """
 
 from __future__ import annotations
@@ -21,64 +19,14 @@ from typing import Any
 
 from ..constants import FEW_CLUSTERS
 from ..evaluation import EvaluationResult
+from ..units import effect_text, interval_text, outcome_unit
 from ._overview import headline_effect, treated_clusters
 
-__all__ = ["Mark", "OutcomeAnswer", "VerdictRow", "answers", "effect_text", "region_marks"]
-
-#: (positive phrase, negative phrase, unit label) per outcome.
-_WORDS: dict[str, tuple[str, str, str]] = {
-    "exporter": ("more firms export", "fewer firms export", "percentage points"),
-    "log_exports": ("higher exports", "lower exports", "percent"),
-    "exports_eur": ("higher exports", "lower exports", "EUR per firm-year"),
-    "n_export_markets": ("more export markets", "fewer export markets", "markets per firm"),
-}
-_TITLES = {
-    "exporter": "Firms that export",
-    "log_exports": "Exports (percent change)",
-    "exports_eur": "Exports in EUR",
-    "n_export_markets": "Export markets",
-}
-
-
-def _sig(x: float, digits: int = 3) -> float:
-    if x == 0 or not math.isfinite(x):
-        return x
-    return round(x, digits - 1 - int(math.floor(math.log10(abs(x)))))
-
-
-def effect_text(outcome: str, value: float, *, sign: bool = True, unit: bool = True) -> str:
-    """An effect on ``outcome`` in its natural unit: ``+3.3 pp``, ``+12%``, ``+114,000 EUR``,
-    ``+0.12 markets`` (``unit=False``: the number alone); ``n/a`` when missing."""
-    if value is None or not math.isfinite(float(value)):
-        return "n/a"
-    v = float(value)
-    if outcome == "log_exports":  # log points -> percent change
-        v = 100.0 * math.expm1(v) if v < 700.0 else math.inf
-    if not math.isfinite(v):
-        return "off the scale"
-    if abs(v) >= 1e9:  # a degenerate fit's bound: keep it readable
-        return (("+" if sign and v > 0 else "") + f"{v:.1e}").replace("-", "−") + \
-            ({"exporter": " pp", "log_exports": "%", "exports_eur": " EUR"}.get(outcome, "")
-             if unit else "")
-    plus = "+" if sign and v > 0 else ""
-    if outcome == "exporter":
-        text, suffix = f"{100 * v:.1f}", " pp"
-    elif outcome == "log_exports":
-        text, suffix = (f"{_sig(v, 2):,.0f}" if abs(v) >= 10 else f"{v:.1f}"), "%"
-    elif outcome == "exports_eur":
-        text, suffix = f"{_sig(v):,.0f}", " EUR"
-    elif outcome == "n_export_markets":
-        text, suffix = f"{_sig(v, 2):g}", " markets"
-    else:
-        text, suffix = f"{_sig(v):g}", ""
-    return (plus + text + (suffix if unit else "")).replace("-", "−")
-
+__all__ = ["MARKS_NOTE", "Mark", "OutcomeAnswer", "VerdictRow", "answers", "effect_marks", "effect_text",
+           "marked", "region_marks"]
 
 def _interval(outcome: str, lo: float, hi: float) -> str:
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return ""
-    return (f"{effect_text(outcome, lo, sign=False, unit=False)} to "
-            f"{effect_text(outcome, hi, sign=False, unit=False)}")
+    return interval_text(outcome, lo, hi)
 
 
 @dataclass(frozen=True)
@@ -114,7 +62,8 @@ class OutcomeAnswer:
 
 
 def _verdict(outcome: str, est: float, lo: float, hi: float) -> str:
-    up, down, _ = _WORDS.get(outcome, ("a higher outcome", "a lower outcome", ""))
+    u = outcome_unit(outcome)
+    up, down = u.up, u.down
     if not all(math.isfinite(x) for x in (est, lo, hi)):
         return "not published: too few firms" if not math.isfinite(est) else "uncertain"
     if lo > 0:
@@ -149,6 +98,41 @@ def _marks(result: EvaluationResult, eff: Any, region: str, outcome: str,
                         f"the effect is smaller than the smallest effect this design detects "
                         f"reliably ({effect_text(outcome, mde, sign=False)})"))
     return tuple(out)
+
+
+def effect_marks(result: EvaluationResult, region: str, outcome: str,
+                 root: str = "") -> tuple[Mark, ...]:
+    """The marks of a region's headline effect on ``outcome``: pre-trend, underpowered."""
+    return _marks(result, headline_effect(result, region, outcome), region, outcome, root)
+
+
+def pretrend_elsewhere(result: EvaluationResult, region: str, outcome: str,
+                       root: str = "") -> tuple[Mark, ...]:
+    """A mark when the pre-trend test fails for another outcome of the region: a number
+    resting on ``outcome`` (the cost per EUR of additional exports) shares its doubt."""
+    others = [o for o in dict.fromkeys(e.outcome for e in result.effects if e.region == region)
+              if o != outcome and any(m.text == "pre-trend"
+                                      for m in effect_marks(result, region, o, root))]
+    if not others:
+        return ()
+    names = ", ".join(outcome_unit(o).short for o in others)
+    return (Mark(f"pre-trend on {names}", f"{root}#diagnostics",
+                 f"the pre-trend test fails for {names}: members may have been on a different "
+                 "path before joining, which casts doubt on this region's export effects"),)
+
+
+#: The legend of the marks wherever a table or chart shows them.
+MARKS_NOTE = ("Marks beside a region: [pre-trend] the test of the years before joining "
+              "rejects parallel trends, so the effect may be biased (Diagnostics); "
+              "[underpowered] the effect is smaller than the smallest effect the design "
+              "detects reliably; [pre-trend on …] the test fails for another export outcome of "
+              "the region.")
+
+
+def marked(name: str, marks: Sequence[Mark]) -> str:
+    """``name`` with its marks in brackets, as tables and chart labels show them:
+    ``Kent [pre-trend]``."""
+    return name + "".join(f" [{m.text}]" for m in marks)
 
 
 def region_marks(result: EvaluationResult, region: str, outcomes: Sequence[str],
@@ -198,6 +182,6 @@ def answers(result: EvaluationResult, paths: dict[str, str], headline: str | Non
                 verdict=_verdict(outcome, est, lo, hi),
                 marks=_marks(result, eff, info.key, outcome, root),
                 region_marks=rmarks))
-        unit = _WORDS.get(outcome, ("", "", ""))[2]
-        out.append(OutcomeAnswer(outcome, _TITLES.get(outcome, outcome), unit, lab, tuple(rows)))
+        u = outcome_unit(outcome)
+        out.append(OutcomeAnswer(outcome, u.title, u.unit, lab, tuple(rows)))
     return tuple(out)

@@ -23,13 +23,13 @@ from ..evaluation import EvaluationResult, RegionEffect, RegionInfo
 from ..synthesis import METHOD_LABELS as POOL_METHOD_LABELS
 from ..synthesis import PooledEffect, Synthesis
 from . import charts, tables
+from ..units import convert, effect_text, interval_text, outcome_unit
+from ._answer import MARKS_NOTE, effect_marks, marked
 from ._labels import _ci_label, _Ids, _method_label, _method_short, _outcome_label
 from ._overview import (
     ci_level,
-    effect_decimals,
     fmt_number,
     fmt_p,
-    outcome_scale,
     pooled_sentences,
     reason_text,
     treated_clusters,
@@ -99,14 +99,13 @@ class ImpactBuilder:
             pooled = self._pooled(outcome, headline)
             pooled_others = [(m, self._pooled(outcome, m)) for m in others]
             mine = [r for r in regions if only is None or r == only.key]
-            decimals = _effect_decimals([v for e in effs for v in
-                                         (e.result.headline.estimate, e.result.headline.conf_low,
-                                          e.result.headline.conf_high)])
             robust = [(f"r{j}", _method_short(m)) for j, m in enumerate(others)]
+            flagged = {r: marked(result.region(r).name, effect_marks(result, r, outcome))
+                       for r in regions}
             rows = []
             for r in mine:
                 h = by.get((headline, r))
-                rec: dict[str, Any] = {"region": result.region(r).name}
+                rec: dict[str, Any] = {"region": flagged[r]}
                 if h is not None:
                     res, est = h.result, h.result.headline
                     rec.update(estimate=est.estimate, std_error=est.std_error,
@@ -130,10 +129,12 @@ class ImpactBuilder:
                 pooled=pooled_frame,
                 pooled_notes=[*_inference_notes([e for e in effs if only is None
                                                  or e.region == only.key]),
-                              *_pooled_notes(pooled, pooled_others, result)],
+                              *_pooled_notes(pooled, pooled_others, result),
+                              *([MARKS_NOTE] if any(flagged[r] != result.region(r).name
+                                                    for r in mine) else [])],
                 headline_label=f"Headline: {self.method_label(headline)}",
-                robustness=robust, decimals=decimals)
-            names = [result.region(e.region).name for e in heads]
+                robustness=robust, outcome=outcome)
+            names = [flagged[e.region] for e in heads]
             forest = _forest(heads, names, [pooled] if pooled is not None else [], out_id,
                              label, ci_label, estimator=self.method_label(headline),
                              emphasis=None if only is None else only.key,
@@ -185,8 +186,13 @@ class ImpactBuilder:
         order = [m for m in [headline, *others] if any(e.result.method == m for e in effs)]
         names = {m: _method_short(m) for m in order}
         frames: dict[tuple[str, str], pd.DataFrame] = {}
+        unit = outcome_unit(outcome)
         for e in effs:
             f = charts.event_study_frame(e.result.tidy())
+            for c in ("estimate", "conf_low", "conf_high"):  # in the outcome's display unit
+                f[c] = [convert(outcome, v) for v in f[c].tolist()]
+            if unit.factor is not None:
+                f["std_error"] = f["std_error"] * unit.factor
             f["series"] = names[e.result.method]
             frames[(e.region, e.result.method)] = f
         finite = [f.loc[f["estimate"].map(charts.is_finite)] for f in frames.values()]
@@ -211,13 +217,14 @@ class ImpactBuilder:
                 continue
             points = pd.concat([f for _, f in shown], ignore_index=True)
             series = [names[m] for m, _ in shown]
-            spec = charts.event_study_spec(points, y_title="Effect by years since joining",
+            spec = charts.event_study_spec(points, y_title=f"Effect by years since joining, "
+                                                           f"{unit.unit}",
                                            y_domain=y_domain, x_domain=x_domain,
                                            series_order=series)
             caption = f"{name}: effect on {label} by years since joining, with {ci_label}"
             if len(series) > 1:
                 caption += (f" ({series[0]}: black circles; "
-                            + "; ".join(f"{s}: grey {_SHAPE_WORDS[i]}" for i, s in
+                            + "; ".join(f"{s}: grey {_shape_word(i)}" for i, s in
                                         enumerate(series[1:], start=1)) + ")")
             caption += "."
             without = [names[m] for m, f in mine if not any(m == k for k, _ in shown)]
@@ -230,12 +237,18 @@ class ImpactBuilder:
                            f"{last}. The numbers are in the table below the chart.")
             chart = _chart(spec, f"{panel_id}-chart", caption, description)
             table = tables.event_study_table(points, table_id=f"{panel_id}-table",
-                                             ci_label=ci_label, series_order=series)
+                                             ci_label=ci_label, series_order=series,
+                                             outcome=outcome)
             self._panels[(outcome, region)] = EventStudyPanel(panel_id, region, name, methods,
                                                               chart, table, "")
 
 
-_SHAPE_WORDS = ("circles", "triangles", "squares", "diamonds", "crosses")
+_SHAPE_WORDS = {"circle": "circles", "triangle-up": "triangles", "square": "squares",
+                "diamond": "diamonds", "cross": "crosses"}
+
+
+def _shape_word(i: int) -> str:
+    return _SHAPE_WORDS[charts.series_shape(i)]
 
 
 def _event_study_note(panels: Sequence[EventStudyPanel], headline: str | None,
@@ -247,7 +260,7 @@ def _event_study_note(panels: Sequence[EventStudyPanel], headline: str | None,
             "interval; the dotted line marks joining and the dashed line no effect.")
     if others:
         text += (f" The headline estimator, {_method_short(headline or '')}, is drawn in black "
-                 "circles; " + ", ".join(f"{_method_short(m)} in grey {_SHAPE_WORDS[i]}"
+                 "circles; " + ", ".join(f"{_method_short(m)} in grey {_shape_word(i)}"
                                          for i, m in enumerate(others, start=1))
                  + ", shifted a little to the right, as a robustness check.")
     if headline == "callaway_santanna" or "callaway_santanna" in others:
@@ -264,17 +277,6 @@ def _event_study_note(panels: Sequence[EventStudyPanel], headline: str | None,
 
 def _nan_if_none(value: Any) -> float:
     return math.nan if value is None else float(value)
-
-
-def _effect_decimals(values: Sequence[float]) -> int:
-    """Decimals of raw effect estimates: none for EUR-sized numbers, three for shares/logs."""
-    finite = [abs(float(v)) for v in values if charts.is_finite(v)]
-    big = max(finite, default=0.0)
-    if big >= 1000:
-        return 0
-    if big >= 100:
-        return 1
-    return 3
 
 
 def _chart(spec: dict[str, Any], chart_id: str, caption: str, description: str) -> charts.Chart:
@@ -371,12 +373,9 @@ def _robustness_sentences(pooled_others: Sequence[tuple[str, PooledEffect | None
     for m, p in pooled_others:
         if p is None or not p.pooled:
             continue
-        factor, unit, _ = outcome_scale(p.outcome)
-        est, lo, hi = (v * factor for v in (p.estimate, p.conf_low, p.conf_high))
-        d = effect_decimals(p.outcome, [est, lo, hi])
         out.append(f"Robustness: with {builder.method_label(m)} the lab-wide effect is "
-                   f"{fmt_number(est, d, sign=True)} {unit} ({ci_level(p.alpha)} CI "
-                   f"{fmt_number(lo, d, sign=True)} to {fmt_number(hi, d, sign=True)}).")
+                   f"{effect_text(p.outcome, p.estimate)} ({ci_level(p.alpha)} CI "
+                   f"{interval_text(p.outcome, p.conf_low, p.conf_high)}).")
     return out
 
 
@@ -393,27 +392,35 @@ def _forest(effs: Sequence[RegionEffect], labels: Sequence[str],
     heads = [e.result.headline for e in effs]
     pooled_shown = [p for p in pooled if p.pooled]
     all_labels = [*labels, *(_pooled_label(p) for p in pooled_shown)]
+    outcome = spec_key
+
+    def shown(values: list[float]) -> list[float]:
+        return [convert(outcome, v) for v in values]
+
     frame = pd.DataFrame({
         "label": all_labels,
-        "estimate": [h.estimate for h in heads] + [p.estimate for p in pooled_shown],
-        "conf_low": [h.conf_low for h in heads] + [p.conf_low for p in pooled_shown],
-        "conf_high": [h.conf_high for h in heads] + [p.conf_high for p in pooled_shown],
+        "estimate": shown([h.estimate for h in heads] + [p.estimate for p in pooled_shown]),
+        "conf_low": shown([h.conf_low for h in heads] + [p.conf_low for p in pooled_shown]),
+        "conf_high": shown([h.conf_high for h in heads] + [p.conf_high for p in pooled_shown]),
         "kind": ["region"] * len(heads) + ["pooled"] * len(pooled_shown),
     })
     if not frame["estimate"].map(charts.is_finite).any():
         return None
     if spec_key not in specs:
-        specs[spec_key] = charts.forest_spec(frame, x_title=f"Headline effect with {ci_label}")
+        specs[spec_key] = charts.forest_spec(
+            frame, x_title=f"Headline effect with {ci_label}, {outcome_unit(outcome).unit}")
     spec = specs[spec_key]
     if emphasis is not None:
         spec = charts.emphasise(spec, [lab for lab, e in zip(all_labels, effs)
                                        if e.region == emphasis])
     chart_id = f"{out_id}-forest"
     caption = f"Headline effect on {label} by region ({estimator}), with {ci_label}."
+    detail = ""
     if pooled_shown:
-        caption += (" The diamond is the lab-wide effect, pooled by random-effects "
-                    "meta-analysis (" + "; ".join(heterogeneity_text(p) for p in pooled_shown)
-                    + ").")
+        caption += (" The diamond is the lab-wide effect: the regions' effects averaged, "
+                    "weighted by their precision and allowing them to differ.")
+        detail = ("Random-effects meta-analysis: "
+                  + "; ".join(heterogeneity_text(p) for p in pooled_shown) + ".")
     if emphasis_name is not None:
         caption += f" The ringed square is {emphasis_name}."
     caption += " The dashed line marks no effect. Other estimators: the robustness columns of the table."
@@ -425,4 +432,4 @@ def _forest(effs: Sequence[RegionEffect], labels: Sequence[str],
                    + (" and the lab-wide pooled effect" if pooled_shown else "")
                    + ". The numbers are in the table above.")
     svg = charts.render_svg(spec, chart_id=chart_id, description=description)
-    return charts.Chart(chart_id, caption, description, spec, svg)
+    return charts.Chart(chart_id, caption, description, spec, svg, detail)

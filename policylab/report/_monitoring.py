@@ -37,6 +37,8 @@ from ._blocks import (
     years_with_data,
 )
 from ._indicators import CUMULATIVE, SUPPRESSED
+from ..units import display_value
+from ._answer import MARKS_NOTE, effect_marks, marked, pretrend_elsewhere
 from ._overview import ci_level, headline_effect
 
 __all__ = ["Ctx", "cost_effectiveness", "life_cycle", "orders"]
@@ -487,7 +489,7 @@ def cost_effectiveness(ctx: Ctx) -> SectionBody:
         tables.Column("per_eur", "Additional exports per EUR of public money, EUR", "number",
                       decimals=1),
         tables.Column("effect", f"Effect on exports per member firm-year, EUR [{ci}]", "effect",
-                      decimals=0),
+                      formatter=tables.effect_formatter("exports_eur")),
         tables.Column("i20", "Leverage: member fees per EUR of public funding (I20)", "number"),
         tables.Column("reading", "Reading", "text"),
     ]
@@ -513,8 +515,12 @@ def cost_effectiveness(ctx: Ctx) -> SectionBody:
             reading = "no additional exports estimated: I19 undefined"
         elif not charts.is_finite(est):
             reading = "no estimate of the effect on exports in EUR"
-        records.append({"label": u.name, "i18": i18, "i19": i19, "per_eur": per_eur,
-                        "effect": est, "effect_low": lo, "effect_high": hi, "i20": i20,
+        flags_of = () if u.lab else (effect_marks(result, u.key, "exports_eur")
+                                     + pretrend_elsewhere(result, u.key, "exports_eur"))
+        shown = [display_value("exports_eur", v) for v in (est, lo, hi)]
+        records.append({"label": marked(u.name, flags_of), "i18": i18, "i19": i19,
+                        "per_eur": per_eur, "effect": shown[0], "effect_low": shown[1],
+                        "effect_high": shown[2], "i20": i20,
                         "reading": reading or None})
         for col, f in (("i18", f18), ("i19", f19), ("per_eur", f19), ("i20", f20)):
             if f in (SUPPRESSED, "not_available"):
@@ -532,6 +538,7 @@ def cost_effectiveness(ctx: Ctx) -> SectionBody:
         f"{LAB_NAME}: I18 to I20 over every region; the effect is the lab-wide pooled headline "
         "estimate (random-effects meta-analysis).",
         "I20: member fees divided by public funding (RCR02-style private co-financing).",
+        *([MARKS_NOTE] if any("[" in str(r["label"]) for r in records) else []),
     ]
     table = tables.figures_table(pd.DataFrame(records), table_id="cost-table", columns=columns,
                                  flags=flags, notes=notes, min_cell_firms=ctx.min_cell,

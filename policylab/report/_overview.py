@@ -21,6 +21,7 @@ from ..did.inference.few_clusters import METHOD_TEXT
 from ..constants import FEW_CLUSTERS
 from ..evaluation import EvaluationResult, RegionEffect, RegionInfo
 from ..synthesis import PooledEffect
+from ..units import convert, display_text, effect_text, interval_text, outcome_unit
 from ._html_table import format_number
 from ._indicators import CUMULATIVE, SUPPRESSED, period_sort_key, region_rows
 
@@ -36,7 +37,6 @@ __all__ = [
     "fmt_number",
     "fmt_p",
     "headline_outcome",
-    "outcome_scale",
     "pooled_sentences",
     "region_summary",
     "treated_clusters",
@@ -83,28 +83,8 @@ HEADLINE_INDICATORS: tuple[HeadlineIndicator, ...] = (
                       LATEST, spanner="Exporting firms, %"),
 )
 
-#: Outcomes shown on another scale in the summary: (factor, unit, short unit).
-_SCALES: dict[str, tuple[float, str, str]] = {
-    "exporter": (100.0, "percentage points", "pp"),
-    "log_exports": (1.0, "log points", "log points"),
-    "exports_eur": (1.0, "EUR", "EUR"),
-    "n_export_markets": (1.0, "markets", "markets"),
-}
-_SHORT = {
-    "exporter": "export propensity",
-    "log_exports": "exports (log of 1 + EUR)",
-    "exports_eur": "exports in EUR",
-    "n_export_markets": "the number of export markets",
-}
-
-
-def outcome_scale(outcome: str) -> tuple[float, str, str]:
-    """(factor, unit, short unit) to show an effect on ``outcome`` in plain units."""
-    return _SCALES.get(outcome, (1.0, "units", "units"))
-
-
 def outcome_short(outcome: str) -> str:
-    return _SHORT.get(outcome, outcome.replace("_", " "))
+    return outcome_unit(outcome).short
 
 
 @dataclass(frozen=True)
@@ -171,23 +151,6 @@ def fmt_p(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {fmt_number(p, 3)}"
 
 
-def _decimals_for(values: Sequence[float]) -> int:
-    finite = [abs(float(v)) for v in values if v is not None and math.isfinite(float(v))]
-    big = max(finite, default=0.0)
-    if big >= 100:
-        return 0
-    if big >= 10:
-        return 1
-    if big >= 1:
-        return 2
-    return 3
-
-
-def effect_decimals(outcome: str, values: Sequence[float]) -> int:
-    """Decimals for effects on ``outcome`` in display units (one for percentage points)."""
-    return 1 if outcome_scale(outcome)[2] == "pp" else _decimals_for(values)
-
-
 def ci_level(alpha: float) -> str:
     return f"{100 * (1 - float(alpha)):g}%"
 
@@ -250,17 +213,14 @@ def headline_effect(result: EvaluationResult, region: str, outcome: str | None) 
 def _effect_figure(eff: RegionEffect | None, outcome: str | None) -> Figure:
     if outcome is None:
         return Figure("effect", "Effect", "effect", "", math.nan, flag="not_available")
-    factor, _, short = outcome_scale(outcome)
-    label = f"Effect on {outcome_short(outcome)}, {short}"
+    u = outcome_unit(outcome)
+    label = f"Effect on {u.short}, {u.unit}"
     if eff is None:
         return Figure("effect", label, "effect", "", math.nan, source=outcome)
     h = eff.result.headline
-
-    def scaled(v: Any) -> float:
-        return float(v) * factor if v is not None and math.isfinite(float(v)) else math.nan
-
-    return Figure("effect", label, "effect", "", scaled(h.estimate), scaled(h.conf_low),
-                  scaled(h.conf_high), source=f"{eff.result.method}:{h.term}")
+    return Figure("effect", label, "effect", "", convert(outcome, h.estimate),
+                  convert(outcome, h.conf_low), convert(outcome, h.conf_high),
+                  source=f"{eff.result.method}:{h.term}")
 
 
 def treated_clusters(result: Any) -> int | None:
@@ -315,12 +275,12 @@ def _caveats(result: EvaluationResult, info: RegionInfo, figures: Sequence[Figur
     if eff is not None and effect is not None:
         ci = ci_level(eff.result.alpha) + " confidence interval"
         lo, hi = effect.conf_low, effect.conf_high
-        _, _, unit = outcome_scale(outcome or "")
+        o = outcome or ""
         if math.isfinite(lo) and math.isfinite(hi) and lo <= 0 <= hi:
-            d = effect_decimals(outcome or "", [lo, hi])
             out.append(f"The effect on {short} is uncertain: its {ci} "
-                       f"({fmt_number(lo, d, sign=True)} to {fmt_number(hi, d, sign=True)} "
-                       f"{unit}) includes zero, so the data are also consistent with no effect.")
+                       f"({display_text(o, lo, unit=False)} to {display_text(o, hi, unit=False)} "
+                       f"{outcome_unit(o).unit}) includes zero, so the data are also consistent "
+                       "with no effect.")
         elif not (math.isfinite(lo) and math.isfinite(hi)):
             out.append(f"The effect on {short} has no confidence interval.")
         res = eff.result
@@ -418,29 +378,37 @@ def pooled_sentences(p: PooledEffect, result: EvaluationResult, *,
     if not p.pooled:
         out.append(f"No lab-wide effect on {short}: {p.warnings[0] if p.warnings else 'too few regions'}.")
     else:
-        factor, unit, _ = outcome_scale(p.outcome)
-        est, lo, hi = (v * factor for v in (p.estimate, p.conf_low, p.conf_high))
-        d = effect_decimals(p.outcome, [est, lo, hi])
         out.append(
-            f"Lab-wide effect on {short}{by}: {fmt_number(est, d, sign=True)} {unit} "
-            f"({ci_level(p.alpha)} CI {fmt_number(lo, d, sign=True)} to "
-            f"{fmt_number(hi, d, sign=True)}), the average of {p.n_regions} regions' effects "
-            "weighted by their precision and allowing them to differ (a random-effects "
-            "average; Methods)."
+            f"Lab-wide effect on {short}{by}: {effect_text(p.outcome, p.estimate)} "
+            f"({ci_level(p.alpha)} CI {interval_text(p.outcome, p.conf_low, p.conf_high)}), the "
+            f"average of {p.n_regions} regions' effects weighted by their precision and "
+            "allowing them to differ (a random-effects average; Methods)."
         )
         # one sentence whatever the p-value: how much regions differ, with its uncertainty
-        tau = math.sqrt(max(float(p.tau2), 0.0)) * factor if math.isfinite(p.tau2) else math.nan
         weak = f"; with {p.n_regions} regions a weak test" if p.n_regions < 10 else ""
-        out.append(
-            f"How much the regions differ: their effects spread around it by about "
-            f"{fmt_number(tau, d)} {unit} (one standard deviation), and "
-            f"{fmt_number(100 * p.i2, 0)}% of the differences between the regions' estimates "
-            f"is more than sampling error (test of equal effects {fmt_p(p.q_p_value)}{weak})."
-        )
+        if float(p.tau2) > 0:
+            out.append(
+                f"How much the regions differ: their effects spread around it by about "
+                f"{spread_text(p)} (one standard deviation), and "
+                f"{fmt_number(100 * p.i2, 0)}% of the differences between the regions' "
+                f"estimates is more than sampling error (test of equal effects "
+                f"{fmt_p(p.q_p_value)}{weak}).")
+        else:
+            out.append(
+                "How much the regions differ: no more than sampling error explains; the "
+                "estimated spread of their effects is zero (test of equal effects "
+                f"{fmt_p(p.q_p_value)}{weak}).")
     if p.excluded:
         left = "; ".join(f"{names.get(r, r)} ({reason_text(why)})" for r, why in p.excluded)
         out.append(f"Not pooled: {left}.")
     return tuple(out)
+
+
+def spread_text(p: PooledEffect) -> str:
+    """The between-region standard deviation τ in the outcome's display unit (for a log
+    outcome, the percent change of one standard deviation, 100 (exp(τ) − 1))."""
+    tau = math.sqrt(max(float(p.tau2), 0.0)) if math.isfinite(p.tau2) else math.nan
+    return effect_text(p.outcome, tau, sign=False)
 
 
 def reason_text(reason: str) -> str:

@@ -17,6 +17,7 @@ import pandas as pd
 from ..evaluation import EvaluationResult, RegionInfo
 from ..synthesis import PooledEffect, Synthesis
 from . import tables
+from ._answer import MARKS_NOTE, effect_marks, marked
 from ._indicators import period_sort_key
 from ._labels import _ci_label, _Ids, _method_label, _method_short
 from ._overview import (
@@ -127,11 +128,14 @@ class SummaryBuilder:
                        ci: str) -> tables.Table:
         effect_label = regions[0].figures[-1].label
         columns = [tables.Column(s.key, s.label, s.kind, s.spanner) for s in HEADLINE_INDICATORS]
+        outcome = headline_outcome(self.result) or ""
         columns.append(tables.Column("effect", f"{effect_label} [{ci}]", "effect",
-                                     f"Estimated effect ({_method_short(self.headline or '')})"))
+                                     f"Estimated effect ({_method_short(self.headline or '')})",
+                                     formatter=tables.effect_formatter(outcome)))
         records, flags = [], {}
         for i, r in enumerate(regions):
-            rec: dict[str, Any] = {"region": r.name}
+            rec: dict[str, Any] = {"region": marked(r.name, effect_marks(self.result, r.key,
+                                                                        outcome))}
             for f in r.figures:
                 rec[f.key] = f.value
                 if f.kind == "effect":
@@ -142,21 +146,27 @@ class SummaryBuilder:
         frame = pd.DataFrame(records)
         return tables.summary_table(frame, table_id=ids.make("summary", "table"),
                                     columns=columns, flags=flags,
-                                    notes=[self._period_note(regions)],
+                                    notes=[self._period_note(regions),
+                                           *([MARKS_NOTE] if any("[" in str(r["region"])
+                                                                 for r in records) else [])],
                                     min_cell_firms=self.min_cell)
 
     def _key_figures(self, region: RegionSummary, ids: _Ids, ci: str) -> tables.Table:
+        outcome = headline_outcome(self.result) or ""
+        flags = effect_marks(self.result, region.key, outcome)
         frame = pd.DataFrame([
             {"label": (f"Exporting firms, %: {f.label.lower()}" if f.key.startswith("exporters")
-                       else f.label),
+                       else marked(f.label, flags) if f.kind == "effect" else f.label),
              "value": f.value, "kind": f.kind,
              "period": (f"after joining ({_method_short(self.headline or '')})"
                         if f.kind == "effect" else f.period),
              "conf_low": f.conf_low, "conf_high": f.conf_high, "flag": f.flag}
             for f in region.figures])
         return tables.key_figures_table(frame, table_id=ids.make("summary", "table"),
-                                        ci_label=ci, notes=[self._period_note([region])],
-                                        min_cell_firms=self.min_cell)
+                                        ci_label=ci, notes=[self._period_note([region]),
+                                                            *([MARKS_NOTE] if flags else [])],
+                                        min_cell_firms=self.min_cell,
+                                        effect_format=tables.effect_formatter(outcome))
 
     # ---- programme context
 

@@ -82,6 +82,7 @@ class Chart:
     description: str
     spec: dict[str, Any]
     svg: Markup
+    detail: str = ""  # the method's vocabulary (τ², I²), shown as the caption's tooltip
 
 
 _SAFE_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
@@ -367,15 +368,23 @@ def event_study_frame(tidy: pd.DataFrame) -> pd.DataFrame:
 #: Marks of the series of a chart, in order: the first is the headline (black, filled circle),
 #: the others robustness checks (grey, other shapes). Shape and shade, never colour alone.
 SERIES_SHAPES = ("circle", "triangle-up", "square", "diamond", "cross")
-SERIES_SHADES = (INK, MID, "#8c8c8c", "#4d4d4d", "#a6a6a6")
-SERIES_DASHES = ([1, 0], [6, 3], [2, 2], [8, 3, 2, 3], [1, 3])
+SERIES_SHADES = (INK, MID, "#8c8c8c", "#4d4d4d", "#a6a6a6", "#737373", "#595959", "#bfbfbf")
+SERIES_DASHES = ([1, 0], [6, 3], [2, 2], [8, 3, 2, 3], [1, 3], [4, 2], [10, 4], [3, 5])
+
+
+def series_shape(i: int) -> str:
+    """The shape of series ``i`` (shapes repeat after five; shade and dash do not until
+    eight, and only the headline, series 0, is black)."""
+    return SERIES_SHAPES[i % len(SERIES_SHAPES)]
 
 
 def _series_styles(order: list[str]) -> list[dict[str, Any]]:
-    """The style of each series (cycling if there are more series than styles)."""
-    n = len(SERIES_SHAPES)
-    return [{"name": name, "color": SERIES_SHADES[i % n], "shape": SERIES_SHAPES[i % n],
-             "dash": list(SERIES_DASHES[i % n])} for i, name in enumerate(order)]
+    """The style of each series (cycling if there are more series than styles; the
+    headline's black is never reused)."""
+    n = len(SERIES_SHADES)
+    return [{"name": name, "color": SERIES_SHADES[i % n if i < n else 1 + (i - 1) % (n - 1)],
+             "shape": series_shape(i), "dash": list(SERIES_DASHES[i % n])}
+            for i, name in enumerate(order)]
 
 
 def event_study_spec(

@@ -38,6 +38,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from .. import units
 from markupsafe import Markup
 
 from ..estimators import ESTIMATORS
@@ -279,6 +281,7 @@ class Column:
     kind: str
     spanner: str = ""
     decimals: int | None = None
+    formatter: Formatter | None = None  # overrides the kind's format (an effect's units)
 
 
 _FLAG_TEXT = {"suppressed": SUPPRESSED_MARK, "not_available": NOT_AVAILABLE}
@@ -293,14 +296,36 @@ def _integer(*, use_seps: bool = True) -> Formatter:
     return functools.partial(H.format_integer, use_seps=use_seps)
 
 
+def effect_formatter(outcome: str, *, sign: bool = True) -> Formatter:
+    """Cells of effects on ``outcome`` already in display units
+    (:func:`policylab.units.display_value`), written as :func:`policylab.units.effect_text`
+    writes them, without the unit (the header names it)."""
+    def fmt(value: Any) -> str | None:
+        if H.is_missing(value):
+            return None
+        return H.escape(units.display_text(outcome, float(value), sign=sign, unit=False))
+
+    if sign:  # an interval's ends carry no plus sign, as in the first screen
+        fmt.bounds = effect_formatter(outcome, sign=False)  # type: ignore[attr-defined]
+    return fmt
+
+
+def _bounds(formatter: Formatter | None) -> Formatter | None:
+    return getattr(formatter, "bounds", formatter)
+
+
 def _format_kind(body: _Body, kind: str, columns: list[str], rows: list[int] | None = None,
-                 decimals: int | None = None) -> None:
+                 decimals: int | None = None, formatter: Formatter | None = None) -> None:
     """Format ``columns`` by kind: ``count`` (integer), ``money`` (compact: 12.9M), ``eur``
     (whole euros), ``percent`` (one decimal), ``effect`` and ``signed`` (with a sign; an
     effect merges its interval, see :func:`figures_table`), ``number`` (two
     decimals), ``ratio`` (three), ``pvalue`` (three, "<0.001"), ``year`` (no separator);
     ``decimals`` overrides the default of a kind that has decimals. Other kinds (``text``)
-    are not formatted."""
+    are not formatted; a ``formatter`` replaces the kind's format."""
+    if formatter is not None:
+        body.fmt(columns, formatter, rows)
+        return
+
     def d(default: int) -> int:
         return default if decimals is None else decimals
 
@@ -439,7 +464,7 @@ _IMPACT_COUNTS = ["n_firms", "n_treated", "n_treated_clusters", "n_clusters"]
 def impact_table(effects: pd.DataFrame, *, table_id: str, ci_label: str,
                  pooled: pd.DataFrame | None = None, pooled_notes: Sequence[str] = (),
                  headline_label: str = "", robustness: Sequence[tuple[str, str]] = (),
-                 decimals: int | None = None) -> Table:
+                 decimals: int | None = None, outcome: str | None = None) -> Table:
     """Headline effect per region for one outcome, and the lab-wide pooled effect.
 
     ``effects`` has one row per region (the headline estimator's effect) with columns
@@ -463,6 +488,13 @@ def impact_table(effects: pd.DataFrame, *, table_id: str, ci_label: str,
         return out
 
     values: dict[str, list[Any]] = {c: _floats(column(c)) for c in [*numeric, *_IMPACT_COUNTS]}
+    unit = units.outcome_unit(outcome) if outcome is not None else None
+    if outcome is not None:
+        shown = ["estimate", "conf_low", "conf_high", *robust_cols]
+        if unit is not None and unit.linear:
+            shown.append("std_error")
+        for c in shown:
+            values[c] = [units.display_value(outcome, v) for v in values[c]]
     values["notes"] = [None if v is None or v == "" or (isinstance(v, float) and math.isnan(v))
                        else str(v) for v in column("notes")]
     stub = column("region")
@@ -472,11 +504,20 @@ def impact_table(effects: pd.DataFrame, *, table_id: str, ci_label: str,
                                   for v in values[c]]) or 0, 3)
 
     body = _Body(values, n)
-    body.fmt(["estimate", "std_error", "conf_low", "conf_high"], _number(decimals))
+    if outcome is None:
+        body.fmt(["estimate", "std_error", "conf_low", "conf_high"], _number(decimals))
+    else:
+        body.fmt(["estimate"], effect_formatter(outcome))
+        body.fmt(["conf_low", "conf_high"], effect_formatter(outcome, sign=False))
+        body.fmt(["std_error"], effect_formatter(outcome, sign=False) if unit and unit.linear
+                 else _number(3))
     body.fmt(["p_value"], _number(3))
     body.fmt(_IMPACT_COUNTS, _integer())
     for key, _ in robustness:
-        body.fmt([key, f"{key}_low", f"{key}_high"], _number(decimals, force_sign=True))
+        body.fmt([key], _number(decimals, force_sign=True) if outcome is None
+                 else effect_formatter(outcome))
+        body.fmt([f"{key}_low", f"{key}_high"], _number(decimals, force_sign=True)
+                 if outcome is None else effect_formatter(outcome, sign=False))
     body.sub_small(["p_value"], 0.001, "<0.001")
     body.sub_missing(MISSING)
     if both:
@@ -491,29 +532,40 @@ def impact_table(effects: pd.DataFrame, *, table_id: str, ci_label: str,
     if grouped:
         body.style([_BOLD], list(values), list(range(len(parts[0]), n)))
 
-    labels = {"estimate": "Estimate", "std_error": "SE", "conf_low": ci_label,
+    in_unit = f", {unit.unit}" if unit is not None and unit.unit != "units" else ""
+    se_label = "SE" if unit is None or unit.linear else "SE, log points"
+    labels = {"estimate": "Estimate", "std_error": se_label, "conf_low": ci_label,
               "p_value": "p-value", "n_firms": "Firms", "n_treated": "Treated firms",
               "n_treated_clusters": "Treated consortia", "n_clusters": "Clusters",
               "notes": "Notes", **{k: label for k, label in robustness}}
     headline = ["estimate", "std_error", "conf_low", "p_value"]
-    spans = {**{k: headline_label or "Headline estimate" for k in headline},
+    spans = {**{k: (headline_label or "Headline estimate") + in_unit for k in headline},
              **{k: "Sample" for k in _IMPACT_COUNTS},
-             **{k: f"Robustness: other estimators, estimate [{ci_label}]" for k in robust_keys}}
+             **{k: f"Robustness: other estimators{in_unit}, estimate [{ci_label}]"
+                for k in robust_keys}}
     columns = [H.HeaderColumn(k, labels[k], H.text_align(values["notes"]) if k == "notes"
                               else "right", spans.get(k), _NOWRAP)
                for k in [*headline, *_IMPACT_COUNTS, *robust_keys, "notes"]]
     notes = ["Estimate: the headline effect of membership (see Methods). SE: standard error; "
              "p-value: two-sided, for this estimate alone. Clusters: clusters of the standard "
              "errors (each never-member is its own); treated consortia: those with member firms.",
+             *([] if unit is None or unit.linear else [
+                 "Estimates and interval ends are percent changes, 100 (exp(b) − 1) of the "
+                 "estimate b in log points; the standard error stays in log points."]),
              *pooled_notes]
     groups = ["Regions"] * len(parts[0]) + ["Lab-wide"] * (n - len(parts[0])) if grouped else None
     return _render(table_id, body, columns, stub=stub, groups=groups, notes=notes)
 
 
 def event_study_table(points: pd.DataFrame, *, table_id: str, ci_label: str,
-                      series_order: Sequence[str] = ()) -> Table:
+                      series_order: Sequence[str] = (), outcome: str | None = None) -> Table:
     """The numbers behind one event-study chart: one row per event time; with a ``series``
-    column (several estimators), one "estimate [CI]" column group per series."""
+    column (several estimators), one "estimate [CI]" column group per series. With
+    ``outcome``, the points are in its display unit (:func:`policylab.units.convert`) and
+    written as everywhere else; the standard error then stays as given."""
+    effect = None if outcome is None else effect_formatter(outcome)
+    se_label = ("SE, log points" if outcome is not None and not units.outcome_unit(outcome).linear
+                else "SE")
     if "series" not in points or len(series_order) <= 1:
         cols = ["event_time", "estimate", "std_error", "conf_low", "conf_high", "p_value"]
         values = {c: points[c].tolist() for c in cols}
@@ -529,13 +581,16 @@ def event_study_table(points: pd.DataFrame, *, table_id: str, ci_label: str,
         body = _Body(values, n)
         body.fmt(["event_time"], _integer())
         body.fmt(numbers, _number(decimals))
+        if effect is not None:
+            body.fmt(["estimate"], effect)
+            body.fmt(["conf_low", "conf_high"], _bounds(effect))
         body.fmt(["p_value"], _number(3))
         body.sub_small(["p_value"], 0.001, "<0.001")
         body.sub_missing(MISSING)
         if both:
             body.merge(["conf_low", "conf_high"], both, "[{0}, {1}]")
         body.style([_NOWRAP], ["estimate", "std_error", "conf_low", "p_value"])
-        labels = {"event_time": "Event time", "estimate": "Estimate", "std_error": "SE",
+        labels = {"event_time": "Event time", "estimate": "Estimate", "std_error": se_label,
                   "conf_low": ci_label, "p_value": "p-value", "kind": ""}
         visible = [c for c in [*cols, "kind"] if not (c == "conf_high" and both)]
         columns = [H.HeaderColumn(c, labels.get(c, c), aligns[c]) for c in visible]
@@ -565,6 +620,10 @@ def event_study_table(points: pd.DataFrame, *, table_id: str, ci_label: str,
     body = _Body(values, n)
     body.fmt(["event_time"], _integer())
     body.fmt(numeric, _number(decimals))
+    if effect is not None:
+        for key, _ in keys:
+            body.fmt([key], effect)
+            body.fmt([key + "_low", key + "_high"], _bounds(effect))
     body.sub_missing(MISSING)
     for key, _ in keys:
         if refs[key]:
@@ -578,7 +637,7 @@ def event_study_table(points: pd.DataFrame, *, table_id: str, ci_label: str,
     columns = [H.HeaderColumn("event_time", "Event time", "right")]
     for key, name in keys:
         columns += [H.HeaderColumn(key, "Estimate", "right", name),
-                    H.HeaderColumn(key + "_se", "SE", "right", name),
+                    H.HeaderColumn(key + "_se", se_label, "right", name),
                     H.HeaderColumn(key + "_low", ci_label, "right", name)]
     note = ("reference: the year the estimator sets to 0 (no uncertainty). "
             f"{MISSING}: no estimate for that event time.")
@@ -636,9 +695,10 @@ def summary_table(frame: pd.DataFrame, *, table_id: str, columns: Sequence[Colum
                 values[f"{c.key}_{e}"] = df[f"{c.key}_{e}"].astype("float64").tolist()
     body = _Body(values, len(df))
     for c in columns:
-        _format_kind(body, c.kind, [c.key])
+        _format_kind(body, c.kind, [c.key], formatter=c.formatter)
         if c.kind == "effect":
-            _format_kind(body, "effect", [f"{c.key}_low", f"{c.key}_high"])
+            _format_kind(body, "effect", [f"{c.key}_low", f"{c.key}_high"],
+                         formatter=_bounds(c.formatter))
     body.sub_missing(MISSING)
     used = _flag_cells(body, flags)  # after the general rule: the last substitution wins
     _merge_effects(body, columns)
@@ -662,7 +722,8 @@ def _merge_effects(body: _Body, columns: Sequence[Column]) -> None:
 
 
 def key_figures_table(frame: pd.DataFrame, *, table_id: str, ci_label: str,
-                      notes: Sequence[str], min_cell_firms: Any) -> Table:
+                      notes: Sequence[str], min_cell_firms: Any,
+                      effect_format: Formatter | None = None) -> Table:
     """One region's headline numbers, one row each.
 
     ``frame`` columns: ``label, value, kind, period, conf_low, conf_high, flag`` (``kind`` as in
@@ -680,9 +741,10 @@ def key_figures_table(frame: pd.DataFrame, *, table_id: str, ci_label: str,
     body = _Body(values, n)
     for kind in dict.fromkeys(kinds):
         rows = [i for i, k in enumerate(kinds) if k == kind]
-        _format_kind(body, kind, ["value"], rows)
+        own = effect_format if kind == "effect" else None
+        _format_kind(body, kind, ["value"], rows, formatter=own)
         if kind == "effect":
-            _format_kind(body, kind, ["conf_low", "conf_high"], rows)
+            _format_kind(body, kind, ["conf_low", "conf_high"], rows, formatter=_bounds(own))
     body.sub_missing(MISSING)
     no_ci = [i for i in range(n) if kinds[i] != "effect"]
     if no_ci:  # a count or a share has no interval: an empty cell, not a "missing" dash
@@ -738,11 +800,12 @@ def figures_table(frame: pd.DataFrame, *, table_id: str, columns: Sequence[Colum
         if kinds:
             for kind in dict.fromkeys(kinds):
                 rows = [i for i, k in enumerate(kinds) if k == kind]
-                _format_kind(body, kind, [c.key], rows, c.decimals)
+                _format_kind(body, kind, [c.key], rows, c.decimals, c.formatter)
         else:
-            _format_kind(body, c.kind, [c.key], None, c.decimals)
+            _format_kind(body, c.kind, [c.key], None, c.decimals, c.formatter)
         if c.kind == "effect":
-            _format_kind(body, "effect", [f"{c.key}_low", f"{c.key}_high"], None, c.decimals)
+            _format_kind(body, "effect", [f"{c.key}_low", f"{c.key}_high"], None, c.decimals,
+                         _bounds(c.formatter))
     body.sub_missing(MISSING)
     used = _flag_cells(body, flags or {})  # after the general rule: the last one wins
     _merge_effects(body, columns)

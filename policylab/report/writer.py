@@ -9,9 +9,10 @@ that all pass through one link, ``current``, which is switched to the new run wi
     DIR/index.html         -> .policylab/current/index.html
     DIR/results.json       -> .policylab/current/results.json
     DIR/indicators.csv     -> .policylab/current/indicators.csv
+    DIR/indicators.xlsx    -> .policylab/current/indicators.xlsx
     DIR/regions/ES13.html  -> ../.policylab/current/regions/ES13.html   (regions/ is a real folder)
     DIR/.policylab/current -> run-a                  the switch
-    DIR/.policylab/run-a/  index.html, regions/, results.json, indicators.csv   (the run)
+    DIR/.policylab/run-a/  index.html, regions/, results.json, indicators.csv/.xlsx (the run)
     DIR/.policylab/lock    held (fcntl.flock) while a run writes; holds the writer's pid
     DIR/store/             the canonical store (policylab.store); never touched here
 
@@ -82,6 +83,7 @@ from ..errors import UserError
 from ..evaluation import EvaluationResult
 from ..store import exclusive_lock
 from ._indicators import indicators_csv
+from ._xlsx import indicators_xlsx
 from ._serialize import results_json
 from .build import INDEX_PATH, REGIONS_DIR, build_report
 from .html import render_pages
@@ -90,7 +92,8 @@ __all__ = ["REPORT_FILES", "RUNS_DIR", "now_timestamp", "report_lock", "write_re
 
 #: Key in the returned mapping -> file name in the output folder (plus one
 #: ``regions/<nuts2>.html`` per region, keyed ``"region:<key>"``).
-REPORT_FILES = {"html": INDEX_PATH, "json": "results.json", "csv": "indicators.csv"}
+REPORT_FILES = {"html": INDEX_PATH, "json": "results.json", "csv": "indicators.csv",
+                "xlsx": "indicators.xlsx"}
 
 #: The folder (inside the output folder) that holds the runs, the switch and the lock.
 RUNS_DIR = ".policylab"
@@ -144,7 +147,8 @@ def report_lock(out_dir: str | Path) -> Iterator[None]:
 
 def write_report(result: EvaluationResult, out_dir: Path, *,
                  timestamp: str | None = None) -> dict[str, Path]:
-    """Write the overview page, one page per region, ``results.json`` and ``indicators.csv``.
+    """Write the overview page, one page per region, ``results.json``, ``indicators.csv`` and
+    ``indicators.xlsx``.
 
     The report is switched as one unit (see the module notes): the folder shows the previous
     report until the new one is complete, then the new one, whatever happens in between.
@@ -164,6 +168,7 @@ def write_report(result: EvaluationResult, out_dir: Path, *,
     -------
     dict of str to Path
         ``{"html": .../index.html, "json": .../results.json, "csv": .../indicators.csv,
+        "xlsx": .../indicators.xlsx,
         "region:<key>": .../regions/<nuts2>.html, ...}``: the names a reader opens.
 
     Raises
@@ -178,6 +183,7 @@ def write_report(result: EvaluationResult, out_dir: Path, *,
         "html": (INDEX_PATH, pages[INDEX_PATH].encode("utf-8")),
         "json": (REPORT_FILES["json"], results_json(result, timestamp=timestamp).encode("utf-8")),
         "csv": (REPORT_FILES["csv"], indicators_csv(result).encode("utf-8")),
+        "xlsx": (REPORT_FILES["xlsx"], indicators_xlsx(result)),
     }
     for page in model.region_pages:
         contents[f"region:{page.region}"] = (page.path, pages[page.path].encode("utf-8"))

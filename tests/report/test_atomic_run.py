@@ -5,7 +5,7 @@ stops at once with exit 2.
 Real files and real processes. Two labs, A and B, give reports that differ in every file and in
 their region pages (A: ES13 and ES21, B: ES13 and ES22), so a folder mixing them is caught:
 after every kill, the files a reader reaches (``index.html``, every region page, and
-``results.json`` and ``indicators.csv``) must be byte for byte the report of A or that of B.
+``results.json``, ``indicators.csv`` and ``indicators.xlsx``) must be byte for byte the report of A or that of B.
 
 The kills: SIGKILL at 15 moments spread evenly over a measured run of the real command, and
 deterministically at every checkpoint of the writer (its test hook, POLICYLAB_TEST_WRITE_HOOK:
@@ -45,7 +45,8 @@ KILLED = -signal.SIGKILL
 # The writer's checkpoints when B's report replaces A's, in order.
 STEPS_A_TO_B = [
     "locked", "removed leftovers", "wrote index.html", "wrote results.json",
-    "wrote indicators.csv", "wrote regions/ES13.html", "wrote regions/ES22.html",
+    "wrote indicators.csv", "wrote indicators.xlsx", "wrote regions/ES13.html",
+    "wrote regions/ES22.html",
     "wrote the run folder", "linked regions/ES22.html", "switched", "removed regions/ES21.html",
     "removed the previous run folder",
 ]
@@ -145,7 +146,8 @@ def labs(tmp_path_factory):
         assert code == 0, err
         refs[label] = _visible(folders[label])
     a, b = refs["A"], refs["B"]
-    assert set(a) == {"index.html", "results.json", "indicators.csv", "regions/ES13.html",
+    assert set(a) == {"index.html", "results.json", "indicators.csv", "indicators.xlsx",
+                      "regions/ES13.html",
                       "regions/ES21.html"}
     assert set(b) == set(a) - {"regions/ES21.html"} | {"regions/ES22.html"}
     assert all(a[name] != b[name] for name in set(a) & set(b))  # every file tells A from B

@@ -78,14 +78,16 @@ def test_impact_leads_with_the_headline_estimator_and_shows_the_others_beside(pa
     assert exporter.robustness_labels == ("Event study (TWFE with never-member controls)",)
     grid = table_grid(exporter.table)
     flat = [c for row in grid for c in row]
-    assert "Headline: Callaway-Sant'Anna (doubly robust; simple aggregation)" in flat
-    assert "Robustness: other estimators, estimate [95% CI]" in flat
+    # the unit is named once, in the header; effects are in percentage points
+    assert "Headline: Callaway-Sant'Anna (doubly robust; simple aggregation), percentage points" \
+        in flat
+    assert "Robustness: other estimators, percentage points, estimate [95% CI]" in flat
     assert "Event study (TWFE)" in flat
-    rows = {row[0]: row for row in grid}
+    rows = {row[0].split(" [")[0]: row for row in grid}  # a flagged region carries its marks
     assert set(rows) >= {"Cantabria", "Kujawsko-Pomorskie", HOSTILE, "Lab-wide, 3 regions"}
     # one row per region (not one per region and estimator), headline numbers first
-    assert [row[0] for row in grid].count("Cantabria") == 1
-    assert rows["Cantabria"][1] == "0.053"  # Callaway-Sant'Anna simple ATT (0.0526), 3 decimals
+    assert [row[0].split(" [")[0] for row in grid].count("Cantabria") == 1
+    assert rows["Cantabria"][1] == "+5.3"  # Callaway-Sant'Anna simple ATT (0.0526), in pp
     es = next(e for e in exporter.event_studies if e.region_key == "cantabria")
     assert es.method == "Callaway–Sant'Anna and Event study (TWFE)"
     # the lab-wide sentences name the headline estimator and label the robustness check
@@ -93,7 +95,7 @@ def test_impact_leads_with_the_headline_estimator_and_shows_the_others_beside(pa
     assert "by Callaway-Sant'Anna (doubly robust; simple aggregation)" in text
     assert "Robustness: with Event study (TWFE with never-member controls)" in text
     # log exports: Kujawsko has only a TWFE (no headline): its row shows it as robustness
-    lrows = {row[0]: row for row in table_grid(logx.table)}
+    lrows = {row[0].split(" [")[0]: row for row in table_grid(logx.table)}
     assert lrows["Kujawsko-Pomorskie"][1] == "—"
     assert [p.chart is None for p in logx.event_studies] == [False, True]
     assert "no event-time estimates" in logx.event_studies[1].note
@@ -110,8 +112,10 @@ def test_forest_plot_is_the_headline_estimator_only(page):
         assert "Callaway-Sant'Anna" in o.forest.caption
     spec = page.impacts[0].forest.spec
     squares = spec["datasets"][spec["layer"][2]["data"]["name"]]
-    assert [r["label"] for r in squares] == ["Cantabria", "Kujawsko-Pomorskie", HOSTILE]
-    assert [r["estimate"] for r in squares] == pytest.approx([0.0526, 0.01, 0.205])
+    assert [r["label"].split(" [")[0] for r in squares] == ["Cantabria", "Kujawsko-Pomorskie",
+                                                              HOSTILE]
+    # in percentage points, as every effect on a share is shown
+    assert [r["estimate"] for r in squares] == pytest.approx([5.26, 1.0, 20.5])
 
 
 def test_event_studies_overlay_every_estimator_with_the_headline_first(page):
@@ -128,13 +132,13 @@ def test_event_studies_overlay_every_estimator_with_the_headline_first(page):
     # Callaway-Sant'Anna estimates event time -1 (a point with an interval), the event study
     # fixes it at 0 (the open reference circle)
     cs_minus1 = [r for r in data if r["series"] == "Callaway–Sant'Anna" and r["event_time"] == -1]
-    assert cs_minus1 and cs_minus1[0]["estimate"] == pytest.approx(0.012)
+    assert cs_minus1 and cs_minus1[0]["estimate"] == pytest.approx(1.2)  # 0.012, in pp
     ref = spec["datasets"][spec["layer"][5]["data"]["name"]]
     assert [(r["series"], r["event_time"]) for r in ref] == [("Event study (TWFE)", -1)]
     grid = table_grid(panel.table)
     assert grid[0][1:] == ["Callaway–Sant'Anna", "Event study (TWFE)"]
     minus1 = next(row for row in grid if row[0] == "−1")
-    assert minus1[1] == "0.012" and minus1[4:6] == ["0.000", "reference"]
+    assert minus1[1] == "+1.2" and minus1[4:6] == ["0.0", "reference"]  # in pp
     assert "varying base period" in page.impacts[0].es_note
 
 
@@ -176,7 +180,7 @@ def test_every_chart_is_a_figure_with_caption_and_text_alternative(page, rendere
         assert f'<title id="{chart.id}-title">' in chart.svg
         assert f'aria-labelledby="{chart.id}-title"' in chart.svg
         assert chart.caption and chart.description
-    assert html.count("<figure") == html.count("<figcaption>") == len(charts)
+    assert html.count("<figure") == html.count("<figcaption") == len(charts)
     # every chart's numbers are in a table: event studies below, forest plots above, the
     # other charts in the same block
     assert all(p.table is not None for o in page.impacts for p in o.event_studies if p.chart)
@@ -260,14 +264,16 @@ def test_a_third_estimator_is_one_more_robustness_column(result):
     grid = table_grid(exporter.table)
     header = next(row for row in grid if "SE" in row)
     assert header[-2:] == ["Event study (TWFE)", "TWFE DiD"]
-    assert grid[0][-2:] == ["Robustness: other estimators, estimate [95% CI]", "Notes"]
-    can = next(row for row in grid if row[0] == "Cantabria")
-    assert can[-2] == "+0.090 [−0.008, +0.188]"  # its TWFE estimate [CI]
-    kuj = next(row for row in grid if row[0] == "Kujawsko-Pomorskie")
+    assert grid[0][-2:] == ["Robustness: other estimators, percentage points, estimate [95% CI]",
+                            "Notes"]
+    can = next(row for row in grid if row[0].split(" [")[0] == "Cantabria")
+    assert can[-2] == "+9.0 [−0.8, 18.8]"  # its TWFE estimate [CI] (0.090 [-0.008, 0.188])
+    kuj = next(row for row in grid if row[0].split(" [")[0] == "Kujawsko-Pomorskie")
     assert kuj[-2] == "—"  # no TWFE there
     spec = exporter.forest.spec
     labels = [r["label"] for r in spec["datasets"][spec["layer"][2]["data"]["name"]]]
-    assert labels == ["Cantabria", "Kujawsko-Pomorskie", HOSTILE]  # still one per region
+    assert [label.split(" [")[0] for label in labels] == ["Cantabria", "Kujawsko-Pomorskie",
+                                                          HOSTILE]  # still one per region
 
 
 def test_every_chart_spec_is_valid(full):

@@ -88,7 +88,7 @@ def test_region_page_impact_shows_its_row_and_the_pooled_row(model):
     page = model.page("regions/PL61.html")
     exporter = page.impacts[0]
     grid = table_grid(exporter.table)
-    labels = [row[0] for row in grid]
+    labels = [row[0].split(" [")[0] for row in grid]  # a flagged region carries its marks
     assert "Kujawsko-Pomorskie" in labels and "Lab-wide, 3 regions" in labels
     assert "Cantabria" not in labels
     # the forest plot still shows every region, this one ringed
@@ -96,7 +96,7 @@ def test_region_page_impact_shows_its_row_and_the_pooled_row(model):
     ring = [layer for layer in spec["layer"] if layer["mark"].get("shape") == "circle"]
     assert len(ring) == 1
     ringed = spec["datasets"][ring[0]["data"]["name"]]
-    assert [r["label"] for r in ringed] == ["Kujawsko-Pomorskie"]
+    assert [r["label"].split(" [")[0] for r in ringed] == ["Kujawsko-Pomorskie"]
     assert "The ringed square is Kujawsko-Pomorskie." in exporter.forest.caption
 
 
@@ -127,7 +127,7 @@ def test_summary_headline_numbers_come_from_the_results(model, result):
     eff = figs["effect"]
     assert (eff.value, eff.conf_low, eff.conf_high) == pytest.approx(
         (100 * h.estimate, 100 * h.conf_low, 100 * h.conf_high))
-    assert eff.label == "Effect on export propensity, pp"
+    assert eff.label == "Effect on export propensity, percentage points"
 
 
 def test_summary_respects_disclosure_control(model):
@@ -148,7 +148,7 @@ def test_summary_caveats_follow_from_the_numbers(model):
     _, can = _figures(model, "cantabria")
     _, kuj = _figures(model, "kujawsko")
     assert not any("includes zero" in c for c in can)  # Cantabria's CI excludes zero
-    assert any("includes zero" in c and "−1.0 to +3.0 pp" in c for c in kuj)
+    assert any("includes zero" in c and "(−1.0 to +3.0 percentage points)" in c for c in kuj)
     assert any("rests on 8 consortia" in c for c in can)  # 368 clusters - (420 - 60) firms
 
 
@@ -281,8 +281,9 @@ def test_every_output_identical_from_a_fresh_interpreter(report_dir, tmp_path):
                 and p.relative_to(folder).parts[0] != ".policylab"}
 
     first, second = files(report_dir), files(out)
-    assert sorted(first) == ["index.html", "indicators.csv", "regions/ES13.html",
-                             "regions/PL61.html", "regions/XX99.html", "results.json"]
+    assert sorted(first) == ["index.html", "indicators.csv", "indicators.xlsx",
+                             "regions/ES13.html", "regions/PL61.html", "regions/XX99.html",
+                             "results.json"]
     assert first == second
 
 

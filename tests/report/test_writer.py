@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from policylab.evaluation import RegionEffect
-from policylab.report import write_report
+from policylab.report import indicators_xlsx, write_report
 from policylab.report import writer as writer_module
 from policylab.report.writer import RUNS_DIR
 
 REGION_PAGES = {"regions/ES13.html", "regions/PL61.html", "regions/XX99.html"}
-NAMES = {"index.html", "results.json", "indicators.csv", *REGION_PAGES}
+NAMES = {"index.html", "results.json", "indicators.csv", "indicators.xlsx", *REGION_PAGES}
 
 
 @pytest.fixture
@@ -61,13 +61,14 @@ def test_writes_every_file_matching_the_renderers(tmp_path, result, rendered, pa
     paths = write_report(result, out)
     assert {k: v.relative_to(out).as_posix() for k, v in paths.items()} == {
         "html": "index.html", "json": "results.json", "csv": "indicators.csv",
-        "region:cantabria": "regions/ES13.html", "region:kujawsko": "regions/PL61.html",
+        "xlsx": "indicators.xlsx", "region:cantabria": "regions/ES13.html", "region:kujawsko": "regions/PL61.html",
         "region:hostile": "regions/XX99.html"}
     files = _snapshot(out)
     assert set(files) == NAMES
     assert files["index.html"] == rendered["html"].encode("utf-8")
     assert files["results.json"] == rendered["json"].encode("utf-8")
     assert files["indicators.csv"] == rendered["csv"].encode("utf-8")
+    assert files["indicators.xlsx"] == indicators_xlsx(result)
     for path in REGION_PAGES:
         assert files[path] == pages[path].encode("utf-8")
     # the names a reader opens are links through the one switch, .policylab/current
@@ -154,8 +155,9 @@ def test_timestamp_goes_into_the_pages_and_the_json_only_when_asked(tmp_path, re
     a, b = _snapshot(plain), _snapshot(stamped)
     assert set(a) == set(b)
     assert a["indicators.csv"] == b["indicators.csv"]
+    assert a["indicators.xlsx"] == b["indicators.xlsx"]  # no run time in a spreadsheet either
     for name in a:
-        if name != "indicators.csv":
+        if name not in ("indicators.csv", "indicators.xlsx"):
             assert (b"2026-11-27T09:30:00Z" in b[name]) and (b"2026-11-27T09:30" not in a[name])
 
 

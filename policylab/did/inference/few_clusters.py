@@ -194,7 +194,11 @@ def _treated_clusters(
 
 def _fmt_ci(r: FewClusterResult) -> str:
     def f(x: float) -> str:
-        return "-inf" if x == -math.inf else "inf" if x == math.inf else f"{x:.4g}"
+        if not math.isfinite(x):
+            return "-inf" if x == -math.inf else "inf" if x == math.inf else "nan"
+        if abs(x) >= 1e4:  # four significant digits, no exponent: 180,600 not 1.806e+05
+            return f"{round(x, 3 - int(math.floor(math.log10(abs(x))))):,.0f}"
+        return f"{x:.4g}"
 
     return f"[{f(r.conf_low)}, {f(r.conf_high)}]"
 

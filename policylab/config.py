@@ -106,6 +106,11 @@ class FileSpec(_Model):
     fiscal_year_label: Literal["start", "end"] | None = Field(
         None, description="whether a fiscal-year label names the year the fiscal year starts or ends in"
     )
+    values: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="category column -> {the file's label: canonical value}, e.g. "
+                    "{responded = {tak = 'yes', nie = 'no'}}; labels match ignoring case and spaces",
+    )
 
     @field_validator("delimiter")
     @classmethod
@@ -151,6 +156,9 @@ class RegionFiles(_Model):
     clusters: FileSpec | None = None
     cluster_finance: FileSpec | None = None
     orders: FileSpec | None = None
+    survey: FileSpec | None = None
+    partnerships: FileSpec | None = None
+    practices: FileSpec | None = None
 
     @model_validator(mode="after")
     def _columns_known(self) -> "RegionFiles":
@@ -168,6 +176,15 @@ class RegionFiles(_Model):
             missing = [c for c in table.required_columns if c not in spec.columns]
             if missing:
                 raise ValueError(f"{table_name}.columns: required canonical column(s) {missing} not mapped")
+            for column, recode in spec.values.items():
+                if column not in spec.columns or table.column(column).kind != "category":
+                    cats = [c.name for c in table.columns if c.kind == "category" and c.name in spec.columns]
+                    raise ValueError(f"{table_name}.values: {column!r} is not a mapped category column; "
+                                     f"expected some of {cats}")
+                choices = table.column(column).choices
+                bad = sorted({v for v in recode.values() if v not in choices})
+                if bad:
+                    raise ValueError(f"{table_name}.values.{column}: {bad} not among {list(choices)}")
         return self
 
 

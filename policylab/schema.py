@@ -6,6 +6,11 @@ counts are finite, not negative and at most a plausibility bound (``MONEY_LIMIT_
 money after conversion to EUR, ``EMPLOYEES_LIMIT``, ``MARKETS_LIMIT``).
 Only ``firms`` and ``membership`` are required; the other tables switch on the indicators
 that need them.
+
+Kinds beyond numbers and text: ``nuts`` is a NUTS region code (``ES13``, upper case);
+``category`` is one of a column's ``choices`` (after the file's own labels are recoded with
+``values`` in the config, lower case); a ``private`` column (free text) is read and checked,
+then dropped: it is never stored nor published.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Kind = Literal["id", "text", "year", "money", "number", "date", "country"]
+Kind = Literal["id", "text", "year", "money", "number", "date", "country", "nuts", "category"]
 
 #: Plausibility bounds: a larger value is an input error (named by file, row and column), not
 #: data. Money is checked in EUR after ``scale`` and the exchange rate: no firm or consortium
@@ -33,6 +38,10 @@ class Column:
     required: bool = True
     description: str = ""
     limit: float | None = None  # largest plausible value (money: EUR); money is bounded by MONEY_LIMIT_EUR
+    lower: float = 0.0  # smallest accepted value of a number
+    integer: bool = False  # a number must be whole (a rating)
+    choices: tuple[str, ...] = ()  # the values of a category
+    private: bool = False  # free text: read, never stored or published
 
     @property
     def upper(self) -> float | None:
@@ -135,10 +144,91 @@ ORDERS = Table(
         Column("order_date", "date", description="signature date, ISO YYYY-MM-DD"),
         Column("value_eur", "money"),
         Column("destination_country", "country", description="ISO 3166-1 alpha-2"),
+        Column("partner_region", "nuts", required=False,
+               description="NUTS-2 code of the partner region of a cross-regional deal; blank = none"),
     ),
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (FIRMS, MEMBERSHIP, CLUSTERS, CLUSTER_FINANCE, ORDERS)}
+# --------------------------------------------------------------------------- the lab's other half
+
+#: Barriers to internationalisation the SME panel rates (domain.md, after the OECD 2009
+#: taxonomy): column suffix -> label.
+BARRIERS: dict[str, str] = {
+    "size": "Size and capacity",
+    "finance": "Finance",
+    "information": "Information on markets",
+    "regulation": "Regulation",
+    "language": "Language and culture",
+    "partners": "Finding partners",
+}
+#: A rating from 1 (very dissatisfied / not a barrier) to 5 (very satisfied / a major barrier).
+RATING: dict[str, Any] = dict(required=False, lower=1.0, limit=5.0, integer=True)
+
+SURVEY = Table(
+    "survey",
+    "firm x wave",
+    ("firm_id", "wave"),
+    (
+        Column("firm_id", "id", description="the firm invited to the SME panel (a firm of the firms file)"),
+        Column("wave", "year", description="the year of the survey wave"),
+        Column("responded", "category", choices=("yes", "no"),
+               description="whether the firm answered this wave (yes/no); a no has no answers"),
+        Column("cluster_id", "id", required=False,
+               description="the consortium the respondent speaks about; blank = none"),
+        Column("satisfaction", "number", **RATING,
+               description="satisfaction with the consortium, 1 (very dissatisfied) to 5 (very satisfied)"),
+        Column("intends_to_stay", "category", required=False, choices=("yes", "unsure", "no"),
+               description="intends to remain a member next year: yes / unsure / no"),
+        *(Column(f"barrier_{k}", "number", **RATING,
+                 description=f"barrier to internationalisation: {v.lower()}, 1 (none) to 5 (major)")
+          for k, v in BARRIERS.items()),
+        Column("comment", "text", required=False, private=True,
+               description="free text; read and checked, never stored or published"),
+    ),
+)
+
+#: Kinds of cross-regional link (partnerships.link_type).
+LINK_TYPES = ("joint_mission", "cross_regional_consortium", "shared_manager", "other")
+
+PARTNERSHIPS = Table(
+    "partnerships",
+    "cross-regional link",
+    ("link_id",),
+    (
+        Column("link_id", "id", description="the region's identifier of the link"),
+        Column("year", "year", description="the year of the link (a mission's, a consortium's start)"),
+        Column("partner_region", "nuts", description="NUTS-2 code of the partner region"),
+        Column("link_type", "category", choices=LINK_TYPES,
+               description="joint_mission / cross_regional_consortium / shared_manager / other"),
+        Column("cluster_id", "id", required=False, description="this region's consortium in the link"),
+        Column("n_firms", "number", required=False, integer=True, limit=EMPLOYEES_LIMIT,
+               description="this region's firms taking part"),
+    ),
+)
+
+#: Stages of a transferred practice, in order (``dropped`` can follow any other).
+PRACTICE_STAGES = ("studied", "adapted", "piloted", "adopted", "dropped")
+
+PRACTICES = Table(
+    "practices",
+    "practice x stage",
+    ("practice_id", "stage"),
+    (
+        Column("practice_id", "id", description="the practice's identifier in the log"),
+        Column("practice", "text", description="the practice's name (e.g. Export Consortia)"),
+        Column("origin_region", "nuts", description="NUTS-2 code of the region the practice comes from"),
+        Column("adopting_region", "nuts", description="NUTS-2 code of the region taking it up"),
+        Column("stage", "category", choices=PRACTICE_STAGES,
+               description="studied / adapted / piloted / adopted / dropped"),
+        Column("stage_date", "date", description="when the practice reached the stage"),
+        Column("budget_eur", "money", required=False, description="budget of the stage, EUR"),
+        Column("notes", "text", required=False, private=True,
+               description="free text; read and checked, never stored or published"),
+    ),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (FIRMS, MEMBERSHIP, CLUSTERS, CLUSTER_FINANCE, ORDERS,
+                                                SURVEY, PARTNERSHIPS, PRACTICES)}
 
 
 # --------------------------------------------------------------------------- lab outputs

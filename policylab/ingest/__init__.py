@@ -29,7 +29,7 @@ from .._version import __version__
 from ..config import LabConfig, Region
 from ..errors import InputDataError, Problem, os_error, os_reason
 from ..schema import RegionInfo
-from ..schema import TABLES
+from ..schema import TABLES, Table
 from ..store import STORE_FORMAT, CanonicalStore, sha256_file
 from .mapping import MONTHS, FiscalRule, Mapped, map_table
 from .pseudonym import FIRM_ID_TABLES, key_check, key_from_env, pseudonym, pseudonymise
@@ -211,10 +211,11 @@ def _ingest_region(cfg: LabConfig, region: Region, key: bytes | None,
             mapped[name] = m
         problems += sorted(found, key=lambda p: p.row if p.row is not None else 0)  # in the order of the file
     if "firms" in mapped and "membership" in mapped:  # also beside row-level errors: one run lists all
-        problems += check_links(mapped)
+        problems += check_links(mapped, region.nuts2)
     if any(p.severity == "error" for p in problems):
         return None, problems
-    tables = {n: m.frame.drop(columns="_row").reset_index(drop=True) for n, m in mapped.items()}
+    tables = {n: m.frame.drop(columns=["_row", *_private(TABLES[n])], errors="ignore")
+              .reset_index(drop=True) for n, m in mapped.items()}
     key_env = _key_env(cfg, region)
     if key is not None:
         tables = pseudonymise(tables, key)
@@ -229,6 +230,11 @@ def _ingest_region(cfg: LabConfig, region: Region, key: bytes | None,
                       "missing_by_column": _missing_by_column(tables)})
     data = RegionData(region_info(region), tables, tuple(sources), tuple(conversions), warnings, quality)
     return data, problems
+
+
+def _private(table: Table) -> list[str]:
+    """Free-text columns: read and checked, then dropped (never stored or published)."""
+    return [c.name for c in table.columns if c.private]
 
 
 def _region_key(cfg: LabConfig, region: Region) -> bytes | None:

@@ -291,10 +291,12 @@ def map_table(raw: RawTable, spec: FileSpec, table: Table, *, fx: dict[int, floa
         col = table.column(canon)
         c = cells[canon]
         k = kinds[canon]
-        if col.kind in ("id", "text", "country"):
+        if col.kind in ("id", "text", "country", "nuts", "category"):
             text = k.as_text().str.strip()
-            if col.kind == "country":
+            if col.kind in ("country", "nuts"):
                 text = text.str.upper()
+            elif col.kind == "category":
+                text = _recode(text, spec.values.get(canon, {}))
             else:
                 flagged = _formula_like(text)
                 problems += _problems_for(flagged, rows, label, src, c,
@@ -382,6 +384,15 @@ def map_table(raw: RawTable, spec: FileSpec, table: Table, *, fx: dict[int, floa
     return Mapped(frame, problems, label, dict(spec.columns), cells, invalid, applied, conversions)
 
 
+def _recode(text: pd.Series, labels: dict[str, str]) -> pd.Series:
+    """A category column in canonical values: the file's ``labels`` recoded (matched ignoring
+    case and surrounding spaces), then lower case."""
+    folded = {" ".join(k.split()).casefold(): v for k, v in labels.items()}
+    key = text.str.split().str.join(" ").str.casefold()
+    out = key.map(folded) if folded else key
+    return out.where(out.notna() | text.isna(), key).astype("string")
+
+
 def _conversion_year(frame: pd.DataFrame, table: Table) -> tuple[str, pd.Series]:
     """The column and calendar year whose exchange rate converts a row's money."""
     if "year" in frame:
@@ -390,4 +401,6 @@ def _conversion_year(frame: pd.DataFrame, table: Table) -> tuple[str, pd.Series]
         return "order_date", frame["order_date"].dt.year.astype("Int64")
     if "founded_year" in frame:
         return "founded_year", frame["founded_year"]
+    if "stage_date" in frame:
+        return "stage_date", frame["stage_date"].dt.year.astype("Int64")
     raise AssertionError(f"table {table.name} has money but no year to convert it at")  # schema bug

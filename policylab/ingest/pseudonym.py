@@ -17,7 +17,7 @@ import pandas as pd
 from ..errors import ConfigError
 
 PSEUDONYM_HEX = 16  # 64 bits: collisions are negligible below billions of firms
-FIRM_ID_TABLES = ("firms", "membership", "orders")
+FIRM_ID_TABLES = ("firms", "membership", "orders", "survey")
 
 
 def key_from_env(var: str, where: str) -> bytes:

@@ -32,9 +32,20 @@ from .numbers import isin
 
 MAX_LISTED = 20
 YEAR_MIN, YEAR_MAX = 1900, 2100
-WINDOWED_YEARS = ("year", "join_year", "founded_year")  # columns that must lie in the lab's window
+WINDOWED_YEARS = ("year", "join_year", "founded_year", "wave")  # must lie in the lab's window
 DTYPES = {"id": "string", "text": "string", "country": "string", "year": "Int64", "money": "float64",
-          "number": "float64", "date": "datetime64[us]"}
+          "number": "float64", "date": "datetime64[us]", "nuts": "string", "category": "string"}
+#: A NUTS code: two letters of the country, then one to three letters or digits (NUTS-2: ES13).
+NUTS_PATTERN = r"[A-Z]{2}[A-Z0-9]{1,3}"
+
+_SURVEY_ANSWERS = ("satisfaction", "intends_to_stay", "barrier_size", "barrier_finance",
+                   "barrier_information", "barrier_regulation", "barrier_language",
+                   "barrier_partners", "comment")
+
+
+def _no_answers_without_response(d: pd.DataFrame) -> pd.Series:
+    answered = d[[c for c in _SURVEY_ANSWERS if c in d]].notna().any(axis=1)
+    return ~((d["responded"] == "no").fillna(False) & answered)
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,15 @@ TABLE_RULES: dict[str, tuple[Rule, ...]] = {
     "membership": (
         Rule("exit_not_before_join", ("join_year", "exit_year"),
              lambda d: ~(d["exit_year"] < d["join_year"]).fillna(False), "exit_year", "exit year before join year"),
+    ),
+    "survey": (
+        Rule("answers_only_from_respondents", ("responded",), _no_answers_without_response,
+             "responded", "answers given although 'responded' is no"),
+    ),
+    "practices": (
+        Rule("origin_is_not_adopter", ("origin_region", "adopting_region"),
+             lambda d: ~(d["origin_region"] == d["adopting_region"]).fillna(False), "adopting_region",
+             "the adopting region is the practice's origin region; expected another region"),
     ),
     "clusters": (
         Rule("closed_not_before_founded", ("founded_year", "closed_year"),
@@ -101,15 +121,32 @@ def _table_schema(table: Table, columns: tuple[str, ...], first_year: int | None
                                               f"{_window_text(first_year, last_year)}")
                 checks.append(pa.Check.in_range(lo, hi, name=f"window_{name}", error=f"window_{name}"))
         elif col.kind in ("money", "number"):
-            checks.append(pa.Check.ge(0, name="non_negative", error="non_negative"))
-            messages["non_negative"] = "negative value; expected 0 or more"
+            if col.lower > 0:
+                top = f"{col.upper:g}" if col.upper is not None else "…"
+                checks.append(pa.Check.ge(col.lower, name=f"lower_{name}", error=f"lower_{name}"))
+                messages[f"lower_{name}"] = f"out of range; expected {col.lower:g} to {top}"
+            else:
+                checks.append(pa.Check.ge(0, name="non_negative", error="non_negative"))
+                messages["non_negative"] = "negative value; expected 0 or more"
+            if col.integer:
+                checks.append(pa.Check(lambda v: (v == np.floor(v)) | v.isna(), element_wise=False,
+                                       name="whole_number", error="whole_number"))
+                messages["whole_number"] = "expected a whole number"
             if col.upper is not None:
                 checks.append(pa.Check.le(col.upper, name=f"limit_{name}", error=f"limit_{name}"))
                 bound = f"{col.upper:.0e}".replace("e+", "e")
                 messages[f"limit_{name}"] = (
                     f"implausibly large: more than {bound} EUR after scale and exchange rate (the bound of "
                     "money columns); check the file's units" if col.kind == "money" else
+                    f"out of range; expected {col.lower:g} to {col.upper:g}" if col.lower > 0 else
                     f"implausibly large: more than {col.upper:,.0f} (the bound of '{name}'); check the column")
+        elif col.kind == "category":
+            checks.append(pa.Check.isin(list(col.choices), name=f"choice_{name}", error=f"choice_{name}"))
+            messages[f"choice_{name}"] = (f"expected one of {', '.join(col.choices)} (map the file's own "
+                                          f"labels with 'values' in the config)")
+        elif col.kind == "nuts":
+            checks.append(pa.Check.str_matches(NUTS_PATTERN + "$", name="nuts_code", error="nuts_code"))
+            messages["nuts_code"] = "expected a NUTS-2 region code such as ES13"
         elif col.kind == "country":
             checks.append(pa.Check.isin(sorted(COUNTRY_CODES), name="iso_country", error="iso_country"))
             messages["iso_country"] = "expected an ISO 3166-1 alpha-2 country code such as DE"
@@ -260,8 +297,34 @@ def _unknown_firms(t: Mapped, known: pd.Series, severity: str) -> list[Problem]:
     return sorted(out, key=lambda p: p.row or 0)
 
 
-def check_links(mapped: dict[str, Mapped]) -> list[Problem]:
-    """Cross-table rules: members are known firms; referenced clusters exist; cohorts are well defined."""
+def _stages_in_order(t: Mapped) -> list[Problem]:
+    """A practice's stages (studied, adapted, piloted, adopted) carry dates in that order;
+    ``dropped`` may follow any of them but precede none."""
+    from ..schema import PRACTICE_STAGES
+
+    f = t.frame
+    if not {"practice_id", "stage", "stage_date"} <= set(f.columns):
+        return []
+    rank = f["stage"].map({s: i for i, s in enumerate(PRACTICE_STAGES)})
+    bad = np.zeros(len(f), dtype=bool)
+    for _, idx in f.groupby("practice_id", sort=False).groups.items():
+        rows = list(idx)
+        for i in rows:
+            for j in rows:
+                ri, rj = rank.iloc[i], rank.iloc[j]
+                di, dj = f["stage_date"].iloc[i], f["stage_date"].iloc[j]
+                if pd.isna(ri) or pd.isna(rj) or pd.isna(di) or pd.isna(dj):
+                    continue
+                if ri > rj and di < dj:  # a later stage dated before an earlier one
+                    bad[i] = True
+    return _rows(t, bad, "stage dated before an earlier stage of the same practice (stages run "
+                 "studied, adapted, piloted, adopted; dropped last)", "stage_date")
+
+
+def check_links(mapped: dict[str, Mapped], nuts2: str | None = None) -> list[Problem]:
+    """Cross-table rules: members are known firms; referenced clusters exist; cohorts are well
+    defined; a partner region is another region (``nuts2`` is this region's code); a practice
+    reaches its stages in order."""
     problems: list[Problem] = []
     firms, mem = mapped["firms"], mapped["membership"]
     known = firms.frame["firm_id"].dropna().drop_duplicates()
@@ -269,11 +332,22 @@ def check_links(mapped: dict[str, Mapped]) -> list[Problem]:
     problems += _unknown_firms(mem, known, "error")
     if "orders" in mapped and "firm_id" in mapped["orders"].frame:
         problems += _unknown_firms(mapped["orders"], known, "warning")
+    if "survey" in mapped:
+        problems += _unknown_firms(mapped["survey"], known, "error")
+    if nuts2 is not None:
+        for name in ("orders", "partnerships"):
+            if name in mapped and "partner_region" in mapped[name].frame:
+                t = mapped[name]
+                own = (t.frame["partner_region"] == nuts2).fillna(False).to_numpy(dtype=bool)
+                problems += _rows(t, own, f"the partner region is this region ({nuts2}); expected "
+                                  "another region's NUTS-2 code", "partner_region")
+    if "practices" in mapped:
+        problems += _stages_in_order(mapped["practices"])
     if "clusters" in mapped:
         clusters = mapped["clusters"].frame["cluster_id"].dropna()
         missing = m["cluster_id"].notna().to_numpy() & ~isin(m["cluster_id"], clusters)
         problems += _rows(mem, missing, "cluster not found in the clusters file", "cluster_id")
-        for name in ("cluster_finance", "orders"):
+        for name in ("cluster_finance", "orders", "survey", "partnerships"):
             if name in mapped and "cluster_id" in mapped[name].frame:
                 t = mapped[name]
                 bad = t.frame["cluster_id"].notna().to_numpy() & ~isin(t.frame["cluster_id"], clusters)

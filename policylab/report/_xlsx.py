@@ -198,13 +198,13 @@ def _indicators(wb: Any, result: EvaluationResult) -> None:
                         row.append(_cell(ws, float(v), number_format=_number_format(
                             str(columns["unit"][i]), float(v))))
                     else:
-                        row.append(_cell(ws, NOT_AVAILABLE_TEXT if flag else None))
+                        row.append(NOT_AVAILABLE_TEXT if flag else None)
                 elif c in ("n_firms", "n_missing"):
-                    row.append(_cell(ws, int(v) if _finite(v) else None, number_format="#,##0"))
+                    row.append(_cell(ws, int(v), number_format="#,##0") if _finite(v) else None)
                 elif c == "flag":
-                    row.append(_cell(ws, flag, grey=flag == SUPPRESSED))
+                    row.append(_cell(ws, flag, grey=True) if flag == SUPPRESSED else flag)
                 else:
-                    row.append(_cell(ws, _text(v)))
+                    row.append(_text(v))  # a plain cell: no style to write
             ws.append(row)
 
 

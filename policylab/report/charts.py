@@ -61,11 +61,13 @@ __all__ = [
     "THEME",
     "Chart",
     "bars_spec",
+    "category_bars_spec",
     "check_spec",
     "emphasise",
     "event_study_frame",
     "event_study_spec",
     "forest_spec",
+    "heatmap_spec",
     "is_finite",
     "lines_spec",
     "render_svg",
@@ -108,6 +110,7 @@ _MARKS = {
     "rule": {"strokeWidth", "strokeDash", "color"},
     "bar": {"color", "stroke", "strokeWidth"},
     "text": {"align", "baseline", "dx", "dy", "fontSize", "color"},
+    "cell": {"domain"},
 }
 _SHAPES = {"circle", "square", "diamond", "triangle-up", "cross"}
 _CHANNELS = {"x", "x2", "y", "y2", "text", "series"}
@@ -180,6 +183,9 @@ def check_spec(spec: dict[str, Any]) -> None:
             _fail(f"layer {i}: a text needs a text field")
         if kind == "bar" and spec["x"]["type"] != "band":
             _fail(f"layer {i}: bars need a band x axis")
+        if kind == "cell" and not (spec["x"]["type"] == spec["y"]["type"] == "band"
+                                   and {"x", "y", "text"} <= set(enc)):
+            _fail(f"layer {i}: heat-map cells need band x and y axes and x, y, text fields")
         name = layer.get("data", {}).get("name") or shared
         if name not in datasets:
             _fail(f"layer {i}: unknown dataset {name!r}")
@@ -531,6 +537,69 @@ def bars_spec(
         "x": {"type": "band", "domain": years, "title": x_title},
         "y": {"type": "linear", "domain": [0.0, top], "tickCount": 4, "format": y_format,
               "grid": True, "title": y_title},
+        "data": ds.add(frame),
+        "datasets": ds.sets,
+        "facet": _facet(panel_order, columns, width),
+        "spec": {"layer": [
+            {"mark": {"type": "bar", "color": MID, "stroke": INK, "strokeWidth": 0.6},
+             "encoding": dict(enc)},
+            {"mark": {"type": "text", "baseline": "bottom", "dy": -2, "fontSize": 9,
+                      "color": INK}, "encoding": {**enc, "text": "label"}},
+        ]},
+    }
+
+
+def heatmap_spec(cells: pd.DataFrame, *, rows: list[str], columns: list[str], x_title: str,
+                 y_title: str, cell: int = 46) -> dict[str, Any]:
+    """A heat map: one square per (``row``, ``column``) of ``cells``, shaded from near white
+    (0) to near black (the largest value), the value written in it (white on dark cells).
+
+    ``cells`` columns: ``row, column, value`` (a number, or missing: a suppressed cell, drawn
+    white and labelled "·"), ``label`` (the text to write). Shade and text, never colour.
+    """
+    frame = cells.loc[:, ["row", "column", "value", "label"]].copy()
+    frame["value"] = pd.Series([float(v) if is_finite(v) else None for v in frame["value"]],
+                               index=frame.index, dtype=object)
+    frame["label"] = frame["label"].astype(str)
+    top = max([v for v in frame["value"] if is_finite(v)] or [1.0]) or 1.0
+    dark = [is_finite(v) and v / top > 0.55 for v in frame["value"]]
+    ds = _Data()
+    enc = {"x": "column", "y": "row", "text": "value"}
+    text = {"x": "column", "y": "row", "text": "label"}
+    layers = [{"mark": {"type": "cell", "domain": [0.0, top]}, "data": ds.add(frame),
+               "encoding": enc}]
+    for is_dark, color in ((False, INK), (True, "#ffffff")):
+        part = frame.loc[[d == is_dark for d in dark]]
+        if len(part):
+            layers.append({"mark": {"type": "text", "fontSize": 10, "color": color},
+                           "data": ds.add(part), "encoding": dict(text)})
+    return {
+        "width": cell * max(1, len(columns)), "height": cell * max(1, len(rows)),
+        "x": {"type": "band", "domain": list(columns), "title": x_title, "tickSize": 0},
+        "y": {"type": "band", "domain": list(rows), "title": y_title, "tickSize": 0},
+        "datasets": ds.sets,
+        "layer": layers,
+    }
+
+
+def category_bars_spec(data: pd.DataFrame, *, categories: list[str], panel_order: list[str],
+                       y_title: str, y_domain: tuple[float, float], columns: int = 3,
+                       width: int = 230, height: int = 120) -> dict[str, Any]:
+    """Small multiples of bars over categories (one panel per ``panel``), the value written
+    above each bar.
+
+    ``data`` columns: ``panel, x`` (a category of ``categories``), ``y``, ``label``. A row
+    with a missing ``y`` (suppressed) gets no bar; the caption says which.
+    """
+    frame = data.loc[:, ["panel", "x", "y", "label"]].copy()
+    frame = frame.loc[frame["y"].map(is_finite)].astype({"y": float, "label": str})
+    ds = _Data()
+    enc = {"x": "x", "y": "y"}
+    return {
+        "width": width, "height": height,
+        "x": {"type": "band", "domain": list(categories), "title": None, "labelLimit": 60},
+        "y": {"type": "linear", "domain": [float(y_domain[0]), float(y_domain[1])],
+              "tickCount": 4, "grid": True, "title": y_title},
         "data": ds.add(frame),
         "datasets": ds.sets,
         "facet": _facet(panel_order, columns, width),

@@ -303,7 +303,7 @@ def _attr(value: Any) -> str:
 # ----------------------------------------------------------------------------- the chart
 
 _CLASS = {"point": "mark-symbol", "line": "mark-line", "rule": "mark-rule", "bar": "mark-rect",
-          "text": "mark-text"}
+          "text": "mark-text", "cell": "mark-cell"}
 _ANCHOR = {"left": "start", "center": "middle", "right": "end"}
 
 
@@ -474,9 +474,33 @@ def _draw_text(p: _Panel, mark: dict[str, Any], enc: dict[str, str],
             + "".join(texts) + "</g>"]
 
 
+def _grey(value: Any, lo: float, hi: float) -> str:
+    """A grey from near white (``lo``) to near black (``hi``), as a hex colour."""
+    t = 0.0 if hi <= lo else min(max((float(value) - lo) / (hi - lo), 0.0), 1.0)
+    level = round(242 - t * (242 - 38))
+    return f"#{level:02x}{level:02x}{level:02x}"
+
+
+def _draw_cells(p: _Panel, mark: dict[str, Any], enc: dict[str, str],
+                rows: list[dict[str, Any]]) -> list[str]:
+    """Heat-map cells on two band axes, shaded by ``enc["text"]``'s number on the mark's
+    ``domain``; a missing number (a suppressed cell) is white with a grey outline."""
+    lo, hi = (float(v) for v in mark.get("domain", [0.0, 1.0]))
+    rects = []
+    for row in rows:
+        x, y = p.x.band_start(row.get(enc["x"])), p.y.band_start(row.get(enc["y"]))
+        if x is None or y is None:
+            continue
+        v = row.get(enc["text"])
+        fill = _grey(v, lo, hi) if _finite(v) else "#ffffff"
+        rects.append(f'<rect x="{_n(x)}" y="{_n(y)}" width="{_n(p.x.bandwidth)}" '
+                     f'height="{_n(p.y.bandwidth)}" fill="{fill}"/>')
+    return [f'<g stroke="{MID}" stroke-width="0.5">' + "".join(rects) + "</g>"] if rects else []
+
+
 _DRAW: dict[str, Callable[..., list[str]]] = {
     "point": _draw_points, "line": _draw_lines, "rule": _draw_rules, "bar": _draw_bars,
-    "text": _draw_text}
+    "text": _draw_text, "cell": _draw_cells}
 
 
 def _axis_defaults(axis: dict[str, Any]) -> dict[str, Any]:

@@ -399,3 +399,38 @@ def test_evaluate_runs_under_an_address_space_limit(tmp_path):
     assert len(svgs) >= 3 and all('role="img"' in s for s in svgs)
     assert html.count('class="mark-symbol role-mark"') >= 2  # forest plots drew their points
     assert Path(out / "regions").is_dir()
+
+
+# --------------------------------------------------------------------------- heat maps
+
+def _heat_cells():
+    regions = ["ES13", "PL61", "UKJ4"]
+    rows = []
+    for a in regions:
+        for b in regions:
+            value = None if a == b else (12.0 if b == "UKJ4" else 3.0)
+            rows.append({"row": a, "column": b, "value": value,
+                         "label": "·" if value is None else f"{value:g}"})
+    return regions, pd.DataFrame(rows)
+
+
+def test_a_heat_map_shades_by_value_and_leaves_a_suppressed_cell_white():
+    regions, cells = _heat_cells()
+    spec = charts.heatmap_spec(cells, rows=regions, columns=regions, x_title="Partner region",
+                               y_title="Region")
+    svg = str(charts.render_svg(spec, chart_id="heat", description="deals by region pair"))
+    rects = re.findall(r'<rect x="[^"]+" y="[^"]+" width="[^"]+" height="[^"]+" fill="(#[0-9a-f]{6})"',
+                       svg)
+    assert len(rects) == 9
+    assert rects.count("#ffffff") == 3  # the diagonal: no value
+    assert rects.count("#262626") == 2  # the largest value: the darkest grey
+    assert rects.count("#bfbfbf") == 4  # 3 of 12: a quarter of the way, 242 - 0.25 * 204 = 191
+    assert svg.count(">12<") == 2 and svg.count(">·<") == 3  # every cell says its number
+
+
+def test_heat_map_cells_need_two_band_axes():
+    regions, cells = _heat_cells()
+    spec = charts.heatmap_spec(cells, rows=regions, columns=regions, x_title="", y_title="")
+    spec["y"] = {"type": "linear", "domain": [0.0, 1.0]}
+    with pytest.raises(ValueError, match="heat-map cells need band x and y axes"):
+        charts.check_spec(spec)

@@ -121,7 +121,7 @@ def rounded(outcome: str, shown: float) -> float:
     """A value in display units (from :func:`convert`) rounded as it is shown."""
     v = shown
     if not math.isfinite(v) or v == 0:
-        return v
+        return v + 0.0  # no "−0"
     if outcome == "exporter" or (outcome == "log_exports" and abs(v) < 10):
         return round(v, 1) + 0.0  # no "−0"
     sig = outcome_unit(outcome).significant

@@ -39,6 +39,7 @@ def excel_text(value: float, number_format: str) -> str:
 @pytest.mark.parametrize(("outcome", "value", "text"), [
     ("exporter", 0.0331, "+3.3 pp"),
     ("exporter", -0.0004, "0.0 pp"),  # no "−0.0"
+    ("exporter", -0.0, "0.0 pp"),
     ("log_exports", math.log(1.48), "+48%"),
     ("log_exports", 0.05, "+5.1%"),  # below 10 %: one decimal
     ("log_exports", 1.63, "+410%"),  # two significant digits

@@ -26,7 +26,9 @@ class EvaluationResult:
     ``data_quality`` has one row per region. ``provenance`` names versions and hashes.
     ``synthesis`` holds the pooled lab-wide effects (:mod:`policylab.synthesis`), if computed.
     ``balance`` compares members before joining with never-members (:mod:`policylab.balance`),
-    already through disclosure control.
+    already through disclosure control. ``practices`` is the practice-transfer log of every
+    region (one row per practice and stage; policy actions, not firm data; free-text notes
+    never reach it).
     """
 
     lab_name: str
@@ -41,6 +43,7 @@ class EvaluationResult:
     synthesis: Synthesis | None = None
     diagnostics: tuple[RegionDiagnostics, ...] = ()
     balance: pd.DataFrame | None = None  # policylab.balance.balance_table rows, all regions
+    practices: pd.DataFrame | None = None  # the practice-transfer log (PRACTICE_LOG_COLUMNS)
 
     def __repr__(self) -> str:
         supp = int((self.indicators.get("flag") == "suppressed").sum()) \
@@ -105,7 +108,17 @@ class EvaluationResult:
             "diagnostics": [d.to_dict() for d in self.diagnostics],
             "balance": [] if self.balance is None else
             self.balance.astype(object).where(self.balance.notna(), None).to_dict(orient="records"),
+            "practices": [] if self.practices is None else _records(self.practices),
         }
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-ready records: missing values None, dates as ISO ``YYYY-MM-DD``."""
+    out = frame.copy()
+    for c in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[c]):
+            out[c] = out[c].dt.strftime("%Y-%m-%d")
+    return out.astype(object).where(out.notna(), None).to_dict(orient="records")
 
 
 @dataclass(frozen=True)

@@ -403,6 +403,33 @@ def provenance(cfg: LabConfig, data: LabData) -> dict:
     }
 
 
+#: Columns of the lab's practice-transfer log (``EvaluationResult.practices``).
+PRACTICE_LOG_COLUMNS = ["region", "practice_id", "practice", "origin_region", "adopting_region",
+                        "stage", "stage_date", "budget_eur"]
+
+
+def practice_log(data: LabData) -> pd.DataFrame | None:
+    """Every region's practice-transfer log in one table (the reporting region's key in
+    ``region``), ordered by practice, adopting region and date; None when no region has one."""
+    from .schema import PRACTICE_STAGES
+
+    parts = []
+    for r in data.regions:
+        t = r.tables.get("practices")
+        if t is not None:
+            part = t.assign(region=r.info.key)
+            parts.append(part.reindex(columns=PRACTICE_LOG_COLUMNS))
+    if not parts:
+        return None
+    log = pd.concat(parts, ignore_index=True)
+    rank = log["stage"].map({s: i for i, s in enumerate(PRACTICE_STAGES)})
+    order = sorted(range(len(log)), key=lambda i: (
+        str(log["practice_id"].iat[i]), str(log["adopting_region"].iat[i]),
+        log["stage_date"].iat[i], int(rank.iat[i]) if pd.notna(rank.iat[i]) else 99,
+        str(log["region"].iat[i])))
+    return log.iloc[order].reset_index(drop=True)
+
+
 def run(cfg: LabConfig, data: LabData | None = None, *, progress: Progress = _noop) -> EvaluationResult:
     """Indicators and estimates for every region of an ingested lab (ingests if ``data`` is None)."""
     if data is None:
@@ -453,6 +480,7 @@ def run(cfg: LabConfig, data: LabData | None = None, *, progress: Progress = _no
         warnings=tuple(notes),
         synthesis=synthesize(effects, regions=[r.info.key for r in data.regions], alpha=est.alpha),
         diagnostics=tuple(diagnostics),
+        practices=practice_log(data),
         balance=pd.concat([balance_table(r.tables["firms"], r.tables["membership"], region=r.info.key,
                                          min_cell_firms=cfg.lab.min_cell_firms,
                                          dominance_share=cfg.lab.dominance_share)

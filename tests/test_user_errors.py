@@ -368,7 +368,8 @@ def test_estimate_on_the_example_names_the_regions_without_markets():
 @pytest.mark.parametrize(("args", "expected"), [
     (["-i", "I99"], "error: unknown indicator id(s) 'I99'; known ids: I01, I02"),
     (["-r", "narnia"], "error: unknown region(s) 'narnia'; the config has 'tiny' (a key or a name), or 'lab'"),
-    (["-i", "I22"], "error: indicator I22 is not built: "),
+    (["-i", "I24"], "error: indicator I24 has no value in this lab: it needs survey, which no "
+                    "region's files provide"),
 ])
 def test_indicators_with_an_unknown_id_or_region(tiny_lab, args, expected):
     line = one_error(runner.invoke(app, ["indicators", str(tiny_lab), *args]))

@@ -15,6 +15,10 @@ Where each concern lives:
 - :mod:`.generate`: :func:`generate`, one region at a time from seeded random streams, built
   from :mod:`.firms` (firm panel, potential outcomes, truth), :mod:`.clusters` (clusters,
   membership, accounts), :mod:`.orders` (export orders) and :mod:`.names` (fictional names);
+- the laboratory's other half, drawn afterwards from streams of its own and read from the
+  tables above (which it leaves unchanged): :mod:`.panel` (the SME panel, ``survey``),
+  :mod:`.links` (the region x region pattern, ``partnerships`` and ``orders.partner_region``)
+  and :mod:`.practices` (the practice-transfer log);
 - :mod:`.lab`: the results, :class:`ExampleLab` and :class:`RegionExample`;
 - :mod:`.summaries`: checks of the tables used by the texts and the tests
   (:func:`baseline_exporter_share`, :func:`cluster_survival`, ...);
@@ -26,6 +30,7 @@ Where each concern lives:
 
 from __future__ import annotations
 
+from ..workbook import XLSX_TIMESTAMP
 from .config_text import example_config_text
 from .generate import generate
 from .lab import ExampleLab, RegionExample
@@ -48,14 +53,21 @@ from .spec import (
     YEARS,
     Effects,
     FileLayout,
+    OtherHalf,
     RegionSpec,
 )
-from ..workbook import XLSX_TIMESTAMP
 from .summaries import (
+    barrier_means,
     baseline_exporter_share,
     cluster_survival,
+    cross_regional_orders,
     effect_by_event_time,
     pre_join_growth_gap,
+    private_texts,
+    response_rate,
+    retention_split,
+    stay_by_satisfaction,
+    top_barrier,
 )
 from .writers import example_files, main, write_example, write_example_data
 
@@ -80,6 +92,7 @@ __all__ = [
     "YEARS",
     "Effects",
     "FileLayout",
+    "OtherHalf",
     "RegionSpec",
     # the generator and its results
     "ExampleLab",
@@ -90,6 +103,13 @@ __all__ = [
     "cluster_survival",
     "effect_by_event_time",
     "pre_join_growth_gap",
+    "barrier_means",
+    "cross_regional_orders",
+    "private_texts",
+    "response_rate",
+    "retention_split",
+    "stay_by_satisfaction",
+    "top_barrier",
     # writing the example
     "example_config_text",
     "example_files",

@@ -32,6 +32,8 @@ def example_config_text(data_prefix: str, output_dir: str) -> str:
         "# [regions.files.<table>] says how the file is read (delimiter, decimal, thousands,",
         "# encoding, sheet, header_row, scale) and its [regions.files.<table>.columns] which",
         "# file column holds each canonical column (canonical name = name in the file).",
+        "# [regions.files.<table>.values.<column>] recodes a category column's own labels (a",
+        "# region's language: 'tak', 'nie wiem', 'misión conjunta') into policylab's values.",
         "# Money is converted to EUR with the yearly 'fx' rates (local currency units per EUR).",
         "# The rates below are APPROXIMATE annual averages, for the example only. What is",
         "# planted in the synthetic data (the truth to recover) is described in the example",
@@ -110,4 +112,11 @@ def example_config_text(data_prefix: str, output_dir: str) -> str:
             lines += [f"[regions.files.{layout.table}.columns]"]
             width = max(len(c) for c in layout.columns)
             lines += [f"{c.ljust(width)} = {_toml_str(src)}" for c, src in layout.columns.items()]
+            for column, labels in layout.values.items():
+                head = f"[regions.files.{layout.table}.values.{column}]"
+                lines += [f"{head}  # the file's label = canonical value"]
+                width = max(len(_toml_str(k)) for k in labels)
+                lines += [
+                    f"{_toml_str(k).ljust(width)} = {_toml_str(v)}" for k, v in labels.items()
+                ]
     return "\n".join(lines) + "\n"

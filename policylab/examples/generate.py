@@ -13,6 +13,11 @@ Everything is drawn from ``numpy.random.default_rng`` with fixed seeds, one stre
 (firms, names, clusters, effects, finance, orders, blanks), so ``generate()`` and the written
 files are identical on every run. The pieces are in :mod:`.firms`, :mod:`.clusters`,
 :mod:`.orders` and :mod:`.names`.
+
+The laboratory's other half (issue 13: the SME panel, cross-regional links and orders, the
+practice-transfer log; :mod:`.panel`, :mod:`.links`, :mod:`.practices`) is drawn afterwards
+from streams of its own (8 to 11 per region; one lab-wide stream for the links), read from
+the finished tables: adding it changed none of the other tables.
 """
 
 from __future__ import annotations
@@ -23,17 +28,24 @@ import pandas as pd
 from .clusters import _cluster_finance, _clusters_table, _make_clusters, _membership_table
 from .firms import _firm_traits, _firms_table, _outcomes, _potential_table, _treatment, _truth
 from .lab import ExampleLab, RegionExample
+from .links import Link, _link_plan, _partner_regions, _partnerships
 from .names import _cluster_names, _firm_names, _unique_ids
 from .orders import _orders
+from .panel import _survey
+from .practices import _practices
 from .regions import REGIONS
 from .spec import DEFAULT_SEED, RegionSpec
+
+#: The lab-wide stream of the cross-regional links: [seed, LAB_STREAM, 1] (regions use
+#: [seed, region index, stream]).
+LAB_STREAM = 1000
 
 
 def _rng(seed: int, region_index: int, stream: int) -> np.random.Generator:
     return np.random.default_rng([seed, region_index, stream])
 
 
-def _region(seed: int, index: int, spec: RegionSpec) -> RegionExample:
+def _region(seed: int, index: int, spec: RegionSpec, plan: list[Link]) -> RegionExample:
     """One region's world. Each stream is drawn in a fixed order: ``rng_firm`` is used by
     :func:`_firm_traits` and then by :func:`_outcomes`, so keep the calls in this order."""
     n = spec.n_firms
@@ -68,21 +80,35 @@ def _region(seed: int, index: int, spec: RegionSpec) -> RegionExample:
     orders = _orders(
         rng_ord, spec, clusters, mem, ids, cluster_ids, firms.observed, out.exports_obs
     )
+    firms_table = _firms_table(ids, names, firms, out)
+    membership = _membership_table(mem, ids, cluster_ids)
+    clusters_table = _clusters_table(clusters, cluster_ids, cluster_names, seed_grant)
+
+    # --- the laboratory's other half: streams of its own, read from the tables above ----------
+    nuts = [r.nuts2 for r in REGIONS]
+    orders["partner_region"] = _partner_regions(_rng(seed, index, 8), spec, orders, nuts)
+    survey = _survey(_rng(seed, index, 9), spec, firms_table, membership, clusters_table)
+    partnerships = _partnerships(_rng(seed, index, 10), spec, plan, clusters_table)
+    practices = _practices(_rng(seed, index, 11), spec, {r.nuts2: r.name for r in REGIONS})
     return RegionExample(
         spec,
-        _firms_table(ids, names, firms, out),
-        _membership_table(mem, ids, cluster_ids),
-        _clusters_table(clusters, cluster_ids, cluster_names, seed_grant),
+        firms_table,
+        membership,
+        clusters_table,
         cluster_finance,
         orders,
         potential,
         _truth(spec.key, potential),
         out.switchers,
+        survey,
+        partnerships,
+        practices,
     )
 
 
 def generate(seed: int = DEFAULT_SEED) -> ExampleLab:
     """Build the six regions' synthetic worlds; identical output for the same ``seed``."""
-    regions = tuple(_region(seed, i, spec) for i, spec in enumerate(REGIONS))
+    plan = _link_plan(np.random.default_rng([seed, LAB_STREAM, 1]), [r.nuts2 for r in REGIONS])
+    regions = tuple(_region(seed, i, spec, plan) for i, spec in enumerate(REGIONS))
     truth = pd.concat([r.truth for r in regions], ignore_index=True)
     return ExampleLab(seed=seed, regions=regions, truth=truth)

@@ -16,6 +16,11 @@ class RegionExample:
     ``potential`` has one row per observed firm-year: ``cohort`` (0 = never a member),
     ``treated``, the potential outcomes ``exports_eur_y0`` / ``exports_eur_y1`` (Y1 only for
     treated rows) and ``exports_missing`` (the observed value is blank).
+
+    ``survey``, ``partnerships`` and ``practices`` are the laboratory's other half (the SME
+    panel, cross-regional links, the practice-transfer log); ``orders.partner_region`` marks
+    the cross-regional deals. They come from streams of their own: the other tables do not
+    depend on them.
     """
 
     spec: RegionSpec
@@ -27,6 +32,9 @@ class RegionExample:
     potential: pd.DataFrame
     truth: pd.DataFrame
     switchers: int  # members switched on to exporting by the programme (at full ramp)
+    survey: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+    partnerships: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+    practices: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {name: getattr(self, name) for name in TABLE_ORDER}

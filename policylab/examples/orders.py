@@ -1,4 +1,8 @@
-"""Export orders: won via clusters (by active members) and outside any cluster; EUR."""
+"""Export orders: won via clusters (by active members) and outside any cluster; EUR.
+
+Which orders are cross-regional deals (``partner_region``) is decided afterwards, from a
+stream of its own (:func:`.links._partner_regions`), so the orders themselves do not change.
+"""
 
 from __future__ import annotations
 
@@ -85,4 +89,4 @@ def _orders(
             "order_date": "str",
             "destination_country": "str",
         }
-    )[CANONICAL["orders"]]
+    )[[c for c in CANONICAL["orders"] if c != "partner_region"]]

@@ -7,7 +7,7 @@ file says otherwise; ``FX`` rates are local currency units per EUR.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,12 +31,21 @@ CANONICAL = {
     "cluster_finance": ["cluster_id", "year", "running_costs_eur", "member_fees_eur",
                         "public_funding_eur"],
     "orders": ["order_id", "cluster_id", "firm_id", "order_date", "value_eur",
-               "destination_country"],
+               "destination_country", "partner_region"],
+    # the laboratory's other half (issue 13): SME panel, cross-regional links, practice transfer
+    "survey": ["firm_id", "wave", "responded", "cluster_id", "satisfaction", "intends_to_stay",
+               "barrier_size", "barrier_finance", "barrier_information", "barrier_regulation",
+               "barrier_language", "barrier_partners", "comment"],
+    "partnerships": ["link_id", "year", "partner_region", "link_type", "cluster_id", "n_firms"],
+    "practices": ["practice_id", "practice", "origin_region", "adopting_region", "stage",
+                  "stage_date", "budget_eur", "notes"],
 }
 TABLE_ORDER = tuple(CANONICAL)
 MONEY = {c for cols in CANONICAL.values() for c in cols if c.endswith("_eur")}
+BARRIERS = ("size", "finance", "information", "regulation", "language", "partners")
 INTEGERS = {"year", "join_year", "exit_year", "founded_year", "seed_end_year", "closed_year",
-            "employees", "n_export_markets"}
+            "employees", "n_export_markets", "wave", "satisfaction", "n_firms",
+            *(f"barrier_{b}" for b in BARRIERS)}
 
 # Approximate ECB annual average reference rates, local currency units per EUR (from memory;
 # good enough for a synthetic example, not for an evaluation).
@@ -107,10 +116,46 @@ class FileLayout:
     header_row: int = 1
     scale: float = 1.0
     title: str = ""  # xlsx only: the title line above the header
+    # category column -> {the file's label: canonical value}; the first label of a value is
+    # the one written (the config's ``values``)
+    values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @property
     def format(self) -> str:
         return Path(self.file).suffix.lstrip(".")
+
+    def label(self, column: str, value: str) -> str:
+        """The file's label of a canonical category value (the value itself if not recoded)."""
+        for label, canonical in self.values.get(column, {}).items():
+            if canonical == value:
+                return label
+        return value
+
+
+@dataclass(frozen=True)
+class OtherHalf:
+    """What is planted in a region's "other half" (issue 13): its SME panel, its cross-regional
+    orders and links, the ids of its links and practices (:mod:`.panel`, :mod:`.links`,
+    :mod:`.practices`).
+
+    ``barriers`` are the mean ratings (1-5) of the six barriers to internationalisation before
+    rounding and clipping; ``barrier_shift`` = (barrier, first wave, added mean) raises one from
+    a wave on (Kent's regulation after Brexit). ``cross_share`` is the share of the region's
+    orders that are cross-regional deals.
+    """
+
+    panel_members: int  # members invited per wave (all active members if fewer)
+    panel_never: int  # never-members invited per wave
+    response_rate: float
+    barriers: Mapping[str, float]
+    cross_share: float
+    link_id: str  # format with {year} and {n}
+    practice_id: str  # format with {n}
+    barrier_shift: tuple[str, int, float] | None = None
+
+    @property
+    def top_barrier(self) -> str:
+        return max(self.barriers, key=lambda b: self.barriers[b])
 
 
 @dataclass(frozen=True)
@@ -136,6 +181,7 @@ class RegionSpec:
     order_id: str  # format with {year} and {n}
     layout: tuple[FileLayout, ...]
     notes: tuple[str, ...] = ()  # config comments: the quirks of this region's files
+    other_half: OtherHalf | None = None
 
     @property
     def fx(self) -> dict[int, float]:

@@ -39,10 +39,14 @@ def _file_frame(table: pd.DataFrame, spec: RegionSpec, layout: FileLayout) -> pd
             years = df["year"]
         elif "order_date" in df:
             years = df["order_date"].str.slice(0, 4).astype("int64")
+        elif "stage_date" in df:
+            years = df["stage_date"].str.slice(0, 4).astype("int64")
         else:
             years = df["founded_year"]
         for c in money:
             df[c] = _to_local(df[c], years, spec, layout)
+    for c in layout.values:  # canonical categories -> the file's own labels
+        df[c] = df[c].map(lambda v, c=c: v if pd.isna(v) else layout.label(c, v))
     df = df[list(layout.columns)].rename(columns=dict(layout.columns))
     return df
 

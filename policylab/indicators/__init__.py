@@ -1,9 +1,11 @@
 """Monitoring indicators per region, cluster and the whole lab, with disclosure control
 applied once, here (rules: :mod:`policylab.indicators.disclosure`).
 
-Definitions follow the shared domain notes §1.2 (I01-I23); :func:`catalogue` lists every
-indicator with its metadata and status. Gross, descriptive numbers, kept apart from the
-impact estimates (I19 is the one indicator that uses an estimate).
+Definitions follow the shared domain notes §1.2 (I01-I23) plus the SME panel (I24-I28);
+:func:`catalogue` lists every indicator with its metadata and status. Gross, descriptive
+numbers, kept apart from the impact estimates (I19 is the one indicator that uses an
+estimate). The lab's other half (I22-I28: cross-regional deals and links, practice transfer,
+the SME panel survey) comes from optional tables: a region without them has no such rows.
 
 Example
 -------
@@ -21,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..schema import INDICATOR_COLUMNS, RegionInfo
-from . import clusters, costs, firms, orders  # noqa: F401  (register the indicators)
+from . import clusters, costs, firms, network, orders, practices, survey  # noqa: F401  (register the indicators)
 from .disclosure import apply_disclosure_control
 from .inputs import CUMULATIVE, Inputs, Options, make_inputs, stack_regions
 from .registry import CELL_COLUMNS, NOT_BUILT, REGISTRY, Indicator, catalogue
@@ -62,6 +64,8 @@ def _not_available(reason: str) -> pd.DataFrame:
 
 
 def _explain(need: str) -> str:
+    if "|" in need:
+        return " or ".join(_explain(n) for n in need.split("|"))
     table, _, column = need.partition(".")
     if table == "impact":
         return (f"an impact estimate of outcome {column} (policylab evaluate with "
@@ -99,9 +103,11 @@ def raw_indicators(
     available: dict[str, list[str]] = {ind.id: [] for ind in chosen}
     for info, tables in regions:
         own = impact.get(info.key, {})
-        inp = make_inputs(tables, options=options, impact={"": own})
+        inp = make_inputs(tables, options=options, impact={"": own}, nuts2={"": info.nuts2})
         for ind in chosen:
             missing = ind.missing_inputs(tables, frozenset(own))
+            if missing and ind.optional:
+                continue  # an optional table the region does not have: no rows
             if missing:
                 df = _not_available("needs " + ", ".join(_explain(m) for m in missing))
             elif not inp.years:
@@ -122,19 +128,23 @@ def raw_indicators(
 
 def _lab_rows(regions, chosen, available, impact, options) -> list[pd.DataFrame]:
     by_key = {info.key: tables for info, tables in regions}
+    codes = {info.key: info.nuts2 for info, _ in regions}
     cache: dict[tuple[str, ...], Inputs] = {}
     parts = []
     for ind in chosen:
         if "lab" not in ind.levels:
             continue
         keys = tuple(available[ind.id])
+        if not keys and ind.optional:
+            continue
         if not keys:
             df = _not_available("no region has the inputs it needs")
         else:
             if keys not in cache:
                 stacked = stack_regions([(k, by_key[k]) for k in keys])
                 cache[keys] = make_inputs(stacked, options=options, scope="lab",
-                                          impact={k: impact.get(k, {}) for k in keys})
+                                          impact={k: impact.get(k, {}) for k in keys},
+                                          nuts2={k: codes[k] for k in keys})
             df = ind.compute(cache[keys])
             df = df[df["cluster_id"].astype(str) == ""].copy()
             if len(keys) < len(regions):
@@ -181,9 +191,22 @@ def compute_indicators(
         ``cumulative``; ``flag`` ``""``, ``suppressed`` or ``not_available`` (reason in
         ``note``).
     """
-    raw = raw_indicators(regions, effects=effects, options=options, ids=ids, lab_wide=lab_wide)
+    wanted = list(ids) if ids else None
+    raw = raw_indicators(regions, effects=effects, options=options, ids=_with_companions(wanted),
+                         lab_wide=lab_wide)
     table = apply_disclosure_control(raw, min_cell_firms=min_cell_firms, dominance_share=dominance_share)
+    if wanted is not None:
+        table = table[table["indicator_id"].isin(wanted)].reset_index(drop=True)
     return table[INDICATOR_COLUMNS]
+
+
+def _with_companions(ids: list[str] | None) -> list[str] | None:
+    """``ids`` plus the indicators disclosure control needs to decide on them
+    (``discloses_with``) after them."""
+    if ids is None:
+        return None
+    extra = [c for i in ids if i in REGISTRY for c in REGISTRY[i].discloses_with]
+    return list(dict.fromkeys([*ids, *extra]))
 
 
 def suppress_small_cells(table: pd.DataFrame, min_cell_firms: int, *, dominance_share: float = 0.85) -> pd.DataFrame:
@@ -249,6 +272,14 @@ def select_indicators(table: pd.DataFrame, infos: Iterable[RegionInfo], *,
     if indicators:
         ids = {i.upper() for i in indicators}
         out = out[out["indicator_id"].astype(str).str.upper().isin(ids)]
+        have = set(out["indicator_id"].astype(str).str.upper())
+        missing = sorted(i for i in ids if i not in have)
+        if missing:  # an optional indicator whose input no region gives: say so, not an empty table
+            from ..errors import UsageError
+
+            raise UsageError([f"indicator {i} has no value in this lab: it needs "
+                              f"{' and '.join(REGISTRY[i].needs)}, which no region's files "
+                              "provide" for i in missing])
     if regions:
         names = _region_names(infos)
         out = out[out["region"].isin({names.get(r, r) for r in regions})]

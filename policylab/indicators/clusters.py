@@ -135,15 +135,24 @@ def km_sample(inp: Inputs) -> pd.DataFrame:
                          "event": event.astype("int64")})
 
 
-def km_survival(time: np.ndarray, event: np.ndarray, at: list[int]) -> list[float]:
+def km_survival(time: np.ndarray, event: np.ndarray, at: list[int],
+                entry: np.ndarray | None = None) -> list[float]:
     """Kaplan-Meier S(t) at each ``t`` in ``at`` (statsmodels ``SurvfuncRight``); NaN past
-    the longest follow-up."""
+    the longest follow-up.
+
+    ``entry`` (optional) is each subject's delayed entry (left truncation): it is at risk
+    only at times after it; S(t) is NaN where no subject entered before ``t``.
+    """
     if len(time) == 0:
         return [np.nan] * len(at)
-    sf = SurvfuncRight(np.asarray(time, dtype="float64"), np.asarray(event, dtype="float64"))
+    if entry is None:
+        sf = SurvfuncRight(np.asarray(time, dtype="float64"), np.asarray(event, dtype="float64"))
+    else:
+        sf = SurvfuncRight(np.asarray(time, dtype="float64"), np.asarray(event, dtype="float64"),
+                           entry=np.asarray(entry, dtype="float64"))
     out = []
     for t in at:
-        if t > np.max(time):
+        if t > np.max(time) or (entry is not None and not (np.asarray(entry) < t).any()):
             out.append(np.nan)
             continue
         before = sf.surv_times <= t

@@ -13,7 +13,10 @@ Conventions (shared domain notes §1.2, as the example data define them):
   ``all`` is the three together;
 - firm size classes follow the EU SME definition's headcount limits (Rec. 2003/361):
   micro < 10, small < 50, medium < 250 employees, large otherwise; turnover and balance-sheet
-  ceilings are not applied (the schema has no balance sheet).
+  ceilings are not applied (the schema has no balance sheet);
+- the lab's other half (optional tables): a survey wave's year is ``wave``; categories
+  (``responded``, ``intends_to_stay``, ``link_type``, ``stage``) are lower case and NUTS
+  codes (``partner_region``, ``origin_region``, ``adopting_region``) upper case, blank = none.
 """
 
 from __future__ import annotations
@@ -27,8 +30,14 @@ import numpy as np
 import pandas as pd
 
 from ..did.panel import cohorts
+from ..schema import BARRIERS
 
 CUMULATIVE = "cumulative"
+#: Category columns (lower case) and NUTS-code columns (upper case) of the optional tables.
+CATEGORIES = ("responded", "intends_to_stay", "link_type", "stage")
+NUTS = ("partner_region", "origin_region", "adopting_region")
+#: The survey's barrier ratings (``barrier_<key>``, keys of :data:`policylab.schema.BARRIERS`).
+RATED = tuple(f"barrier_{k}" for k in BARRIERS)
 
 
 @dataclass(frozen=True)
@@ -51,22 +60,37 @@ def _years(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series, errors="coerce").astype("Float64")
 
 
+def _blank(s: pd.Series) -> pd.Series:
+    """Empty text as missing."""
+    return s.mask(s == "")
+
+
 def normalise_tables(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """Copies of the canonical tables with plain dtypes: ids as strings, years as floats
     (NaN = blank), an order ``year`` column. The caller's frames are never modified."""
     out: dict[str, pd.DataFrame] = {}
     for name, df in tables.items():
         df = df.copy()
-        for col in ("firm_id", "cluster_id", "order_id", "destination_country"):
+        for col in ("firm_id", "cluster_id", "order_id", "destination_country", "link_id", "practice_id"):
             if col in df:
                 df[col] = df[col].astype("string")
-        for col in ("year", "join_year", "exit_year", "founded_year", "seed_end_year", "closed_year"):
+        for col in CATEGORIES:
+            if col in df:
+                df[col] = _blank(df[col].astype("string").str.strip().str.lower())
+        for col in NUTS:
+            if col in df:
+                df[col] = _blank(df[col].astype("string").str.strip().str.upper())
+        for col in ("year", "join_year", "exit_year", "founded_year", "seed_end_year", "closed_year", "wave"):
             if col in df:
                 df[col] = _years(df[col]).astype("float64")
+        counts = ("n_firms",) if name == "partnerships" else ()
         for col in ("exports_eur", "turnover_eur", "employees", "value_eur", "running_costs_eur",
-                    "member_fees_eur", "public_funding_eur", "seed_grant_eur", "n_export_markets"):
+                    "member_fees_eur", "public_funding_eur", "seed_grant_eur", "n_export_markets",
+                    "satisfaction", *RATED, "budget_eur", *counts):
             if col in df:
                 df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+        if name == "practices" and "stage_date" in df:
+            df["stage_date"] = pd.to_datetime(df["stage_date"], errors="coerce")
         if "region" not in df:
             df["region"] = ""
         df["region"] = df["region"].astype(str)
@@ -88,6 +112,12 @@ class Inputs:
     scope: str = "region"  # "region" | "lab"
     impact: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # region -> outcome -> DiDResult
     windows: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # region -> (first, last year)
+    nuts2: Mapping[str, str] = field(default_factory=dict)  # region -> its NUTS-2 code
+
+    def own_region(self, frame: pd.DataFrame) -> np.ndarray:
+        """The NUTS-2 code of each row's region (``""`` when not known)."""
+        codes = frame["region"].astype(str).map(dict(self.nuts2))
+        return codes.fillna("").astype(str).to_numpy(dtype=object)
 
     def window(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """First and last year of each row's region (columns ``_lo``, ``_hi`` that
@@ -228,13 +258,15 @@ def map_region(region: pd.Series, values: Mapping[str, float]) -> np.ndarray:
 
 
 def make_inputs(tables: Mapping[str, pd.DataFrame], *, options: Options = Options(),
-                impact: Mapping[str, Mapping[str, Any]] | None = None, scope: str = "region") -> Inputs:
+                impact: Mapping[str, Mapping[str, Any]] | None = None, scope: str = "region",
+                nuts2: Mapping[str, str] | None = None) -> Inputs:
     """Normalise canonical tables (one region's, or several stacked by :func:`stack_regions`)
     into :class:`Inputs`.
 
     Each region's years run from its first to its last year in ``firms``; yearly rows of
-    ``orders`` and ``cluster_finance`` outside them are left out, and the scope's years are
-    the union.
+    ``orders``, ``cluster_finance`` and ``partnerships`` outside them are left out, and the
+    scope's years are the union. ``nuts2`` maps each region (``""`` for one region's own
+    tables, the region key in the lab-wide scope) to its NUTS-2 code.
     """
     norm = normalise_tables(tables)
     f = norm["firms"].dropna(subset=["year"])
@@ -248,11 +280,11 @@ def make_inputs(tables: Mapping[str, pd.DataFrame], *, options: Options = Option
     for name, df in list(norm.items()):
         df["_lo"] = map_region(df["region"], first)
         df["_hi"] = map_region(df["region"], last)
-        if name in ("orders", "cluster_finance"):
+        if name in ("orders", "cluster_finance", "partnerships"):
             df = df[(df["year"] >= df["_lo"]) & (df["year"] <= df["_hi"])].reset_index(drop=True)
         norm[name] = df
     return Inputs(tables=norm, years=years, options=options, scope=scope, impact=dict(impact or {}),
-                  windows=windows)
+                  windows=windows, nuts2=dict(nuts2 or {}))
 
 
 def stack_regions(parts: list[tuple[str, Mapping[str, pd.DataFrame]]]) -> dict[str, pd.DataFrame]:

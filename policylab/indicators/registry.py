@@ -3,7 +3,7 @@
 An indicator is registered with :func:`indicator` on its compute function. The metadata say
 what is counted (numerator, denominator, unit), at which levels it is published, which
 canonical inputs it needs (``"table"`` or ``"table.column"``; ``"impact.<outcome>"`` for an
-impact estimate) and how disclosure control must treat it:
+impact estimate; ``"a|b"`` when either will do) and how disclosure control must treat it:
 
 ``cumulative``
     what the ``cumulative`` period is: ``"sum"`` of the years, ``"pooled"`` (the same
@@ -13,20 +13,44 @@ impact estimate) and how disclosure control must treat it:
 ``partition``
     ``"firm_groups"``: ``all`` = ``members`` + ``not_yet_members`` + ``never_members``;
     ``"size_classes"``: ``members`` = ``micro`` + ``small`` + ``medium`` + ``large`` +
-    ``size_unknown``; ``"none"``. The first group of each tuple in :data:`PARTITIONS` is the
-    total.
+    ``size_unknown``; ``"link_types"``: ``all`` = the kinds of cross-regional link (I22P);
+    ``"practice_stages"``: ``all`` = the stages of the transferred practices (I23);
+    ``"open"``: ``all`` = every other group, whatever they are (the partner regions of I22M);
+    ``"none"``. The first group of each tuple in :data:`PARTITIONS` is the total.
 ``magnitude``
     the value is built from sums of firms' money (or headcounts): the dominance rule and the
     rule on contributing firms apply to it.
+``firm_data``
+    ``False`` for an indicator that rests on no firm's data (the policy-lab practice log,
+    I23): its cells carry ``n_firms`` 0 and disclosure control never suppresses them.
+``distribution``
+    ``"ratings"`` (shares of answers 1-5, collapsible to 1-2 / 3 / 4-5) or ``"answers"``
+    (shares of yes / unsure / no) for an ordinal distribution of survey answers, published
+    only where every answer is safe (disclosure rule 6); ``mean_of`` names the distribution
+    whose mean an indicator is (published with it under the same rule).
+``block``
+    ``True`` when the cells of one region (or cluster), level and period determine one
+    another (the ranks of the barriers, I27R): one suppressed cell suppresses its block.
+``optional``
+    ``True`` for the indicators of the lab's other half (I22-I28, from the optional survey,
+    partnerships and practices tables and orders' partner_region): a region without their
+    inputs gets no rows at all (and the lab-wide rows cover the regions with them), where
+    other indicators get one ``not_available`` row saying what is missing.
+``discloses_with``
+    indicators whose cells disclosure control needs to decide on this one's (the mean I25M
+    needs the distribution I25); :func:`~policylab.indicators.compute_indicators` computes
+    them too and drops them afterwards.
 
 ``eu_code`` is the nearest EU Cohesion Policy common indicator (Reg. (EU) 2021/1058,
 Annex I). Only I01 (RCO01), I20 (RCR02) and I21 (RCR01) measure what their code measures;
-no common indicator covers exports, so the export indicators point to RCR19 (enterprises
+the I22 family points to RCO87 but counts deals and links (not organisations), the I23
+family to RCR104 counting practices taken up by regions; no common indicator covers exports, so the export indicators point to RCR19 (enterprises
 with higher turnover) as the nearest proxy and are programme-specific indicators, as are the
 cluster indicators pointing to RCO05, RCR02 and RCR84 (durability after support ends).
 
 Indicators of domain notes §1.2 that the canonical tables cannot support are listed in
-:data:`NOT_BUILT` with the reason.
+:data:`NOT_BUILT` with the reason (none since the lab's other half, issue 13: orders'
+partner regions, the partnerships and practice logs, and the SME panel survey).
 """
 
 from __future__ import annotations
@@ -37,17 +61,34 @@ from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
+from ..schema import LINK_TYPES, PRACTICE_STAGES
+
 if TYPE_CHECKING:  # pragma: no cover
     from .inputs import Inputs
 
 Level = Literal["firm", "cluster", "region", "lab"]
 Cumulative = Literal["sum", "pooled", "distinct", "none"]
-Partition = Literal["none", "firm_groups", "size_classes"]
+Partition = Literal["none", "firm_groups", "size_classes", "link_types", "practice_stages",
+                    "open"]
+Distribution = Literal["none", "ratings", "answers"]
 
 LEVELS: tuple[str, ...] = ("firm", "cluster", "region", "lab")
 FIRM_GROUPS: tuple[str, ...] = ("all", "members", "not_yet_members", "never_members")
 SIZE_CLASSES: tuple[str, ...] = ("members", "micro", "small", "medium", "large", "size_unknown")
-PARTITIONS: dict[str, tuple[str, ...]] = {"firm_groups": FIRM_GROUPS, "size_classes": SIZE_CLASSES}
+LINK_GROUPS: tuple[str, ...] = ("all", *LINK_TYPES)
+STAGE_GROUPS: tuple[str, ...] = ("all", *PRACTICE_STAGES)
+PARTITIONS: dict[str, tuple[str, ...]] = {"firm_groups": FIRM_GROUPS, "size_classes": SIZE_CLASSES,
+                                          "link_types": LINK_GROUPS, "practice_stages": STAGE_GROUPS}
+
+#: Ordinal distributions of survey answers (disclosure rule 6): the answers (groups) and
+#: how they collapse when one of them is unsafe (collapsed group -> its answers; none for
+#: yes / unsure / no, which is then not published).
+RATINGS: tuple[str, ...] = ("1", "2", "3", "4", "5")
+ANSWERS: tuple[str, ...] = ("yes", "unsure", "no")
+DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]]]] = {
+    "ratings": (RATINGS, {"1-2": ("1", "2"), "3": ("3",), "4-5": ("4", "5")}),
+    "answers": (ANSWERS, {}),
+}
 
 #: Columns of the frame a compute function returns (one row per published cell).
 #: ``n_contrib`` (firms with a non-zero contribution to a sum) and ``max_share`` (largest
@@ -75,23 +116,25 @@ class Indicator:
     partition: Partition = "none"
     magnitude: bool = False
     notes: str = ""
+    firm_data: bool = True
+    distribution: Distribution = "none"
+    mean_of: str | None = None
+    block: bool = False
+    optional: bool = False
+    discloses_with: tuple[str, ...] = ()
 
     def missing_inputs(self, tables: Mapping[str, pd.DataFrame],
                        impact_outcomes: frozenset[str] = frozenset()) -> list[str]:
         """The needs a region does not meet (a table, a column, an impact estimate).
 
-        A column counts as missing when it is absent or has no known value at all.
+        A column counts as missing when it is absent or has no known value at all. A need
+        ``"a|b"`` is met when ``a`` or ``b`` is (and reported as ``"a|b"`` when neither is).
         """
         missing = []
         for need in self.needs:
-            table, _, column = need.partition(".")
-            if table == "impact":
-                if column not in impact_outcomes:
-                    missing.append(need)
-            elif table not in tables:
-                missing.append(table)
-            elif column and (column not in tables[table] or tables[table][column].isna().all()):
-                missing.append(need)
+            lack = need_missing(need, tables, impact_outcomes)
+            if lack is not None:
+                missing.append(lack)
         return missing
 
     def to_dict(self) -> dict[str, object]:
@@ -100,7 +143,26 @@ class Indicator:
             "numerator": self.numerator, "denominator": self.denominator,
             "needs": list(self.needs), "eu_code": self.eu_code, "cumulative": self.cumulative,
             "partition": self.partition, "magnitude": self.magnitude, "notes": self.notes,
+            "firm_data": self.firm_data, "distribution": self.distribution,
         }
+
+
+def need_missing(need: str, tables: Mapping[str, pd.DataFrame],
+                 impact_outcomes: frozenset[str] = frozenset()) -> str | None:
+    """The part of one need that is not met (``None`` when it is met)."""
+    if "|" in need:
+        alternatives = need.split("|")
+        if any(need_missing(a, tables, impact_outcomes) is None for a in alternatives):
+            return None
+        return need
+    table, _, column = need.partition(".")
+    if table == "impact":
+        return None if column in impact_outcomes else need
+    if table not in tables:
+        return table
+    if column and (column not in tables[table] or tables[table][column].isna().all()):
+        return need
+    return None
 
 
 @dataclass(frozen=True)
@@ -115,15 +177,7 @@ class NotBuilt:
 
 REGISTRY: dict[str, Indicator] = {}
 
-NOT_BUILT: dict[str, NotBuilt] = {
-    "I22": NotBuilt(
-        "I22", "Cross-regional cooperation", "RCO87",
-        "the canonical tables do not record partners in other regions: orders have no "
-        "partner_region and clusters no cross_region_partner field"),
-    "I23": NotBuilt(
-        "I23", "Policy-lab uptake", "RCR104",
-        "good practices transferred between regions are not modelled in any input table"),
-}
+NOT_BUILT: dict[str, NotBuilt] = {}
 
 
 def indicator(**meta: object) -> Callable[[ComputeFn], ComputeFn]:
@@ -136,6 +190,8 @@ def indicator(**meta: object) -> Callable[[ComputeFn], ComputeFn]:
         bad = [lvl for lvl in ind.levels if lvl not in LEVELS]
         if bad:
             raise ValueError(f"indicator {ind.id}: unknown level(s) {bad}; expected some of {LEVELS}")
+        if ind.distribution != "none" and ind.distribution not in DISTRIBUTIONS:
+            raise ValueError(f"indicator {ind.id}: unknown distribution {ind.distribution!r}")
         REGISTRY[ind.id] = ind
         return fn
 

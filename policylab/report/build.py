@@ -37,6 +37,7 @@ from ._impact import EventStudyPanel, ImpactBuilder, OutcomeImpact
 from ._indicators import sorted_indicators
 from ._labels import _Ids
 from ._methods import CAVEAT, MethodsNote, methods_note
+from ._lab_half import network, shown, voice
 from ._monitoring import Ctx, cost_effectiveness, life_cycle, orders
 from ._pages import INDEX_PATH, REGIONS_DIR, SiteLink, page_header, region_paths, site_nav
 from ._records import (
@@ -93,6 +94,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("impact", "Impact estimates", "sections/impact.html.j2"),
     Section("diagnostics", "Diagnostics", "sections/blocks.html.j2"),
     Section("cost-effectiveness", "Cost-effectiveness", "sections/blocks.html.j2"),
+    Section("network", "Network and practice transfer", "sections/blocks.html.j2"),
+    Section("voice", "Voice of the SMEs", "sections/blocks.html.j2"),
     Section("warnings", "Warnings", "sections/warnings.html.j2"),
     Section("methods", "Methods and caveats", "sections/methods.html.j2"),
     Section("data-quality", "Data quality", "sections/data_quality.html.j2"),
@@ -141,6 +144,8 @@ class Page:
     provenance: dict[str, Any]
     table_css: tuple[str, ...]  # every distinct table stylesheet the page uses (one)
     answers: tuple[OutcomeAnswer, ...] = ()  # the first screen of the overview page
+    network: SectionBody = SectionBody((), ())  # shown when the lab gave its inputs
+    voice: SectionBody = SectionBody((), ())
 
     @property
     def lab_warnings(self) -> tuple[WarningItem, ...]:
@@ -179,7 +184,8 @@ class Page:
     def body(self, section_id: str) -> SectionBody:
         """The blocks of one of the block sections (life-cycle, orders, diagnostics, costs)."""
         return {"life-cycle": self.life_cycle, "orders": self.orders,
-                "diagnostics": self.diagnostics, "cost-effectiveness": self.costs}[section_id]
+                "diagnostics": self.diagnostics, "cost-effectiveness": self.costs,
+                "network": self.network, "voice": self.voice}[section_id]
 
 
 @dataclass(frozen=True)
@@ -278,15 +284,19 @@ class _Builder:
         impacts = self.impacts.impacts(ids, only)
         diag = _diagnostics_section(ctx)
         costs = cost_effectiveness(ctx)
+        net = network(ctx) if shown(result, "network") else SectionBody((), ())
+        heard = voice(ctx) if shown(result, "voice") else SectionBody((), ())
+        sections = tuple(s for s in SECTIONS
+                         if s.id not in ("network", "voice") or shown(result, s.id))
         dq_html, dq_rows = data_quality(result, infos)
         title, heading, kicker, meta = page_header(result, only)
-        contents = _contents(SECTIONS, dashboards if only is None else (), impacts,
+        contents = _contents(sections, dashboards if only is None else (), impacts,
                              {"life-cycle": life, "orders": order_body, "diagnostics": diag,
-                              "cost-effectiveness": costs})
+                              "cost-effectiveness": costs, "network": net, "voice": heard})
         page = Page(
             path=path, kind="index" if only is None else "region",
             region=None if only is None else only.key, root=root, title=title, heading=heading,
-            kicker=kicker, meta=meta, sections=SECTIONS, contents=contents,
+            kicker=kicker, meta=meta, sections=sections, contents=contents,
             site_nav=site_nav(result, self.paths, root, only), summary=summary,
             context=context, warnings=warning_items(result, keys if only else None),
             dashboards=dashboards, dashboard_years=self.dashboards.years, impacts=impacts,
@@ -294,6 +304,7 @@ class _Builder:
             methods=self.methods, data_quality=dq_html, data_quality_rows=dq_rows,
             provenance=provenance(result, only), table_css=(),
             answers=answers(result, self.paths, self.headline) if only is None else (),
+            network=net, voice=heard,
         )
         found: dict[str, str] = {}
         _collect_tables(page, found)

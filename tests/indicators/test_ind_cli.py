@@ -87,7 +87,7 @@ def test_the_registry_lists_and_explains_its_indicators():
     one = runner.invoke(app, ["indicators", "--explain", "i07"])
     assert one.exit_code == 0 and one.stdout.startswith("I07 — Member retention")
     assert "numerator: memberships active in year t-1" in one.stdout
-    bad = runner.invoke(app, ["indicators", "--explain", "I7x"])
+    bad = runner.invoke(app, ["indicators", "--explain", "I17x"])
     assert bad.exit_code == 2 and "did you mean 'I17'?" in bad.stderr
     none = runner.invoke(app, ["indicators"])
     assert none.exit_code == 2

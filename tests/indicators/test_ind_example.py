@@ -126,7 +126,10 @@ def test_lab_wide_sums_are_the_regions_sums(lab):
 def test_the_whole_example_table_passes_disclosure_control(lab):
     cfg, _, raw, table = lab
     check_disclosure(table, raw, cfg.lab.min_cell_firms, cfg.lab.dominance_share)
-    assert (table.flag == "suppressed").any() and (table.flag == "").mean() > 0.6
+    # the SME panel's cells rest on a few dozen respondents: most by consortium and wave are
+    # withheld by design, so the share published is read on the monitoring indicators
+    panel = table.indicator_id.isin(["I24", "I25", "I25M", "I26", "I27", "I27M", "I27R", "I28"])
+    assert (table.flag == "suppressed").any() and (table[~panel].flag == "").mean() > 0.6
 
 
 def test_i19_needs_an_estimate_on_exports_in_eur(lab):
@@ -138,11 +141,10 @@ def test_i19_needs_an_estimate_on_exports_in_eur(lab):
 
 def test_every_indicator_of_the_domain_notes_is_listed_with_a_status():
     cat = catalogue()
-    ids = {f"I{i:02d}" for i in range(1, 24)}
+    ids = {f"I{i:02d}" for i in range(1, 29)}
     assert ids <= set(cat["id"])
     built = cat[cat.status == "implemented"]
-    assert set(cat[cat.status == "not_built"]["id"]) == {"I22", "I23"}
-    assert cat.loc[cat.status == "not_built", "reason"].str.len().gt(20).all()
+    assert (cat.status == "not_built").sum() == 0  # I22 and I23 are built since issue 13
     for row in built.itertuples():
         assert row.name and row.unit and row.numerator and row.denominator and row.needs, row.id
         assert set(row.levels) <= {"firm", "cluster", "region", "lab"}

@@ -68,10 +68,11 @@ def test_the_probes_would_catch_a_live_script(browser, tmp_path):
 def test_every_section_present(opened, model):
     path, page, *_ = opened
     built = model.page(path)
-    ids = [s.id for s in SECTIONS] + [d.id for d in built.dashboards]
+    ids = [s.id for s in built.sections] + [d.id for d in built.dashboards]
+    assert {s.id for s in SECTIONS} - {s.id for s in built.sections} <= {"network", "voice"}
     ids += [o.id for o in built.impacts] + [r.id for r in built.summary.regions]
-    ids += [b.id for body in (built.life_cycle, built.orders, built.diagnostics, built.costs)
-            for b in body.blocks]
+    ids += [b.id for body in (built.life_cycle, built.orders, built.diagnostics, built.costs,
+                              built.network, built.voice) for b in body.blocks]
     for sid in ["site-nav", "report-header", "contents", "report-footer", *ids]:
         assert page.locator(f"#{sid}").count() == 1, sid
         assert page.locator(f"#{sid}").is_visible(), sid

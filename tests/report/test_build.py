@@ -39,7 +39,8 @@ def page(full):
 
 
 def test_sections_have_stable_ids(full, rendered):
-    assert [s.id for s in SECTIONS] == SECTION_IDS
+    # the lab's other half (issue 13) shows only when the lab gives its inputs: not here
+    assert [s.id for s in SECTIONS if s.id not in ("network", "voice")] == SECTION_IDS
     for page in full.pages:
         assert [s.id for s in page.sections] == SECTION_IDS
     for sid in [*SECTION_IDS, "report-header", "site-nav", "contents", "report-footer"]:

@@ -161,7 +161,7 @@ def evaluate(
     if quiet:
         return
     _echo(f"Wrote {out_dir / 'index.html'}, {len(result.regions)} region page(s) in "
-          f"{out_dir / 'regions'}, results.json, indicators.csv")
+          f"{out_dir / 'regions'}, results.json, indicators.csv, indicators.xlsx")
     _print_answers(result)
     for note in result.warnings:
         _say(f"warning: {note}")

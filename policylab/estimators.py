@@ -36,7 +36,8 @@ class EstimatorSpec:
         (named, not imported, so that the config can read this registry without loading
         the estimators); ``None`` when ``evaluate`` cannot run it.
     bootstrap : the ``spec["estimator"]`` of its result, i.e. which problem builder of
-        ``policylab.did.inference.wild.PROBLEM_BUILDERS`` its few-cluster bootstrap uses.
+        ``policylab.did.inference.wild.PROBLEM_BUILDERS`` its few-cluster bootstrap uses;
+        ``None``: no few-cluster bootstrap yet (its analytic interval is kept and flagged).
     terms : what it reports besides the headline.
     evaluate : whether ``evaluate`` can run it (``did_2x2`` needs a 2x2 design).
     """
@@ -46,7 +47,7 @@ class EstimatorSpec:
     description: str
     family: str
     fit: str | None
-    bootstrap: str
+    bootstrap: str | None
     terms: str
     evaluate: bool = True
 
@@ -73,6 +74,18 @@ ESTIMATORS: dict[str, EstimatorSpec] = {s.name: s for s in (
     EstimatorSpec("etwfe_poisson", "Extended TWFE (Poisson)",
                   "Extended TWFE (Wooldridge, Poisson; effect in levels)", "poisson",
                   "etwfe_poisson", "etwfe", "cohort effects (levels)"),
+    EstimatorSpec("imputation", "Imputation (BJS)",
+                  "Imputation estimator (Borusyak, Jaravel and Spiess)", "staggered",
+                  "imputation_fit", None, "event-time and cohort effects"),
+    EstimatorSpec("did2s", "Two-stage DiD",
+                  "Two-stage difference in differences (Gardner)", "staggered",
+                  "did2s_fit", None, "event-time and cohort effects"),
+    EstimatorSpec("dcdh", "dCDH (switching)",
+                  "de Chaisemartin-D'Haultfoeuille event study (membership that switches off)",
+                  "staggered", "dcdh_fit", None, "effects by years since switching, placebos"),
+    EstimatorSpec("synthetic_did", "Synthetic DiD",
+                  "Synthetic difference in differences (Arkhangelsky et al.; placebo SE)",
+                  "staggered", "synthetic_did_fit", None, "cohort effects"),
     EstimatorSpec("twfe", "TWFE DiD",
                   "Static two-way fixed effects (biased under staggered, dynamic effects)",
                   "regression", "twfe_fit", "twfe", "none"),

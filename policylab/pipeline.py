@@ -83,6 +83,11 @@ def headline_inference(res, raw, panel: pd.DataFrame, cfg: LabConfig):
     if est.few_cluster_threshold == 0:
         record["reason"] = "few-cluster inference is switched off (estimation.few_cluster_threshold = 0)"
         return res, record
+    spec = ESTIMATORS.get(getattr(res, "method", ""))
+    if spec is not None and spec.bootstrap is None:
+        record["reason"] = (f"{spec.label} has no few-cluster bootstrap yet: its interval is "
+                            "analytic and may be too narrow with few consortia")
+        return res, record
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PolicylabWarning)
         decision = few_cluster_inference(raw if raw is not None else res, panel, kind="simple",

@@ -21,7 +21,8 @@ def test_every_output_reads_the_registry():
 def test_each_estimator_has_a_fit_and_a_bootstrap_problem():
     for name, spec in ESTIMATORS.items():
         assert spec.name == name
-        assert spec.bootstrap in wild.PROBLEM_BUILDERS, name
+        # a few-cluster bootstrap, or none yet (the analytic interval is kept and flagged)
+        assert spec.bootstrap is None or spec.bootstrap in wild.PROBLEM_BUILDERS, name
         assert (spec.fit is not None) == spec.evaluate, name
         if spec.evaluate:
             assert callable(spec.fit_function()), name

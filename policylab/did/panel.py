@@ -34,6 +34,11 @@ def cohorts(membership: pd.DataFrame) -> pd.DataFrame:
 def firm_panel(firms: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame:
     """Firm-year panel with ``cohort``, ``consortium``, ``treated_now`` and the outcomes.
 
+    ``treated_now`` is absorbing (1 from the first join year on, leavers included: the
+    intention-to-treat view of the staggered estimators); ``member_now`` is 1 in the years a
+    membership covers (join year to the year before the exit year), for estimators of
+    treatments that switch off (de Chaisemartin-D'Haultfoeuille).
+
     Outcomes: ``exporter`` = 1[exports_eur > 0] (missing when exports are unknown),
     ``log_exports`` = log(1 + exports_eur), ``exports_eur`` and, when present,
     ``n_export_markets``. Rows are sorted by firm and year.
@@ -49,7 +54,22 @@ def firm_panel(firms: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame:
     panel["exporter"] = np.where(exports.isna(), np.nan, (exports > 0).astype("float64"))
     panel["log_exports"] = np.log1p(exports)
     panel["treated_now"] = ((panel["cohort"] > 0) & (panel["year"] >= panel["cohort"])).astype("int64")
+    panel["member_now"] = _member_now(panel, membership)
     return panel.sort_values(["firm_id", "year"]).reset_index(drop=True)
+
+
+def _member_now(panel: pd.DataFrame, membership: pd.DataFrame) -> np.ndarray:
+    """1 where a firm-year lies in one of the firm's membership spells
+    (``join_year <= year < exit_year``; a blank exit year: still a member)."""
+    spells = membership.reindex(columns=["firm_id", "join_year", "exit_year"]).astype(
+        {"firm_id": "string"}).dropna(subset=["join_year"])
+    rows = panel[["firm_id", "year"]].reset_index().merge(spells, on="firm_id", how="inner")
+    exit_year = rows["exit_year"].astype("Float64").fillna(np.inf).to_numpy(dtype="float64")
+    inside = (rows["year"].to_numpy() >= rows["join_year"].astype("int64").to_numpy()) & \
+        (rows["year"].to_numpy() < exit_year)
+    out = np.zeros(len(panel), dtype="int64")
+    out[rows.loc[inside, "index"].to_numpy()] = 1
+    return out
 
 
 def coded_panel(panel: pd.DataFrame) -> pd.DataFrame:

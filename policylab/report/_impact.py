@@ -24,6 +24,8 @@ from ..synthesis import METHOD_LABELS as POOL_METHOD_LABELS
 from ..synthesis import PooledEffect, Synthesis
 from . import charts, tables
 from ..units import convert, effect_text, interval_text, outcome_unit
+from ._agreement import MEANING as AGREEMENT_MEANING
+from ._agreement import disagreements
 from ._answer import MARKS_NOTE, effect_marks, marked
 from ._labels import _ci_label, _Ids, _method_label, _method_short, _outcome_label
 from ._overview import (
@@ -75,6 +77,7 @@ class ImpactBuilder:
         self.synthesis: Synthesis | None = result.synthesis
         self.headline = headline
         self._panels: dict[tuple[str, str], EventStudyPanel] = {}  # (outcome, region key)
+        self._disagree = disagreements(result)
         self._forest_specs: dict[str, dict[str, Any]] = {}
 
     def impacts(self, ids: _Ids, only: RegionInfo | None) -> tuple[OutcomeImpact, ...]:
@@ -147,6 +150,8 @@ class ImpactBuilder:
                 sentences += pooled_sentences(pooled, result,
                                               estimator=self.method_label(headline))
             sentences += _robustness_sentences(pooled_others, self)
+            if others:
+                sentences.append(self._agreement_sentence(outcome, only))
             notes = tuple((f"{result.region(r).name} · {_method_short(m)}",
                            tuple(str(w) for w in by[(m, r)].result.warnings))
                           for r in mine for m in [headline, *others]
@@ -158,6 +163,17 @@ class ImpactBuilder:
                                      tuple(self.method_label(m) for m in others),
                                      _event_study_note(panels, headline, others)))
         return tuple(out)
+
+    def _agreement_sentence(self, outcome: str, only: RegionInfo | None) -> str:
+        """Whether the estimators agree on this outcome, region by region."""
+        found = [d for d in self._disagree
+                 if d.outcome == outcome and (only is None or d.region == only.name)]
+        if not found:
+            return ("The estimators agree: in every region each one's interval overlaps every "
+                    "other's.")
+        pairs = "; ".join(f"{d.region}: {d.first} {d.first_text} against {d.second} "
+                          f"{d.second_text}" for d in found)
+        return f"The estimators disagree beyond their intervals ({pairs}). {AGREEMENT_MEANING}"
 
     def _pooled(self, outcome: str, method: str | None) -> PooledEffect | None:
         if self.synthesis is None or method is None:

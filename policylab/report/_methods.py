@@ -80,6 +80,31 @@ _ESTIMATOR_TEXT = {
             "indicator for years after joining.",
     "did_2x2": "A 2×2 difference in differences: the change in members' mean outcome from "
                "before to after joining, minus the same change for never-members.",
+    "imputation": (
+        "Borusyak, Jaravel and Spiess's imputation estimator: firm and year effects are fitted "
+        "on the years firms were not (yet) members only, each member firm-year's outcome "
+        "without the programme is imputed from them, and the effect is the average gap over "
+        "every member firm-year; robust to effects that differ by cohort or over time. Its "
+        "pre-trend test asks whether the years before joining already differ."
+    ),
+    "did2s": (
+        "Gardner's two-stage difference in differences: the outcome is cleaned of firm and "
+        "year effects fitted on untreated years, then regressed on membership; the same point "
+        "estimate as the imputation estimator, with GMM standard errors for both stages."
+    ),
+    "dcdh": (
+        "de Chaisemartin and D'Haultfœuille's event study for a treatment that switches on "
+        "and off: firms whose membership changed are compared with firms whose membership had "
+        "not changed yet, year by year after the change; leaving a consortium counts as a "
+        "change. The headline is the average total effect per year of membership; placebos "
+        "compare the years before the change."
+    ),
+    "synthetic_did": (
+        "Synthetic difference in differences (Arkhangelsky et al.): never-members and years are "
+        "weighted so that the weighted never-members track the members before joining, then a "
+        "weighted two-way comparison; standard errors from placebo reassignments among "
+        "never-members. Suited to regions with very few member firms."
+    ),
 }
 _HEADLINE_TEXT = {
     "callaway_santanna": "For Callaway–Sant'Anna, the headline number is the simple "

@@ -93,7 +93,10 @@ def results_json(result: EvaluationResult, *, timestamp: str | None = None) -> s
         is the value of every suppressed indicator cell. The same result always gives the same
         text.
     """
+    from ._agreement import disagreements
+
     record = to_jsonable(result.to_json_dict())
+    record["agreement"] = [d.to_dict() for d in disagreements(result)]
     for row in record.get("indicators") or []:
         if isinstance(row, dict) and row.get("flag") == "suppressed":
             row["value"] = None  # disclosure control, even if an upstream stage left a number

@@ -530,13 +530,20 @@ def bars_spec(
     frame = frame.astype({"x": int, "y": float, "label": str})
     years = sorted({int(v) for v in data["x"]})
     top = max(list(frame["y"]) or [1.0]) * 1.18 or 1.0
+    return _small_multiple_bars(
+        frame, {"type": "band", "domain": years, "title": x_title},
+        {"type": "linear", "domain": [0.0, top], "tickCount": 4, "format": y_format,
+         "grid": True, "title": y_title}, panel_order, columns, width, height)
+
+
+def _small_multiple_bars(frame: pd.DataFrame, x: dict[str, Any], y: dict[str, Any],
+                         panel_order: list[str], columns: int, width: int,
+                         height: int) -> dict[str, Any]:
+    """Bars with their value written above, one panel per ``frame["panel"]``."""
     ds = _Data()
     enc = {"x": "x", "y": "y"}
     return {
-        "width": width, "height": height,
-        "x": {"type": "band", "domain": years, "title": x_title},
-        "y": {"type": "linear", "domain": [0.0, top], "tickCount": 4, "format": y_format,
-              "grid": True, "title": y_title},
+        "width": width, "height": height, "x": x, "y": y,
         "data": ds.add(frame),
         "datasets": ds.sets,
         "facet": _facet(panel_order, columns, width),
@@ -593,20 +600,7 @@ def category_bars_spec(data: pd.DataFrame, *, categories: list[str], panel_order
     """
     frame = data.loc[:, ["panel", "x", "y", "label"]].copy()
     frame = frame.loc[frame["y"].map(is_finite)].astype({"y": float, "label": str})
-    ds = _Data()
-    enc = {"x": "x", "y": "y"}
-    return {
-        "width": width, "height": height,
-        "x": {"type": "band", "domain": list(categories), "title": None, "labelLimit": 60},
-        "y": {"type": "linear", "domain": [float(y_domain[0]), float(y_domain[1])],
-              "tickCount": 4, "grid": True, "title": y_title},
-        "data": ds.add(frame),
-        "datasets": ds.sets,
-        "facet": _facet(panel_order, columns, width),
-        "spec": {"layer": [
-            {"mark": {"type": "bar", "color": MID, "stroke": INK, "strokeWidth": 0.6},
-             "encoding": dict(enc)},
-            {"mark": {"type": "text", "baseline": "bottom", "dy": -2, "fontSize": 9,
-                      "color": INK}, "encoding": {**enc, "text": "label"}},
-        ]},
-    }
+    return _small_multiple_bars(
+        frame, {"type": "band", "domain": list(categories), "title": None, "labelLimit": 60},
+        {"type": "linear", "domain": [float(y_domain[0]), float(y_domain[1])], "tickCount": 4,
+         "grid": True, "title": y_title}, panel_order, columns, width, height)

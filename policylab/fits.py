@@ -95,9 +95,13 @@ def did2s_fit(panel: pd.DataFrame, outcome: str, est: Any, cluster: str) -> tupl
 def dcdh_fit(panel: pd.DataFrame, outcome: str, est: Any, cluster: str) -> tuple[DiDResult, None]:
     """Effects of membership that switches on and off (``member_now``), ``lags + 1``
     horizons and ``leads`` placebos."""
-    return did_multiplegt(panel, outcome=outcome, **PANEL, treatment="member_now",
-                          effects=est.lags + 1, placebo=est.leads, cluster=cluster,
-                          alpha=est.alpha), None
+    res = did_multiplegt(panel, outcome=outcome, **PANEL, treatment="member_now",
+                         effects=est.lags + 1, placebo=est.leads, cluster=cluster,
+                         alpha=est.alpha)
+    left = (panel["treated_now"] != panel["member_now"]).any()
+    return _with_note(res, None if left else (
+        "no member left its consortium in this region: membership never switches off, so "
+        "this estimator measures what the absorbing ones do")), None
 
 
 def synthetic_did_fit(panel: pd.DataFrame, outcome: str, est: Any, cluster: str) -> tuple[DiDResult, None]:

@@ -59,3 +59,20 @@ def test_the_report_labels_and_describes_them(evaluated):
     text = " ".join(page.methods.estimators)
     for words in ("imputation estimator", "two-stage", "switches on and off"):
         assert words in text
+
+
+def test_dcdh_says_when_no_member_ever_left(tiny_lab):
+    from policylab.fits import dcdh_fit
+
+    cfg = parse_config(tiny_lab.read_text(encoding="utf-8"), base_dir=tiny_lab.parent)
+    firms = pd.DataFrame({"firm_id": [f"f{i}" for i in range(8) for _ in range(4)],
+                          "year": [2018, 2019, 2020, 2021] * 8,
+                          "exports_eur": [float(i % 3 + y % 2) for i in range(8) for y in range(4)]})
+    stay = pd.DataFrame({"firm_id": ["f0", "f1", "f2"], "cluster_id": ["C", "C", "D"],
+                         "join_year": [2019, 2020, 2020], "exit_year": [None, None, None]})
+    panel = firm_panel(firms, stay)
+    res, _ = dcdh_fit(panel, "exports_eur", cfg.estimation, "consortium")
+    assert any("no member left its consortium" in w for w in res.warnings)
+    leave = stay.assign(exit_year=[2021, None, None])
+    res, _ = dcdh_fit(firm_panel(firms, leave), "exports_eur", cfg.estimation, "consortium")
+    assert not any("no member left its consortium" in w for w in res.warnings)

@@ -251,6 +251,9 @@ class Estimation(_Model):
     few_cluster_threshold: Annotated[int, Field(ge=0)] = Field(
         FEW_CLUSTERS, description="below this many consortia holding members, a headline's interval and "
         "p-value come from the few-cluster method (wild cluster restricted bootstrap); 0 never")
+    synthetic_did_below: Annotated[int, Field(ge=0)] = Field(
+        0, description="a region with fewer member firms than this also gets synthetic DiD "
+        "(which suits very few treated units) beside the configured methods; 0 never")
     bootstrap_draws: Annotated[int, Field(ge=99, le=99_999)] = Field(
         999, description="draws of the few-cluster bootstrap to start from (more are added "
         "until bootstrap_mc_target is met)")

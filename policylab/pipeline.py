@@ -328,6 +328,14 @@ def estimate_region(region: RegionData, cfg: LabConfig, *, progress: Progress = 
     panel = coded_panel(firm_panel(region.tables["firms"], region.tables["membership"]))
     cluster = "consortium" if est.cluster == "consortium" else "firm_id"
     effects, diagnostics, notes = [], [], []
+    methods = list(est.methods)
+    members = int(panel.loc[panel["cohort"] > 0, "firm_id"].nunique())
+    if 0 < members < est.synthetic_did_below and "synthetic_did" not in methods:
+        methods.append("synthetic_did")
+        notes.append(f"{region.info.name}: only {members} member firms (fewer than "
+                     f"{est.synthetic_did_below}): synthetic DiD, which suits very few treated "
+                     "firms, is shown beside the configured estimators "
+                     "(estimation.synthetic_did_below)")
     for outcome in est.outcomes:
         if outcome not in panel or panel[outcome].notna().sum() == 0:
             notes.append(f"{region.info.name}: outcome '{outcome}' not available in the data; not estimated")
@@ -337,7 +345,7 @@ def estimate_region(region: RegionData, cfg: LabConfig, *, progress: Progress = 
             notes.append(f"{region.info.name}, {outcome}: effects not published: {too_few}")
             continue
         pretrend, diag_notes, fitted = None, [], []
-        for i, method in enumerate(est.methods):
+        for i, method in enumerate(methods):
             progress(f"Estimating effects: {region.info.name}, {outcome}, {method}")
             try:
                 with warnings.catch_warnings():
@@ -458,6 +466,7 @@ def run(cfg: LabConfig, data: LabData | None = None, *, progress: Progress = _no
                                     dominance_share=cfg.lab.dominance_share, effects=headline_effects)
     notes += [f"{p}" for p in data.warnings]
     est = cfg.estimation
+    ran = list(dict.fromkeys([*est.methods, *(e.result.method for e in effects)]))
     settings = {
         "min_cell_firms": cfg.lab.min_cell_firms,
         "outcomes": list(est.outcomes),
@@ -468,8 +477,8 @@ def run(cfg: LabConfig, data: LabData | None = None, *, progress: Progress = _no
         "alpha": est.alpha,
         "comparison_group": "never members" if est.control_group == "never_treated"
         else "never members and members not yet joined",
-        "methods": list(est.methods),
-        "method_labels": {m: METHOD_LABELS[m] for m in est.methods},
+        "methods": ran,  # the configured ones, then any a small region added
+        "method_labels": {m: METHOD_LABELS[m] for m in ran},
         "headline_estimator": est.methods[0],
         "dominance_share": cfg.lab.dominance_share,
     }

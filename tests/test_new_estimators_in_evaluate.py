@@ -76,3 +76,22 @@ def test_dcdh_says_when_no_member_ever_left(tiny_lab):
     leave = stay.assign(exit_year=[2021, None, None])
     res, _ = dcdh_fit(firm_panel(firms, leave), "exports_eur", cfg.estimation, "consortium")
     assert not any("no member left its consortium" in w for w in res.warnings)
+
+
+def test_a_region_with_few_members_also_gets_synthetic_did_and_says_so():
+    text = EXAMPLE.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^methods = .*$", 'methods = ["callaway_santanna"]', text)
+    text = re.sub(r"(?m)^outcomes = .*$", 'outcomes = ["exporter"]', text)
+    text = text.replace("[estimation]", "[estimation]\nsynthetic_did_below = 75", 1)
+    cfg = parse_config(text, base_dir=EXAMPLE.parent)
+    two = [r for r in cfg.regions if r.key in ("usti", "kent")]  # 70 and 89 member firms
+    result = policylab.evaluate(cfg.model_copy(update={"regions": two}), write=False)
+    members = dict(zip(result.data_quality["nuts2"], result.data_quality["members"]))
+    assert members == {"UKJ4": 89, "CZ04": 70}
+    small = {e.region for e in result.effects if e.result.method == "synthetic_did"}
+    assert small == {"usti"}
+    assert any(w.startswith("Ústí nad Labem: only 70 member firms (fewer than 75): synthetic "
+                            "DiD") for w in result.warnings)
+    assert result.settings["methods"] == ["callaway_santanna", "synthetic_did"]
+    sdid = next(e for e in result.effects if e.result.method == "synthetic_did")
+    assert sdid.result.headline.std_error > 0

@@ -87,6 +87,14 @@ def test_the_sections_say_what_the_example_plants(example_run):
     network = {b.id: b for b in page.network.blocks}
     assert list(network) == ["network-deals", "network-practices"]
     assert network["network-deals"].chart is not None  # the region x partner heat map
+    # the heat map reads I22M: Aquitaine's deals with Kent (planted strongest pair, 15)
+    heat = network["network-deals"].chart.spec
+    cells = [r for rows in heat["datasets"].values() for r in rows if "column" in r]
+    assert {"row": "Aquitaine", "column": "Kent", "value": 15.0, "label": "15"} in cells
+    # retention by satisfaction reads I28's horizons: satisfied members stay longer
+    retention = str(voice["voice-retention"].table.html)
+    lab = retention[retention.index(">All regions, satisfied (4-5)<"):]
+    assert ">67.6<" in lab[:lab.index("</tr>")]  # five years after joining (TRUTH.md: 67.6 %)
     log = str(network["network-practices"].table.html)
     assert log.count(">Export Consortia<") == 3 and ">dropped<" in log
 

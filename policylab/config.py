@@ -254,6 +254,10 @@ class Estimation(_Model):
     synthetic_did_below: Annotated[int, Field(ge=0)] = Field(
         0, description="a region with fewer member firms than this also gets synthetic DiD "
         "(which suits very few treated units) beside the configured methods; 0 never")
+    margins: bool = Field(
+        True, description="estimate the export margins (propensity, prior exporters' exports, "
+        "destination countries, export value and its split between new and prior exporters; "
+        "about 1-2 s per region)")
     bootstrap_draws: Annotated[int, Field(ge=99, le=99_999)] = Field(
         999, description="draws of the few-cluster bootstrap to start from (more are added "
         "until bootstrap_mc_target is met)")

@@ -44,6 +44,7 @@ class EvaluationResult:
     diagnostics: tuple[RegionDiagnostics, ...] = ()
     balance: pd.DataFrame | None = None  # policylab.balance.balance_table rows, all regions
     practices: pd.DataFrame | None = None  # the practice-transfer log (PRACTICE_LOG_COLUMNS)
+    margins: tuple[Any, ...] = ()  # policylab.margins.RegionMargins, one per region
 
     def __repr__(self) -> str:
         supp = int((self.indicators.get("flag") == "suppressed").sum()) \
@@ -109,6 +110,7 @@ class EvaluationResult:
             "balance": [] if self.balance is None else
             self.balance.astype(object).where(self.balance.notna(), None).to_dict(orient="records"),
             "practices": [] if self.practices is None else _records(self.practices),
+            "margins": [m.to_dict() for m in self.margins],
         }
 
 

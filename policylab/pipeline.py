@@ -377,6 +377,53 @@ def estimate_region(region: RegionData, cfg: LabConfig, *, progress: Progress = 
     return effects, diagnostics, notes
 
 
+def region_margins(region: RegionData, cfg: LabConfig, fitted: list[RegionEffect] = ()):
+    """The export margins of one region (:mod:`policylab.margins`).
+
+    Callaway-Sant'Anna for the linear margins and the split of export value (linear in the
+    outcome, so the split adds up), reusing the region's Callaway-Sant'Anna effects on
+    ``exporter`` and ``exports_eur`` when ``evaluate`` has fitted them; Poisson extended TWFE
+    for export value. The few-cluster policy applies with ``estimation.bootstrap_draws``
+    draws (no draws added for a Monte Carlo target), except for the Poisson margin, whose
+    interval is analytic (its score bootstrap costs about 8 s per region) and says so.
+    """
+    from .did.panel import coded_panel, firm_panel
+    from .margins import RegionMargins, export_margins
+
+    est = cfg.estimation
+    quick = cfg.model_copy(update={"estimation": est.model_copy(update={"bootstrap_mc_target": 0})})
+    panel = coded_panel(firm_panel(region.tables["firms"], region.tables["membership"]))
+    cluster = "consortium" if est.cluster == "consortium" else "firm_id"
+    done = {e.outcome: (e.result, e.inference) for e in fitted
+            if e.result.method == "callaway_santanna" and e.region == region.info.key}
+
+    def fit_cs(sub: pd.DataFrame, outcome: str):
+        if sub is panel and outcome in done:
+            return done[outcome]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PolicylabWarning)
+            res, raw = _fit_method("callaway_santanna", sub, outcome, quick, cluster)
+        return headline_inference(res, raw, sub, quick)
+
+    def fit_poisson(sub: pd.DataFrame, outcome: str):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PolicylabWarning)
+            res, _ = _fit_method("etwfe_poisson", sub, outcome, quick, cluster)
+        return res, {"method": "analytic", "used": False,
+                     "reason": "the Poisson margin's interval is analytic (clustered by "
+                               "consortium); with few consortia it may be too narrow"}
+
+    def enough(sub: pd.DataFrame, outcome: str) -> str | None:
+        return _too_few_firms(sub, outcome, cfg.lab.min_cell_firms)
+
+    try:
+        return export_margins(panel, region.info.key, fit=fit_cs, poisson_fit=fit_poisson,
+                              enough=enough)
+    except DesignError as exc:
+        return RegionMargins(region.info.key, None, 0, (), None,
+                             (f"export margins not estimated: {exc}",))
+
+
 def data_quality(region: RegionData) -> dict:
     """One row of the report's data-quality table for a region."""
     firms, mem = region.tables["firms"], region.tables["membership"]
@@ -451,9 +498,13 @@ def run(cfg: LabConfig, data: LabData | None = None, *, progress: Progress = _no
     effects: list[RegionEffect] = []
     diagnostics: list[RegionDiagnostics] = []
     notes: list[str] = []
+    margins = []
     for region in data.regions:
         progress(f"Estimating effects: {region.info.name}")
         found, checks, msgs = estimate_region(region, cfg, progress=progress)
+        if cfg.estimation.margins:
+            progress(f"Export margins: {region.info.name}")
+            margins.append(region_margins(region, cfg, found))
         effects += found
         diagnostics += checks
         notes += msgs
@@ -495,6 +546,7 @@ def run(cfg: LabConfig, data: LabData | None = None, *, progress: Progress = _no
         synthesis=synthesize(effects, regions=[r.info.key for r in data.regions], alpha=est.alpha),
         diagnostics=tuple(diagnostics),
         practices=practice_log(data),
+        margins=tuple(margins),
         balance=pd.concat([balance_table(r.tables["firms"], r.tables["membership"], region=r.info.key,
                                          min_cell_firms=cfg.lab.min_cell_firms,
                                          dominance_share=cfg.lab.dominance_share)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .spec import FIRST_YEAR, LAST_YEAR, TRUTH_COLUMNS, TRUTH_OUTCOMES, YEARS, Effects, RegionSpec
+from .spec import (FIRST_YEAR, LAST_YEAR, TRUTH_COLUMNS, TRUTH_OUTCOMES, VALUE_SPLIT_OUTCOMES,
+                   YEARS, Effects, RegionSpec)
 
 
 @dataclass(frozen=True)
@@ -302,15 +303,23 @@ def _potential_table(
 
 
 def _truth(key: str, potential: pd.DataFrame) -> pd.DataFrame:
-    """Realized effects: mean of Y1 - Y0 over a cohort's firms observed (non-missing) in a year."""
+    """Realized effects: mean of Y1 - Y0 over a cohort's firms observed (non-missing) in a year;
+    for export value also its parts from prior exporters and from the other firms."""
     p = potential[potential["treated"] & ~potential["exports_missing"]]
     y0, y1 = p["exports_eur_y0"].to_numpy(), p["exports_eur_y1"].to_numpy()
+    first = potential.loc[potential["cohort"] > 0, "cohort"].min()
+    before = potential[(potential["year"] < first) & ~potential["exports_missing"]]
+    prior = p["firm_id"].isin(before.loc[before["exports_eur_y0"] > 0, "firm_id"]).to_numpy()
+    gain = y1 - y0
     diffs = {
         "exporter": (y1 > 0).astype("float64") - (y0 > 0).astype("float64"),
         "log_exports": np.log1p(y1) - np.log1p(y0),
+        "exports_eur": gain,
+        "exports_eur_prior_exporters": np.where(prior, gain, 0.0),
+        "exports_eur_new_exporters": np.where(prior, 0.0, gain),
     }
     frames = []
-    for outcome in TRUTH_OUTCOMES:
+    for outcome in (*TRUTH_OUTCOMES, *VALUE_SPLIT_OUTCOMES):
         d = pd.DataFrame(
             {"cohort": p["cohort"].to_numpy(), "year": p["year"].to_numpy(), "diff": diffs[outcome]}
         )

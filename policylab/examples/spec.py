@@ -19,6 +19,10 @@ SEED_YEARS = 3  # a consortium's seed phase: founding year + 2 more years
 SURVIVAL_HORIZON = 3  # cluster survival is measured this many years after the seed ends
 TRUTH_COLUMNS = ["region", "cohort", "year", "event_time", "outcome", "att", "n_firms"]
 TRUTH_OUTCOMES = ("exporter", "log_exports")
+#: The realized gain in export value (EUR) and its split by prior export status (a firm with
+#: observed exports above 0 in a year before the region's first cohort is a prior exporter),
+#: the split ``policylab.margins`` estimates: the two parts add up to the first.
+VALUE_SPLIT_OUTCOMES = ("exports_eur", "exports_eur_prior_exporters", "exports_eur_new_exporters")
 
 # fmt: off
 # Canonical column order, as in policylab/schema.py (kept literal so this module imports light).

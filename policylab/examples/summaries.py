@@ -34,6 +34,13 @@ def effect_by_event_time(truth: pd.DataFrame, outcome: str, max_e: int = 5) -> p
     return (w["wx"] / w["n_firms"]).reindex(range(max_e + 1))
 
 
+def pooled_effect(truth: pd.DataFrame, outcome: str) -> float:
+    """Realized effect over every treated cohort-year, cohorts weighted by their firms (the
+    mean over treated firm-years with known exports)."""
+    t = truth[truth["outcome"] == outcome]
+    return float((t["att"] * t["n_firms"]).sum() / t["n_firms"].sum()) if len(t) else float("nan")
+
+
 def pre_join_growth_gap(firms: pd.DataFrame, membership: pd.DataFrame) -> float:
     """Members' mean yearly growth of log exports before joining minus never-members' (same years).
 

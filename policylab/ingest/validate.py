@@ -16,13 +16,21 @@ firms file, clusters referenced must exist, and a firm's cohort is derived from 
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.errors import SchemaErrors
+
+with warnings.catch_warnings():
+    # pandera imports pyspark.pandas when pyspark is installed (the spark extra), which warns
+    # about pandas 3 on import; policylab never uses pyspark.pandas, so the warning is noise
+    # on every command's stderr
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support",
+                            category=FutureWarning)
+    import pandera.pandas as pa
+    from pandera.errors import SchemaErrors
 
 from ..errors import Problem
 from ..schema import Table

@@ -38,6 +38,8 @@ from ._indicators import sorted_indicators
 from ._labels import _Ids
 from ._methods import CAVEAT, MethodsNote, methods_note
 from ._lab_half import network, shown, voice
+from ._margins import margins as _margins_section
+from ._margins import shown as _margins_shown
 from ._monitoring import Ctx, cost_effectiveness, life_cycle, orders
 from ._pages import INDEX_PATH, REGIONS_DIR, SiteLink, page_header, region_paths, site_nav
 from ._records import (
@@ -92,6 +94,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("life-cycle", "Cluster life-cycle", "sections/blocks.html.j2"),
     Section("orders", "Export orders", "sections/blocks.html.j2"),
     Section("impact", "Impact estimates", "sections/impact.html.j2"),
+    Section("margins", "Export margins", "sections/blocks.html.j2"),
     Section("diagnostics", "Diagnostics", "sections/blocks.html.j2"),
     Section("cost-effectiveness", "Cost-effectiveness", "sections/blocks.html.j2"),
     Section("network", "Network and practice transfer", "sections/blocks.html.j2"),
@@ -146,6 +149,7 @@ class Page:
     answers: tuple[OutcomeAnswer, ...] = ()  # the first screen of the overview page
     network: SectionBody = SectionBody((), ())  # shown when the lab gave its inputs
     voice: SectionBody = SectionBody((), ())
+    margins: SectionBody = SectionBody((), ())  # shown when some region has export margins
 
     @property
     def lab_warnings(self) -> tuple[WarningItem, ...]:
@@ -185,7 +189,8 @@ class Page:
         """The blocks of one of the block sections (life-cycle, orders, diagnostics, costs)."""
         return {"life-cycle": self.life_cycle, "orders": self.orders,
                 "diagnostics": self.diagnostics, "cost-effectiveness": self.costs,
-                "network": self.network, "voice": self.voice}[section_id]
+                "network": self.network, "voice": self.voice,
+                "margins": self.margins}[section_id]
 
 
 @dataclass(frozen=True)
@@ -286,13 +291,17 @@ class _Builder:
         costs = cost_effectiveness(ctx)
         net = network(ctx) if shown(result, "network") else SectionBody((), ())
         heard = voice(ctx) if shown(result, "voice") else SectionBody((), ())
+        with_margins = _margins_shown(result)
+        marg = _margins_section(ctx) if with_margins else SectionBody((), ())
         sections = tuple(s for s in SECTIONS
-                         if s.id not in ("network", "voice") or shown(result, s.id))
+                         if (s.id not in ("network", "voice") or shown(result, s.id))
+                         and (s.id != "margins" or with_margins))
         dq_html, dq_rows = data_quality(result, infos)
         title, heading, kicker, meta = page_header(result, only)
         contents = _contents(sections, dashboards if only is None else (), impacts,
                              {"life-cycle": life, "orders": order_body, "diagnostics": diag,
-                              "cost-effectiveness": costs, "network": net, "voice": heard})
+                              "cost-effectiveness": costs, "network": net, "voice": heard,
+                              "margins": marg})
         page = Page(
             path=path, kind="index" if only is None else "region",
             region=None if only is None else only.key, root=root, title=title, heading=heading,
@@ -304,7 +313,7 @@ class _Builder:
             methods=self.methods, data_quality=dq_html, data_quality_rows=dq_rows,
             provenance=provenance(result, only), table_css=(),
             answers=answers(result, self.paths, self.headline) if only is None else (),
-            network=net, voice=heard,
+            network=net, voice=heard, margins=marg,
         )
         found: dict[str, str] = {}
         _collect_tables(page, found)

@@ -69,10 +69,12 @@ def test_every_section_present(opened, model):
     path, page, *_ = opened
     built = model.page(path)
     ids = [s.id for s in built.sections] + [d.id for d in built.dashboards]
-    assert {s.id for s in SECTIONS} - {s.id for s in built.sections} <= {"network", "voice"}
+    # conditional sections: the lab's other half (its inputs), export margins (estimated)
+    assert {s.id for s in SECTIONS} - {s.id for s in built.sections} <= {"network", "voice",
+                                                                         "margins"}
     ids += [o.id for o in built.impacts] + [r.id for r in built.summary.regions]
     ids += [b.id for body in (built.life_cycle, built.orders, built.diagnostics, built.costs,
-                              built.network, built.voice) for b in body.blocks]
+                              built.network, built.voice, built.margins) for b in body.blocks]
     for sid in ["site-nav", "report-header", "contents", "report-footer", *ids]:
         assert page.locator(f"#{sid}").count() == 1, sid
         assert page.locator(f"#{sid}").is_visible(), sid

@@ -12,7 +12,10 @@ Estimators take a firm-year frame and return frozen results with ``tidy()``:
 ``did_2x2``, ``twfe``, ``event_study``, ``att_gt`` (+ ``aggregate``, ``pretrend_test``),
 ``sun_abraham``, ``etwfe``, ``bacon``; inference with few consortia: ``wild_bootstrap``,
 ``multiplier_bootstrap``, ``randomization_inference``, ``few_cluster_inference`` (the policy
-``evaluate`` applies), ``average_pretrend_test``; sensitivity: ``honest_did``. Submodules are
+``evaluate`` applies), ``average_pretrend_test``; sensitivity: ``honest_did``. Across
+regions: ``synthesize`` (random-effects pooling) and ``shrink`` / ``shrink_pooled`` (each
+region's lab-informed planning figure); ``export_margins``; the EU common indicators:
+``common_indicators``. Submodules are
 imported on first use, so ``import policylab`` stays light.
 """
 
@@ -35,6 +38,11 @@ _EXPORTS = {
     "estimate": "policylab.pipeline",
     "monitoring": "policylab.pipeline",
     "EvaluationResult": "policylab.evaluation",
+    "synthesize": "policylab.synthesis",
+    "shrink": "policylab.shrinkage",
+    "shrink_pooled": "policylab.shrinkage",
+    "export_margins": "policylab.margins",
+    "common_indicators": "policylab.indicators.common",
     "firm_panel": "policylab.did.panel",
     "did_2x2": "policylab.did",
     "twfe": "policylab.did",

@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .constants import FEW_CLUSTERS
+from .constants import COMMON_CODES, FEW_CLUSTERS
 from .errors import ConfigError, os_error, os_reason
 from .estimators import ESTIMATORS, METHOD_NAMES
 from .schema import TABLES
@@ -188,6 +188,28 @@ class RegionFiles(_Model):
         return self
 
 
+class Target(_Model):
+    """A programme's milestone and target for one EU common indicator of a region (the
+    values in its monitoring system: cumulative achievement by the end of the year)."""
+
+    breakdown: str = "total"
+    milestone: Annotated[float, Field(ge=0)] | None = None
+    milestone_year: Annotated[int, Field(ge=1990, le=2100)] | None = None
+    target: Annotated[float, Field(ge=0)] | None = None
+    target_year: Annotated[int, Field(ge=1990, le=2100)] | None = None
+
+    @model_validator(mode="after")
+    def _years_given(self) -> "Target":
+        if self.milestone is None and self.target is None:
+            raise ValueError("give a milestone or a target (or both)")
+        for what in ("milestone", "target"):
+            if (getattr(self, what) is None) != (getattr(self, f"{what}_year") is None):
+                raise ValueError(f"{what} and {what}_year go together")
+        if self.milestone_year and self.target_year and self.milestone_year > self.target_year:
+            raise ValueError("milestone_year is after target_year")
+        return self
+
+
 class Region(_Model):
     """One region of the lab: its identity, programme, currency and files.
 
@@ -214,6 +236,17 @@ class Region(_Model):
         None, description="environment variable with the key that pseudonymises firm IDs (the lab's when omitted)"
     )
     files: RegionFiles
+    targets: dict[str, Target] = Field(
+        default_factory=dict, description="EU common indicator code (RCO01, RCR02, ...) -> "
+        "the programme's milestone and target for this region")
+
+    @model_validator(mode="after")
+    def _known_codes(self) -> "Region":
+        unknown = sorted(set(self.targets) - set(COMMON_CODES))
+        if unknown:
+            raise ValueError(f"targets: unknown common indicator code(s) {', '.join(unknown)}; "
+                             f"policylab computes {', '.join(COMMON_CODES)}")
+        return self
 
     @model_validator(mode="after")
     def _fx_given(self) -> "Region":

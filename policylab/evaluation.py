@@ -45,6 +45,9 @@ class EvaluationResult:
     balance: pd.DataFrame | None = None  # policylab.balance.balance_table rows, all regions
     practices: pd.DataFrame | None = None  # the practice-transfer log (PRACTICE_LOG_COLUMNS)
     margins: tuple[Any, ...] = ()  # policylab.margins.RegionMargins, one per region
+    #: the EU common indicators with milestones and targets (policylab.indicators.common,
+    #: policylab.targets), already through disclosure control
+    common: pd.DataFrame | None = None
 
     def __repr__(self) -> str:
         supp = int((self.indicators.get("flag") == "suppressed").sum()) \
@@ -111,7 +114,16 @@ class EvaluationResult:
             self.balance.astype(object).where(self.balance.notna(), None).to_dict(orient="records"),
             "practices": [] if self.practices is None else _records(self.practices),
             "margins": [m.to_dict() for m in self.margins],
+            "common_indicators": [] if self.common is None else _records(_common_rows(self.common)),
         }
+
+
+def _common_rows(common: pd.DataFrame) -> pd.DataFrame:
+    from .targets import EXPORT_COLUMNS, export_table
+
+    out = export_table(common)
+    out.insert(EXPORT_COLUMNS.index("value") + 1, "n_firms", common["n_firms"].to_numpy())
+    return out
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -377,6 +377,21 @@ def estimate_region(region: RegionData, cfg: LabConfig, *, progress: Progress = 
     return effects, diagnostics, notes
 
 
+def common_table(cfg: LabConfig, data: LabData) -> pd.DataFrame:
+    """The EU common indicators of every region and the lab (after disclosure control), with
+    the milestones and targets of the config's ``[regions.targets]``."""
+    from .indicators.common import common_indicators
+    from .targets import with_targets
+
+    table = common_indicators(((r.info, r.tables) for r in data.regions),
+                              min_cell_firms=cfg.lab.min_cell_firms,
+                              dominance_share=cfg.lab.dominance_share,
+                              programme_start=cfg.lab.first_year)
+    targets = {r.key: {code: t.model_dump() for code, t in r.targets.items()}
+               for r in cfg.regions}
+    return with_targets(table, targets)
+
+
 def region_margins(region: RegionData, cfg: LabConfig, fitted: list[RegionEffect] = ()):
     """The export margins of one region (:mod:`policylab.margins`).
 
@@ -516,6 +531,8 @@ def run(cfg: LabConfig, data: LabData | None = None, *, progress: Progress = _no
                                     min_cell_firms=cfg.lab.min_cell_firms,
                                     dominance_share=cfg.lab.dominance_share, effects=headline_effects)
     notes += [f"{p}" for p in data.warnings]
+    progress("Computing the EU common indicators")
+    common = common_table(cfg, data)
     est = cfg.estimation
     ran = list(dict.fromkeys([*est.methods, *(e.result.method for e in effects)]))
     settings = {
@@ -547,6 +564,7 @@ def run(cfg: LabConfig, data: LabData | None = None, *, progress: Progress = _no
         diagnostics=tuple(diagnostics),
         practices=practice_log(data),
         margins=tuple(margins),
+        common=common,
         balance=pd.concat([balance_table(r.tables["firms"], r.tables["membership"], region=r.info.key,
                                          min_cell_firms=cfg.lab.min_cell_firms,
                                          dominance_share=cfg.lab.dominance_share)

@@ -137,6 +137,10 @@ class PooledEffect:
     weights: tuple[float, ...]
     excluded: tuple[tuple[str, str], ...] = ()
     warnings: tuple[str, ...] = ()
+    #: what each pooled region entered with (its estimate and the standard error used,
+    #: few-cluster-implied where wider), in ``regions`` order
+    estimates: tuple[float, ...] = ()
+    std_errors: tuple[float, ...] = ()
 
     @property
     def n_regions(self) -> int:
@@ -146,6 +150,29 @@ class PooledEffect:
     def pooled(self) -> bool:
         """True when at least two regions were pooled (the estimate is a number)."""
         return len(self.regions) >= 2 and math.isfinite(self.estimate)
+
+    def expectations(self) -> Any:
+        """Each pooled region's lab-informed (empirical-Bayes) estimate, a planning figure
+        (:func:`policylab.shrinkage.shrink_pooled`), or None when nothing was pooled."""
+        if not self.pooled or len(self.estimates) != len(self.regions):
+            return None
+        from .shrinkage import shrink_pooled
+        return shrink_pooled(self)
+
+    def _region_records(self) -> list[dict[str, Any]]:
+        rows = [{"region": r, "weight": w} for r, w in zip(self.regions, self.weights)]
+        if len(self.estimates) == len(rows):
+            for row, y, se in zip(rows, self.estimates, self.std_errors):
+                row.update(estimate=y, std_error=se)
+        expected = self.expectations()
+        if expected is not None:
+            for row, b, bse, lo, hi, w in zip(rows, expected.blups, expected.blup_std_errors,
+                                              expected.conf_low, expected.conf_high,
+                                              expected.own_weights):
+                row["expected"] = {"estimate": b, "std_error": bse, "conf_low": lo,
+                                   "conf_high": hi, "own_weight": w,
+                                   "interval": expected.interval}
+        return rows
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready record."""
@@ -168,7 +195,7 @@ class PooledEffect:
             "q_df": self.q_df,
             "q_p_value": self.q_p_value,
             "n_regions": self.n_regions,
-            "regions": [{"region": r, "weight": w} for r, w in zip(self.regions, self.weights)],
+            "regions": self._region_records(),
             "excluded": [{"region": r, "reason": why} for r, why in self.excluded],
             "warnings": list(self.warnings),
         }
@@ -478,6 +505,7 @@ def synthesize(
             fixed_estimate=out["fixed_estimate"], fixed_std_error=out["fixed_std_error"],
             tau2=out["tau2"], i2=out["i2"], q=out["q"], q_df=out["q_df"],
             q_p_value=out["q_p_value"], regions=tuple(keys), weights=out["weights"],
-            excluded=tuple(excluded), warnings=tuple(notes),
+            excluded=tuple(excluded), warnings=tuple(notes), estimates=tuple(ys),
+            std_errors=tuple(ses),
         ))
     return Synthesis(tuple(pooled), method=method)

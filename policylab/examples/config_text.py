@@ -14,6 +14,26 @@ def _toml_num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else repr(float(x))
 
 
+#: Milestones and targets of two regions' programmes for the EU common indicators (invented
+#: for the example): code -> (milestone, its year, target, its year), cumulative values.
+EXAMPLE_TARGETS = {
+    "cantabria": {"RCO01": (50, 2019, 100, 2023), "RCO87": (4, 2019, 8, 2023),
+                  "RCR02": (300_000, 2019, 800_000, 2023)},
+    "kujawsko_pomorskie": {"RCO01": (60, 2019, 100, 2023), "RCR01": (100, 2019, 250, 2023),
+                           "RCR19": (40, 2019, 80, 2023)},
+}
+
+
+def _targets_lines(key: str) -> list[str]:
+    lines = []
+    for code, (milestone, m_year, target, t_year) in EXAMPLE_TARGETS.get(key, {}).items():
+        lines += ["", f"[regions.targets.{code}]  # the programme's milestone and target "
+                      "(cumulative, EU common indicator)",
+                  f"milestone = {milestone}", f"milestone_year = {m_year}",
+                  f"target = {target}", f"target_year = {t_year}"]
+    return lines
+
+
 def example_config_text(data_prefix: str, output_dir: str) -> str:
     """The lab config (TOML) for the example; file paths are ``data_prefix/<region>/<file>``."""
     prefix = data_prefix.rstrip("/") or "."
@@ -119,4 +139,5 @@ def example_config_text(data_prefix: str, output_dir: str) -> str:
                 lines += [
                     f"{_toml_str(k).ljust(width)} = {_toml_str(v)}" for k, v in labels.items()
                 ]
+        lines += _targets_lines(spec.key)
     return "\n".join(lines) + "\n"

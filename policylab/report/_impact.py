@@ -68,6 +68,29 @@ class OutcomeImpact:
     es_note: str = ""  # how to read the event-study charts
 
 
+_NO_PLAN = {"planning": math.nan, "planning_low": math.nan, "planning_high": math.nan,
+            "own_weight": math.nan}
+
+
+def _planning(pooled: PooledEffect | None) -> dict[str, dict[str, float]]:
+    """Each pooled region's planning figure (its empirical-Bayes estimate) by region key."""
+    expected = pooled.expectations() if pooled is not None else None
+    if expected is None:
+        return {}
+    return {r: {"planning": b, "planning_low": lo, "planning_high": hi, "own_weight": w}
+            for r, b, lo, hi, w in zip(expected.regions, expected.blups, expected.conf_low,
+                                       expected.conf_high, expected.own_weights)}
+
+
+def _planning_sentence(name: str, outcome: str, plan: dict[str, float]) -> str:
+    """"Kent's own data carry 54% of its planning figure ..." (the shrinkage in words)."""
+    share = 100 * plan["own_weight"]
+    return (f"For planning, the lab suggests {effect_text(outcome, plan['planning'])} "
+            f"[{interval_text(outcome, plan['planning_low'], plan['planning_high'])}]: "
+            f"{name}'s own data carry {share:.0f}% of this figure and the other regions' "
+            f"average the rest. It is not {name}'s estimate, which stays the headline.")
+
+
 class ImpactBuilder:
     """Builds the impact section of each page; keeps what pages share (the event studies, the
     forest plots' specs) to build it once."""
@@ -103,6 +126,7 @@ class ImpactBuilder:
             pooled_others = [(m, self._pooled(outcome, m)) for m in others]
             mine = [r for r in regions if only is None or r == only.key]
             robust = [(f"r{j}", _method_short(m)) for j, m in enumerate(others)]
+            planning = _planning(pooled)
             flagged = {r: marked(result.region(r).name, effect_marks(result, r, outcome))
                        for r in regions}
             rows = []
@@ -116,6 +140,8 @@ class ImpactBuilder:
                                p_value=est.p_value, n_firms=res.n_units,
                                n_treated=res.n_treated, n_clusters=res.n_clusters,
                                n_treated_clusters=_nan_if_none(treated_clusters(res)))
+                if planning:
+                    rec.update(planning.get(r, _NO_PLAN))
                 for (key, _), m in zip(robust, others):
                     o = by.get((m, r))
                     oh = o.result.headline if o is not None else None
@@ -152,6 +178,8 @@ class ImpactBuilder:
             sentences += _robustness_sentences(pooled_others, self)
             if others:
                 sentences.append(self._agreement_sentence(outcome, only))
+            if only is not None and only.key in planning:
+                sentences.append(_planning_sentence(only.name, outcome, planning[only.key]))
             notes = tuple((f"{result.region(r).name} · {_method_short(m)}",
                            tuple(str(w) for w in by[(m, r)].result.warnings))
                           for r in mine for m in [headline, *others]

@@ -147,6 +147,28 @@ def _cell(column: str, value: Any) -> str:
     return neutralise_cell(str(value))
 
 
+def common_indicators_csv(result: EvaluationResult) -> str:
+    """The EU common indicators as the flat CSV a managing authority pastes into its
+    monitoring system (:data:`policylab.targets.EXPORT_COLUMNS`: code, name, unit, NUTS-2,
+    region, breakdown, period, value, target and milestone with their years, flag, note);
+    written as ``indicators.csv`` is (a suppressed value is empty and flagged)."""
+    from ..targets import EXPORT_COLUMNS, export_table
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    if result.common is not None:
+        table = export_table(result.common)
+        for row in table.itertuples(index=False, name=None):
+            writer.writerow([_cell(c, int(v) if c.endswith("_year") and _finite_number(v) else v)
+                             for c, v in zip(EXPORT_COLUMNS, row)])
+    return buffer.getvalue()
+
+
+def _finite_number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and math.isfinite(float(v))
+
+
 def indicators_csv(result: EvaluationResult) -> str:
     """The tidy indicator table as CSV text.
 

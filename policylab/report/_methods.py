@@ -174,6 +174,15 @@ def _synthesis_text(result: EvaluationResult) -> tuple[str, ...]:
         "interval carries the few-cluster correction too.",
         "Regions without an estimate, or whose estimate has no standard error, are left out and "
         "named under the impact table.",
+        "Planning figures (the impact table's 'lab-informed expectation'): each pooled region's "
+        "empirical-Bayes (BLUP) estimate under the same random-effects model, "
+        "μ + B (y − μ) with B = τ² / (τ² + SE²) the share its own data carry (policylab.shrink). "
+        "Its interval adds to B·SE² + (1 − B)² Var(μ) (metafor's blup()) the second-order "
+        "term for the estimated τ² (Prasad and Rao 1990; Datta, Rao and Smith 2005 for "
+        "Paule–Mandel), never wider than the region's own interval; in simulated labs of 3 to "
+        "10 regions it covers 94-100% and has a lower mean squared error than the regions' "
+        "own estimates (studies/SHRINKAGE.md). It is a figure to plan with, not the region's "
+        "estimate, which stays the headline.",
     )
 
 

@@ -208,6 +208,33 @@ def _indicators(wb: Any, result: EvaluationResult) -> None:
             ws.append(row)
 
 
+def _common(wb: Any, result: EvaluationResult) -> None:
+    """The EU common indicators, as common_indicators.csv, with numbers as numbers."""
+    from ..targets import EXPORT_COLUMNS, export_table
+
+    if result.common is None or result.common.empty:
+        return
+    ws = wb.create_sheet("EU common indicators")
+    _header(ws, EXPORT_COLUMNS)
+    table = export_table(result.common)
+    for rec in table.to_dict("records"):
+        flag = rec["flag"] if isinstance(rec["flag"], str) and rec["flag"] else None
+        row = []
+        for c in EXPORT_COLUMNS:
+            v = rec[c]
+            if c == "value" and flag == SUPPRESSED:
+                row.append(_cell(ws, SUPPRESSED_TEXT, grey=True))
+            elif c in ("value", "target", "milestone"):
+                row.append(_cell(ws, float(v), number_format="#,##0.##") if _finite(v) else None)
+            elif c.endswith("_year"):
+                row.append(_cell(ws, int(v)) if _finite(v) else None)
+            elif c == "period":
+                row.append(_cell(ws, int(v)) if str(v).isdigit() else _text(v))
+            else:
+                row.append(_text(v) if v is not None and v == v and v != "" else None)
+        ws.append(row)
+
+
 def indicators_xlsx(result: EvaluationResult) -> bytes:
     """The workbook's bytes; the same result always gives the same bytes."""
     from openpyxl import Workbook
@@ -216,4 +243,5 @@ def indicators_xlsx(result: EvaluationResult) -> bytes:
     _about(wb, result)
     _effects(wb, result)
     _indicators(wb, result)
+    _common(wb, result)
     return workbook_bytes(wb)

@@ -38,6 +38,8 @@ from ._indicators import sorted_indicators
 from ._labels import _Ids
 from ._methods import CAVEAT, MethodsNote, methods_note
 from ._lab_half import network, shown, voice
+from ._common import common_section as _common_section
+from ._common import shown as _common_shown
 from ._margins import margins as _margins_section
 from ._margins import shown as _margins_shown
 from ._monitoring import Ctx, cost_effectiveness, life_cycle, orders
@@ -99,6 +101,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("cost-effectiveness", "Cost-effectiveness", "sections/blocks.html.j2"),
     Section("network", "Network and practice transfer", "sections/blocks.html.j2"),
     Section("voice", "Voice of the SMEs", "sections/blocks.html.j2"),
+    Section("common", "EU common indicators", "sections/blocks.html.j2"),
     Section("warnings", "Warnings", "sections/warnings.html.j2"),
     Section("methods", "Methods and caveats", "sections/methods.html.j2"),
     Section("data-quality", "Data quality", "sections/data_quality.html.j2"),
@@ -150,6 +153,7 @@ class Page:
     network: SectionBody = SectionBody((), ())  # shown when the lab gave its inputs
     voice: SectionBody = SectionBody((), ())
     margins: SectionBody = SectionBody((), ())  # shown when some region has export margins
+    common: SectionBody = SectionBody((), ())  # shown when the run computed them
 
     @property
     def lab_warnings(self) -> tuple[WarningItem, ...]:
@@ -190,7 +194,7 @@ class Page:
         return {"life-cycle": self.life_cycle, "orders": self.orders,
                 "diagnostics": self.diagnostics, "cost-effectiveness": self.costs,
                 "network": self.network, "voice": self.voice,
-                "margins": self.margins}[section_id]
+                "margins": self.margins, "common": self.common}[section_id]
 
 
 @dataclass(frozen=True)
@@ -293,15 +297,18 @@ class _Builder:
         heard = voice(ctx) if shown(result, "voice") else SectionBody((), ())
         with_margins = _margins_shown(result)
         marg = _margins_section(ctx) if with_margins else SectionBody((), ())
+        with_common = _common_shown(result)
+        eu = _common_section(ctx) if with_common else SectionBody((), ())
         sections = tuple(s for s in SECTIONS
                          if (s.id not in ("network", "voice") or shown(result, s.id))
-                         and (s.id != "margins" or with_margins))
+                         and (s.id != "margins" or with_margins)
+                         and (s.id != "common" or with_common))
         dq_html, dq_rows = data_quality(result, infos)
         title, heading, kicker, meta = page_header(result, only)
         contents = _contents(sections, dashboards if only is None else (), impacts,
                              {"life-cycle": life, "orders": order_body, "diagnostics": diag,
                               "cost-effectiveness": costs, "network": net, "voice": heard,
-                              "margins": marg})
+                              "margins": marg, "common": eu})
         page = Page(
             path=path, kind="index" if only is None else "region",
             region=None if only is None else only.key, root=root, title=title, heading=heading,
@@ -313,7 +320,7 @@ class _Builder:
             methods=self.methods, data_quality=dq_html, data_quality_rows=dq_rows,
             provenance=provenance(result, only), table_css=(),
             answers=answers(result, self.paths, self.headline) if only is None else (),
-            network=net, voice=heard, margins=marg,
+            network=net, voice=heard, margins=marg, common=eu,
         )
         found: dict[str, str] = {}
         _collect_tables(page, found)

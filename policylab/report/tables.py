@@ -461,6 +461,17 @@ def dashboard_table(
 _IMPACT_COUNTS = ["n_firms", "n_treated", "n_treated_clusters", "n_clusters"]
 
 
+#: How to read the planning-figure columns of the impact table.
+PLANNING_NOTE = (
+    "Planning figure: the region's effect in the light of the other regions, for planning, "
+    "not its own estimate. It is the empirical-Bayes (BLUP) estimate of the random-effects "
+    "model that pools the regions: the region's own estimate pulled toward the lab-wide mean, "
+    "the less the more precise it is and the more the regions differ. \"Own data carry\": the "
+    "share of the figure that rests on the region's own estimate (the rest on the lab mean). "
+    "Its interval allows for the uncertainty of the lab mean and of the between-region "
+    "variance (Prasad-Rao correction, never wider than the region's own interval).")
+
+
 def impact_table(effects: pd.DataFrame, *, table_id: str, ci_label: str,
                  pooled: pd.DataFrame | None = None, pooled_notes: Sequence[str] = (),
                  headline_label: str = "", robustness: Sequence[tuple[str, str]] = (),
@@ -476,7 +487,10 @@ def impact_table(effects: pd.DataFrame, *, table_id: str, ci_label: str,
     columns; ``pooled_notes`` become source notes.
     """
     robust_cols = [f"{k}{e}" for k, _ in robustness for e in ("", "_low", "_high")]
-    numeric = ["estimate", "std_error", "conf_low", "conf_high", "p_value", *robust_cols]
+    # a planning figure (the lab-informed empirical-Bayes estimate) when the frame has one
+    plan_cols = ["planning", "planning_low", "planning_high"] if "planning" in effects else []
+    numeric = ["estimate", "std_error", "conf_low", "conf_high", "p_value", *robust_cols,
+               *plan_cols, *(["own_weight"] if plan_cols else [])]
     parts = [effects] + ([pooled] if pooled is not None and len(pooled) else [])
     grouped = len(parts) > 1
     n = sum(len(f) for f in parts)
@@ -490,7 +504,7 @@ def impact_table(effects: pd.DataFrame, *, table_id: str, ci_label: str,
     values: dict[str, list[Any]] = {c: _floats(column(c)) for c in [*numeric, *_IMPACT_COUNTS]}
     unit = units.outcome_unit(outcome) if outcome is not None else None
     if outcome is not None:
-        shown = ["estimate", "conf_low", "conf_high", *robust_cols]
+        shown = ["estimate", "conf_low", "conf_high", *robust_cols, *plan_cols]
         if unit is not None and unit.linear:
             shown.append("std_error")
         for c in shown:
@@ -518,10 +532,20 @@ def impact_table(effects: pd.DataFrame, *, table_id: str, ci_label: str,
                  else effect_formatter(outcome))
         body.fmt([f"{key}_low", f"{key}_high"], _number(decimals, force_sign=True)
                  if outcome is None else effect_formatter(outcome, sign=False))
+    if plan_cols:
+        body.fmt(["planning"], _number(decimals, force_sign=True) if outcome is None
+                 else effect_formatter(outcome))
+        body.fmt(["planning_low", "planning_high"], _number(decimals, force_sign=True)
+                 if outcome is None else effect_formatter(outcome, sign=False))
+        body.fmt(["own_weight"], lambda v: None if H.is_missing(v) else f"{100 * float(v):.0f}%")
     body.sub_small(["p_value"], 0.001, "<0.001")
     body.sub_missing(MISSING)
     if both:
         body.merge(["conf_low", "conf_high"], both, "[{0}, {1}]")
+    if plan_cols:
+        with_plan = [i for i in range(n) if _finite(*(values[k][i] for k in plan_cols))]
+        if with_plan:
+            body.merge(plan_cols, with_plan, "{0} [{1}, {2}]")
     for key, _ in robustness:
         low, high = f"{key}_low", f"{key}_high"
         with_ci = [i for i in range(n) if _finite(*(values[k][i] for k in (key, low, high)))]
@@ -537,21 +561,26 @@ def impact_table(effects: pd.DataFrame, *, table_id: str, ci_label: str,
     labels = {"estimate": "Estimate", "std_error": se_label, "conf_low": ci_label,
               "p_value": "p-value", "n_firms": "Firms", "n_treated": "Treated firms",
               "n_treated_clusters": "Treated consortia", "n_clusters": "Clusters",
-              "notes": "Notes", **{k: label for k, label in robustness}}
+              "notes": "Notes", "planning": f"Planning figure [{ci_label}]",
+              "own_weight": "Own data carry", **{k: label for k, label in robustness}}
     headline = ["estimate", "std_error", "conf_low", "p_value"]
     spans = {**{k: (headline_label or "Headline estimate") + in_unit for k in headline},
              **{k: "Sample" for k in _IMPACT_COUNTS},
              **{k: f"Robustness: other estimators{in_unit}, estimate [{ci_label}]"
-                for k in robust_keys}}
+                for k in robust_keys},
+             **{k: f"Lab-informed expectation (planning, not the headline){in_unit}"
+                for k in ("planning", "own_weight")}}
+    plan_keys = ["planning", "own_weight"] if plan_cols else []
     columns = [H.HeaderColumn(k, labels[k], H.text_align(values["notes"]) if k == "notes"
                               else "right", spans.get(k), _NOWRAP)
-               for k in [*headline, *_IMPACT_COUNTS, *robust_keys, "notes"]]
+               for k in [*headline, *plan_keys, *_IMPACT_COUNTS, *robust_keys, "notes"]]
     notes = ["Estimate: the headline effect of membership (see Methods). SE: standard error; "
              "p-value: two-sided, for this estimate alone. Clusters: clusters of the standard "
              "errors (each never-member is its own); treated consortia: those with member firms.",
              *([] if unit is None or unit.linear else [
                  "Estimates and interval ends are percent changes, 100 (exp(b) − 1) of the "
                  "estimate b in log points; the standard error stays in log points."]),
+             *([PLANNING_NOTE] if plan_cols else []),
              *pooled_notes]
     groups = ["Regions"] * len(parts[0]) + ["Lab-wide"] * (n - len(parts[0])) if grouped else None
     return _render(table_id, body, columns, stub=stub, groups=groups, notes=notes)

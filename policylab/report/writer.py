@@ -10,6 +10,7 @@ that all pass through one link, ``current``, which is switched to the new run wi
     DIR/results.json       -> .policylab/current/results.json
     DIR/indicators.csv     -> .policylab/current/indicators.csv
     DIR/indicators.xlsx    -> .policylab/current/indicators.xlsx
+    DIR/common_indicators.csv -> .policylab/current/common_indicators.csv  (EU common indicators)
     DIR/regions/ES13.html  -> ../.policylab/current/regions/ES13.html   (regions/ is a real folder)
     DIR/.policylab/current -> run-a                  the switch
     DIR/.policylab/run-a/  index.html, regions/, results.json, indicators.csv/.xlsx (the run)
@@ -82,7 +83,7 @@ from pathlib import Path
 from ..errors import UserError
 from ..evaluation import EvaluationResult
 from ..store import exclusive_lock
-from ._indicators import indicators_csv
+from ._indicators import common_indicators_csv, indicators_csv
 from ._xlsx import indicators_xlsx
 from ._serialize import results_json
 from .build import INDEX_PATH, REGIONS_DIR, build_report
@@ -93,7 +94,7 @@ __all__ = ["REPORT_FILES", "RUNS_DIR", "now_timestamp", "report_lock", "write_re
 #: Key in the returned mapping -> file name in the output folder (plus one
 #: ``regions/<nuts2>.html`` per region, keyed ``"region:<key>"``).
 REPORT_FILES = {"html": INDEX_PATH, "json": "results.json", "csv": "indicators.csv",
-                "xlsx": "indicators.xlsx"}
+                "xlsx": "indicators.xlsx", "common_csv": "common_indicators.csv"}
 
 #: The folder (inside the output folder) that holds the runs, the switch and the lock.
 RUNS_DIR = ".policylab"
@@ -184,6 +185,7 @@ def write_report(result: EvaluationResult, out_dir: Path, *,
         "json": (REPORT_FILES["json"], results_json(result, timestamp=timestamp).encode("utf-8")),
         "csv": (REPORT_FILES["csv"], indicators_csv(result).encode("utf-8")),
         "xlsx": (REPORT_FILES["xlsx"], indicators_xlsx(result)),
+        "common_csv": (REPORT_FILES["common_csv"], common_indicators_csv(result).encode("utf-8")),
     }
     for page in model.region_pages:
         contents[f"region:{page.region}"] = (page.path, pages[page.path].encode("utf-8"))

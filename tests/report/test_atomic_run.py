@@ -45,7 +45,8 @@ KILLED = -signal.SIGKILL
 # The writer's checkpoints when B's report replaces A's, in order.
 STEPS_A_TO_B = [
     "locked", "removed leftovers", "wrote index.html", "wrote results.json",
-    "wrote indicators.csv", "wrote indicators.xlsx", "wrote regions/ES13.html",
+    "wrote indicators.csv", "wrote indicators.xlsx", "wrote common_indicators.csv",
+    "wrote regions/ES13.html",
     "wrote regions/ES22.html",
     "wrote the run folder", "linked regions/ES22.html", "switched", "removed regions/ES21.html",
     "removed the previous run folder",
@@ -147,7 +148,7 @@ def labs(tmp_path_factory):
         refs[label] = _visible(folders[label])
     a, b = refs["A"], refs["B"]
     assert set(a) == {"index.html", "results.json", "indicators.csv", "indicators.xlsx",
-                      "regions/ES13.html",
+                      "common_indicators.csv", "regions/ES13.html",
                       "regions/ES21.html"}
     assert set(b) == set(a) - {"regions/ES21.html"} | {"regions/ES22.html"}
     assert all(a[name] != b[name] for name in set(a) & set(b))  # every file tells A from B

@@ -71,10 +71,11 @@ def test_every_section_present(opened, model):
     ids = [s.id for s in built.sections] + [d.id for d in built.dashboards]
     # conditional sections: the lab's other half (its inputs), export margins (estimated)
     assert {s.id for s in SECTIONS} - {s.id for s in built.sections} <= {"network", "voice",
-                                                                         "margins"}
+                                                                         "margins", "common"}
     ids += [o.id for o in built.impacts] + [r.id for r in built.summary.regions]
     ids += [b.id for body in (built.life_cycle, built.orders, built.diagnostics, built.costs,
-                              built.network, built.voice, built.margins) for b in body.blocks]
+                              built.network, built.voice, built.margins, built.common)
+              for b in body.blocks]
     for sid in ["site-nav", "report-header", "contents", "report-footer", *ids]:
         assert page.locator(f"#{sid}").count() == 1, sid
         assert page.locator(f"#{sid}").is_visible(), sid

@@ -287,7 +287,8 @@ def test_the_spreadsheet_names_its_indicators_and_marks_suppressed_cells(example
 
     out, result = example
     wb = openpyxl.load_workbook(out / "indicators.xlsx")
-    assert wb.sheetnames == ["About", "Effects", "Lab", "Regions", "Consortia"]
+    assert wb.sheetnames == ["About", "Effects", "Lab", "Regions", "Consortia",
+                             "EU common indicators"]
     table = result.indicators
     for sheet, level in (("Lab", "lab"), ("Regions", "region"), ("Consortia", "cluster")):
         ws = wb[sheet]

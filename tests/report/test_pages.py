@@ -281,7 +281,8 @@ def test_every_output_identical_from_a_fresh_interpreter(report_dir, tmp_path):
                 and p.relative_to(folder).parts[0] != ".policylab"}
 
     first, second = files(report_dir), files(out)
-    assert sorted(first) == ["index.html", "indicators.csv", "indicators.xlsx",
+    assert sorted(first) == ["common_indicators.csv", "index.html", "indicators.csv",
+                             "indicators.xlsx",
                              "regions/ES13.html", "regions/PL61.html", "regions/XX99.html",
                              "results.json"]
     assert first == second

@@ -19,7 +19,8 @@ from policylab.report import writer as writer_module
 from policylab.report.writer import RUNS_DIR
 
 REGION_PAGES = {"regions/ES13.html", "regions/PL61.html", "regions/XX99.html"}
-NAMES = {"index.html", "results.json", "indicators.csv", "indicators.xlsx", *REGION_PAGES}
+NAMES = {"index.html", "results.json", "indicators.csv", "indicators.xlsx",
+         "common_indicators.csv", *REGION_PAGES}
 
 
 @pytest.fixture
@@ -61,7 +62,8 @@ def test_writes_every_file_matching_the_renderers(tmp_path, result, rendered, pa
     paths = write_report(result, out)
     assert {k: v.relative_to(out).as_posix() for k, v in paths.items()} == {
         "html": "index.html", "json": "results.json", "csv": "indicators.csv",
-        "xlsx": "indicators.xlsx", "region:cantabria": "regions/ES13.html", "region:kujawsko": "regions/PL61.html",
+        "xlsx": "indicators.xlsx", "common_csv": "common_indicators.csv",
+        "region:cantabria": "regions/ES13.html", "region:kujawsko": "regions/PL61.html",
         "region:hostile": "regions/XX99.html"}
     files = _snapshot(out)
     assert set(files) == NAMES
@@ -156,8 +158,9 @@ def test_timestamp_goes_into_the_pages_and_the_json_only_when_asked(tmp_path, re
     assert set(a) == set(b)
     assert a["indicators.csv"] == b["indicators.csv"]
     assert a["indicators.xlsx"] == b["indicators.xlsx"]  # no run time in a spreadsheet either
+    assert a["common_indicators.csv"] == b["common_indicators.csv"]
     for name in a:
-        if name not in ("indicators.csv", "indicators.xlsx"):
+        if name not in ("indicators.csv", "indicators.xlsx", "common_indicators.csv"):
             assert (b"2026-11-27T09:30:00Z" in b[name]) and (b"2026-11-27T09:30" not in a[name])
 
 

@@ -64,7 +64,7 @@ import numpy as np
 import pandas as pd
 
 from ..schema import RegionInfo
-from .disclosure import NOT_AVAILABLE, SUPPRESSED
+from .disclosure import NOT_AVAILABLE, SUPPRESSED, close_relations
 from .inputs import Inputs, make_inputs, map_region, stack_regions
 from .practices import practice_log
 from .registry import need_missing
@@ -919,22 +919,8 @@ def _relations(cells: pd.DataFrame, firm: np.ndarray, available: Mapping[str, li
 
 
 def _secondary(rels, supp: np.ndarray, n: np.ndarray, eligible: np.ndarray, min_cell_firms: int) -> bool:
-    """Rule 3 (as rule 4 of :mod:`.disclosure`), until every relation holds."""
-    grew, changed = False, True
-    while changed:
-        changed = False
-        for idx, total in rels:
-            s = supp[idx]
-            k = int(s.sum())
-            if k == 0 or (k >= 2 and n[idx][s].sum() >= min_cell_firms):
-                continue
-            cand = idx[~s & eligible[idx]]
-            if cand.size == 0:
-                continue
-            pick = cand[np.lexsort((cand, n[cand], cand == total))[0]]
-            supp[pick] = True
-            changed = grew = True
-    return grew
+    """Rule 3: rule 4 of :mod:`.disclosure`, until every relation holds."""
+    return close_relations(rels, supp, n, eligible, min_cell_firms)
 
 
 def _publish(cells: pd.DataFrame, supp: np.ndarray, chosen: list[CommonIndicator], min_cell_firms: int) -> pd.DataFrame:

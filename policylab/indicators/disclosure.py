@@ -135,8 +135,17 @@ def secondary_suppression(table: pd.DataFrame, primary: np.ndarray, *, min_cell_
     supp = primary.copy()
     n = table["n_firms"].fillna(0).to_numpy(dtype="float64")
     eligible = (table["flag"].to_numpy(dtype=object) != NOT_AVAILABLE) & (n > 0)
-    rels = relations(table)
-    changed = True
+    close_relations(relations(table), supp, n, eligible, min_cell_firms)
+    return supp
+
+
+def close_relations(rels, supp: np.ndarray, n: np.ndarray, eligible: np.ndarray,
+                    min_cell_firms: int) -> bool:
+    """Rule 4's loop, in place on ``supp``: in every relation ``(cells, total)`` holding a
+    suppressed cell, at least two cells are suppressed and together rest on at least
+    ``min_cell_firms`` firms; otherwise the eligible cell resting on the fewest firms (the
+    total last) is suppressed too, until every relation holds. True if any was added."""
+    grew, changed = False, True
     while changed:
         changed = False
         for idx, total in rels:
@@ -149,8 +158,8 @@ def secondary_suppression(table: pd.DataFrame, primary: np.ndarray, *, min_cell_
                 continue
             pick = cand[np.lexsort((cand, n[cand], cand == total))[0]]
             supp[pick] = True
-            changed = True
-    return supp
+            changed = grew = True
+    return grew
 
 
 def _meta(table: pd.DataFrame, attr: str, default) -> np.ndarray:

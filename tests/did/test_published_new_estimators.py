@@ -32,22 +32,14 @@ import pytest
 
 from policylab.did.estimators.imputation import did2s, imputation
 
+from printed import close
+
 pytestmark = [
     pytest.mark.reference,
     pytest.mark.filterwarnings("ignore::policylab.errors.FewClustersWarning"),
 ]
 
 CASTLE = {"outcome": "l_homicide", "unit": "sid", "time": "year", "cohort": "effyear"}
-
-
-def half_unit(printed: str) -> float:
-    """Half a unit of the last printed digit: '-0.0395' -> 5e-5."""
-    decimals = len(printed.split(".")[1]) if "." in printed else 0
-    return 0.5 * 10.0**-decimals
-
-
-def close(value: float, printed: str) -> bool:
-    return abs(value - float(printed)) <= half_unit(printed) * (1 + 1e-9)
 
 
 @pytest.fixture(scope="module")

@@ -15,20 +15,12 @@ import pytest
 
 from policylab.did import bacon, did_2x2, etwfe, sun_abraham, twfe
 
+from printed import close
+
 pytestmark = [
     pytest.mark.reference,
     pytest.mark.filterwarnings("ignore::policylab.errors.FewClustersWarning"),
 ]
-
-
-def half_unit(printed: str) -> float:
-    """Half a unit of the last printed digit: '-0.036549' -> 5e-7."""
-    decimals = len(printed.split(".")[1]) if "." in printed else 0
-    return 0.5 * 10.0**-decimals
-
-
-def close(value: float, printed: str) -> bool:
-    return abs(value - float(printed)) <= half_unit(printed) * (1 + 1e-9)
 
 
 @pytest.fixture(scope="module")

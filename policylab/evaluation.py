@@ -108,7 +108,7 @@ class EvaluationResult:
             "data_quality": dq.to_dict(orient="records"),
             "warnings": list(self.warnings),
             "provenance": self.provenance,
-            "synthesis": None if self.synthesis is None else self.synthesis.to_dict(),
+            "synthesis": None if self.synthesis is None else _synthesis_record(self.synthesis),
             "diagnostics": [d.to_dict() for d in self.diagnostics],
             "balance": [] if self.balance is None else
             self.balance.astype(object).where(self.balance.notna(), None).to_dict(orient="records"),
@@ -116,6 +116,19 @@ class EvaluationResult:
             "margins": [m.to_dict() for m in self.margins],
             "common_indicators": [] if self.common is None else _records(_common_rows(self.common)),
         }
+
+
+def _synthesis_record(synthesis: Any) -> dict[str, Any]:
+    """The synthesis with each pooled region's planning figure (``expected``)."""
+    from .shrinkage import expected_records
+
+    record = synthesis.to_dict()
+    for pooled, rec in zip(synthesis.pooled, record["pooled"]):
+        expected = expected_records(pooled)
+        for row in rec["regions"]:
+            if row["region"] in expected:
+                row["expected"] = expected[row["region"]]
+    return record
 
 
 def _common_rows(common: pd.DataFrame) -> pd.DataFrame:

@@ -63,6 +63,7 @@ __all__ = [
     "SHRINKAGE_COLUMNS",
     "Shrinkage",
     "reml_tau2",
+    "expectations",
     "shrink",
     "shrink_pooled",
 ]
@@ -496,3 +497,22 @@ def shrink_pooled(
             f"where the pooled effect has {mu:.6g} (SE {mu_se:.6g}); pass the standard errors "
             "the regions entered the pooling with (few_cluster_std_error)")
     return _compute(y, se, names, tau2, mu, mu_se, method, interval, float(pooled.alpha), [])
+
+
+def expectations(pooled: PooledEffect | None) -> Shrinkage | None:
+    """The planning figures of a pooled effect (:func:`shrink_pooled` with the numbers the
+    regions entered the pooling with), or None when nothing was pooled."""
+    if pooled is None or not pooled.pooled or len(pooled.estimates) != len(pooled.regions):
+        return None
+    return shrink_pooled(pooled)
+
+
+def expected_records(pooled: PooledEffect) -> dict[str, dict[str, Any]]:
+    """``results.json``'s ``expected`` record of each pooled region (by region key)."""
+    found = expectations(pooled)
+    if found is None:
+        return {}
+    return {r: {"estimate": b, "std_error": se, "conf_low": lo, "conf_high": hi,
+                "own_weight": w, "interval": found.interval}
+            for r, b, se, lo, hi, w in zip(found.regions, found.blups, found.blup_std_errors,
+                                           found.conf_low, found.conf_high, found.own_weights)}

@@ -151,27 +151,11 @@ class PooledEffect:
         """True when at least two regions were pooled (the estimate is a number)."""
         return len(self.regions) >= 2 and math.isfinite(self.estimate)
 
-    def expectations(self) -> Any:
-        """Each pooled region's lab-informed (empirical-Bayes) estimate, a planning figure
-        (:func:`policylab.shrinkage.shrink_pooled`), or None when nothing was pooled."""
-        if not self.pooled or len(self.estimates) != len(self.regions):
-            return None
-        from .shrinkage import shrink_pooled
-        return shrink_pooled(self)
-
     def _region_records(self) -> list[dict[str, Any]]:
         rows = [{"region": r, "weight": w} for r, w in zip(self.regions, self.weights)]
         if len(self.estimates) == len(rows):
             for row, y, se in zip(rows, self.estimates, self.std_errors):
                 row.update(estimate=y, std_error=se)
-        expected = self.expectations()
-        if expected is not None:
-            for row, b, bse, lo, hi, w in zip(rows, expected.blups, expected.blup_std_errors,
-                                              expected.conf_low, expected.conf_high,
-                                              expected.own_weights):
-                row["expected"] = {"estimate": b, "std_error": bse, "conf_low": lo,
-                                   "conf_high": hi, "own_weight": w,
-                                   "interval": expected.interval}
         return rows
 
     def to_dict(self) -> dict[str, Any]:

@@ -155,7 +155,7 @@ def test_the_impact_table_shows_the_planning_figure_beside_the_headline(example_
     text = re.sub(r"\s+", " ", re.sub("<[^>]+>", " ", table))
     assert "Lab-informed expectation (planning, not the headline)" in text
     assert "Own data carry" in text
-    kent = result.synthesis.get("exporter", "callaway_santanna").expectations()
+    kent = policylab.shrink_pooled(result.synthesis.get("exporter", "callaway_santanna"))
     i = kent.regions.index("kent")
     assert f"{100 * kent.own_weights[i]:.0f}%" in text
     page = (out / "regions" / "UKJ4.html").read_text(encoding="utf-8")

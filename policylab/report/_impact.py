@@ -21,6 +21,7 @@ import pandas as pd
 from ..did.inference.few_clusters import METHOD_TEXT
 from ..evaluation import EvaluationResult, RegionEffect, RegionInfo
 from ..synthesis import METHOD_LABELS as POOL_METHOD_LABELS
+from ..shrinkage import expectations
 from ..synthesis import PooledEffect, Synthesis
 from . import charts, tables
 from ..units import convert, effect_text, interval_text, outcome_unit
@@ -74,7 +75,7 @@ _NO_PLAN = {"planning": math.nan, "planning_low": math.nan, "planning_high": mat
 
 def _planning(pooled: PooledEffect | None) -> dict[str, dict[str, float]]:
     """Each pooled region's planning figure (its empirical-Bayes estimate) by region key."""
-    expected = pooled.expectations() if pooled is not None else None
+    expected = expectations(pooled)
     if expected is None:
         return {}
     return {r: {"planning": b, "planning_low": lo, "planning_high": hi, "own_weight": w}

@@ -272,6 +272,12 @@ def validate(
 MethodChoice = Enum("MethodChoice", {name: name for name in METHOD_NAMES}, type=str)
 
 
+class EngineChoice(str, Enum):
+    pandas = "pandas"
+    duckdb = "duckdb"
+    spark = "spark"
+
+
 class OutcomeChoice(str, Enum):
     exporter = "exporter"
     log_exports = "log_exports"
@@ -286,6 +292,9 @@ def estimate(
     outcome: Annotated[OutcomeChoice, typer.Option("--outcome", "-o", help="The outcome.")] = OutcomeChoice.exporter,
     region: Annotated[Optional[list[str]], typer.Option("--region", "-r", help="Region key(s); all when omitted.")] = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="A table or JSON.")] = OutputFormat.text,
+    engine: Annotated[Optional[EngineChoice], typer.Option(
+        "--engine", help="Where Callaway-Sant'Anna runs: in memory (pandas), or as SQL over the "
+        "lab's Parquet store (duckdb, out of core; spark); overrides lab.engine.")] = None,
 ) -> None:
     """Run one estimator for one outcome in every (or the chosen) region; print its estimates."""
     from .config import load_config
@@ -293,7 +302,8 @@ def estimate(
 
     with _user_errors():
         cfg = load_config(config)
-        effects = run_estimate(cfg, method=method.value, outcome=outcome.value, regions=region)
+        effects = run_estimate(cfg, method=method.value, outcome=outcome.value, regions=region,
+                               engine=engine.value if engine is not None else None)
     if output_format is OutputFormat.json:
         from .report import to_jsonable
 

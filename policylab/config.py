@@ -327,6 +327,15 @@ class Lab(_Model):
     pseudonymise_key_env: Annotated[str, Field(pattern=ENV_NAME)] | None = Field(
         None, description="environment variable with the key that pseudonymises firm IDs in every region"
     )
+    engine: Literal["pandas", "duckdb", "spark"] = Field(
+        "pandas", description="where Callaway-Sant'Anna's cells, clustered analytic standard "
+        "errors and aggregations are computed: in memory (pandas), as SQL over the Parquet "
+        "store out of core (duckdb, the 'scale' extra), or on Spark (the 'spark' extra); the "
+        "CLI's --engine overrides it")
+    spark_master: str = Field("local[*]", description="the Spark master URL for engine = 'spark'")
+    engine_memory_limit: Annotated[str, Field(pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$")] | None = Field(
+        None, description="DuckDB's memory_limit for engine = 'duckdb' (e.g. '4GB'; it spills "
+        "to disk beyond it); DuckDB's default (80% of RAM) when omitted")
 
     @model_validator(mode="after")
     def _window(self) -> "Lab":

@@ -145,16 +145,22 @@ def headline_inference(res, raw, panel: pd.DataFrame, cfg: LabConfig):
 
 
 def estimate(cfg: LabConfig, *, method: str, outcome: str, regions: list[str] | None = None,
-             data: LabData | None = None) -> list[RegionEffect]:
+             data: LabData | None = None, engine: str | None = None) -> list[RegionEffect]:
     """One estimator for one outcome in each (chosen) region, as ``policylab estimate`` runs it.
 
-    Raises :class:`~policylab.errors.UserError` for an unknown region key or outcome;
-    a region whose design cannot identify the effect raises :class:`DesignError`.
+    ``engine`` (default ``lab.engine``): ``"pandas"`` fits in memory; ``"duckdb"`` or
+    ``"spark"`` compute Callaway-Sant'Anna's cells, clustered analytic standard errors and
+    aggregations as SQL over the lab's Parquet store (:mod:`policylab.engines`), out of core.
+
+    Raises :class:`~policylab.errors.UserError` for an unknown region key or outcome, or an
+    estimator the engine cannot run; a region whose design cannot identify the effect raises
+    :class:`DesignError`.
     """
     from .config import OUTCOME_COLUMNS
     from .did.panel import firm_panel
     from .errors import UsageError, UserError
 
+    engine = engine or cfg.lab.engine
     keys = [r.key for r in cfg.regions]
     if unknown := [r for r in regions or [] if r not in keys]:
         raise UsageError([f"unknown region key(s) {unknown}; the config has {keys}"])
@@ -162,6 +168,9 @@ def estimate(cfg: LabConfig, *, method: str, outcome: str, regions: list[str] | 
         raise UsageError([f"outcome '{outcome}' needs firms column '{OUTCOME_COLUMNS[outcome]}', "
                           f"which region(s) {', '.join(map(repr, lacking))} of {cfg.source} do not "
                           "map; leave them out with --region, or map the column"])
+    if engine != "pandas":
+        return _estimate_on_engine(cfg, method=method, outcome=outcome, regions=regions,
+                                   engine=engine)
     data = data if data is not None else ingest(cfg)
     cluster = "consortium" if cfg.estimation.cluster == "consortium" else "firm_id"
     out = []
@@ -179,6 +188,66 @@ def estimate(cfg: LabConfig, *, method: str, outcome: str, regions: list[str] | 
                 raise DesignError(f"{region.info.name}: {exc}") from None
         res, record = headline_inference(res, raw, panel, cfg)
         out.append(RegionEffect(region.info.key, outcome, res, record))
+    return out
+
+
+def _estimate_on_engine(cfg: LabConfig, *, method: str, outcome: str, regions: list[str] | None,
+                        engine: str) -> list[RegionEffect]:
+    """``estimate`` on an SQL engine: the store is brought up to date (ingest writes the regions
+    whose inputs changed), then Callaway-Sant'Anna runs as SQL over it. Intervals are the
+    clustered analytic ones: the few-cluster bootstrap resamples firms in memory."""
+    import numpy as np
+
+    from .did.results import DiDResult, Estimate
+    from .engines import cs_from_store
+    from .errors import UsageError
+    from .store import CanonicalStore, store_dir
+
+    if method != "callaway_santanna":
+        raise UsageError([f"engine '{engine}' runs Callaway-Sant'Anna only (its cells, clustered "
+                          f"analytic standard errors and aggregations are SQL over the store); "
+                          f"'{method}' needs the firm panel in memory: use --engine pandas "
+                          "(lab.engine = 'pandas')"])
+    est = cfg.estimation
+    configured = cfg.resolve(cfg.lab.store_dir) if cfg.lab.store_dir is not None else None
+    store = CanonicalStore(store_dir(cfg.output_dir, configured))
+    with store.lock():
+        ingest(cfg, store=store.root)  # writes only the regions whose inputs changed
+    out = []
+    for region in cfg.regions:
+        if regions and region.key not in regions:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PolicylabWarning)  # carried on the result's own warnings
+            found = cs_from_store(
+                store.root, region.key, outcome, engine=engine, control_group=est.control_group,
+                cluster="consortium" if est.cluster == "consortium" else "firm_id",
+                min_e=-est.leads, max_e=est.lags, alpha=est.alpha,
+                aggregations=("simple", "dynamic"), spark_master=cfg.lab.spark_master,
+                memory_limit=cfg.lab.engine_memory_limit)
+        simple = found.aggregates["simple"].iloc[0]
+        dynamic = found.aggregates["dynamic"]
+        dynamic = dynamic[dynamic["term"] != "overall"] if "term" in dynamic else dynamic
+        terms = tuple(Estimate(str(r.term), float(r.estimate), float(r.std_error),
+                               float(r.conf_low), float(r.conf_high), float(r.p_value),
+                               int(r.event_time) if "event_time" in dynamic and
+                               r.event_time == r.event_time else None)
+                      for r in dynamic.itertuples())
+        headline = Estimate("ATT (simple)", float(simple["estimate"]), float(simple["std_error"]),
+                            float(simple["conf_low"]), float(simple["conf_high"]),
+                            float(simple["p_value"]))
+        why = (f"computed by engine '{engine}' as SQL over the store: clustered analytic "
+               "intervals (the few-cluster bootstrap needs the firm panel in memory: --engine "
+               "pandas); with few consortia they are too narrow")
+        res = DiDResult(method="callaway_santanna", outcome=outcome, estimates=terms,
+                        headline=headline, vcov=np.empty((0, 0)),
+                        vcov_type=f"analytic, clustered ({engine} over the store)",
+                        alpha=est.alpha, n_obs=found.n_obs, n_units=found.n_units,
+                        n_treated=found.n_treated, n_clusters=found.n_clusters,
+                        spec={"engine": engine, **dict(found.spec)},
+                        warnings=(*found.warnings, why))
+        out.append(RegionEffect(region.key, outcome, res,
+                                {"method": "analytic", "used": False, "reason": why}))
     return out
 
 
@@ -531,6 +600,11 @@ def run(cfg: LabConfig, data: LabData | None = None, *, progress: Progress = _no
                                     min_cell_firms=cfg.lab.min_cell_firms,
                                     dominance_share=cfg.lab.dominance_share, effects=headline_effects)
     notes += [f"{p}" for p in data.warnings]
+    if cfg.lab.engine != "pandas":
+        notes.append(f"lab.engine = '{cfg.lab.engine}' runs Callaway-Sant'Anna out of core in "
+                     "'policylab estimate'; the report's stages (the few-cluster bootstrap, the "
+                     "other estimators, diagnostics, margins, indicators) need the firm panels in "
+                     "memory and ran in memory (pandas), with the same numbers")
     progress("Computing the EU common indicators")
     common = common_table(cfg, data)
     est = cfg.estimation

@@ -33,6 +33,7 @@ def evaluated():
     text = EXAMPLE.read_text(encoding="utf-8")
     text = re.sub(r"(?m)^methods = .*$", 'methods = ["imputation", "did2s", "dcdh"]', text)
     text = re.sub(r"(?m)^outcomes = .*$", 'outcomes = ["exporter"]', text)
+    text = text.replace("[estimation]", "[estimation]\nmargins = false", 1)  # not tested here
     cfg = parse_config(text, base_dir=EXAMPLE.parent)
     return policylab.evaluate(cfg, write=False)
 
@@ -82,7 +83,7 @@ def test_a_region_with_few_members_also_gets_synthetic_did_and_says_so():
     text = EXAMPLE.read_text(encoding="utf-8")
     text = re.sub(r"(?m)^methods = .*$", 'methods = ["callaway_santanna"]', text)
     text = re.sub(r"(?m)^outcomes = .*$", 'outcomes = ["exporter"]', text)
-    text = text.replace("[estimation]", "[estimation]\nsynthetic_did_below = 75", 1)
+    text = text.replace("[estimation]", "[estimation]\nsynthetic_did_below = 75\nmargins = false", 1)
     cfg = parse_config(text, base_dir=EXAMPLE.parent)
     two = [r for r in cfg.regions if r.key in ("usti", "kent")]  # 70 and 89 member firms
     result = policylab.evaluate(cfg.model_copy(update={"regions": two}), write=False)

@@ -14,8 +14,9 @@ an engine (:class:`Backend`). The steps mirror the in-memory path exactly:
    covariates and weights the panel estimator and the unbalanced-panel (repeated
    cross-section) estimator both reduce to this difference of means, with influence
    function ``n / N_p * (y - mean_p)`` on the rows of each of the four parts ``p``;
-3. :func:`aggregation_plan` is ``aggregate``'s plan (weights by group shares ``pg``, R
-   ``aggte``'s estimated-weights term ``w_i (a(G_i) - m(G_i) theta) / sum(pg)``);
+3. ``aggregation_plan`` (shared with :func:`policylab.did.aggregate`) gives the weights
+   (by group shares ``pg``, R ``aggte``'s estimated-weights term
+   ``w_i (a(G_i) - m(G_i) theta) / sum(pg)``);
 4. :func:`coefficients` writes every estimate's influence function as per-(cohort, year)
    coefficients ``a, c`` (``a * (y - m(g,t)) + c`` per row) and per-cohort ``u`` (per firm),
    which the engine joins to the rows and sums within clusters (R ``did`` >= 2.5: clustered
@@ -42,6 +43,7 @@ import pandas as pd
 from ..constants import FEW_CLUSTERS
 from ..did.core.checks import DiDInputError
 from ..did.core.influence import SE_FLOOR
+from ..did.estimators.callaway_santanna.aggregate import aggregation_plan
 from ..did.estimators.callaway_santanna.att_gt import NoComparisonWarning
 from ..did.estimators.callaway_santanna.estimation import TRIM_LEVEL
 from ..did.results import AGGREGATE_TIDY_COLUMNS, GROUP_TIME_TIDY_COLUMNS
@@ -472,94 +474,6 @@ class AggColumn:
     estimate: float
     v: np.ndarray
     u: np.ndarray | None
-
-
-def _pg_weights(sel: np.ndarray, pg_cell: np.ndarray) -> np.ndarray:
-    w = np.zeros(pg_cell.size)
-    w[sel] = pg_cell[sel] / pg_cell[sel].sum()
-    return w
-
-
-def aggregation_plan(kind: str, group: np.ndarray, time: np.ndarray, groups: np.ndarray,
-                     pg: np.ndarray, balance_e: int | None, min_e: int | None,
-                     max_e: int | None):
-    """``aggregate``'s ``_Aggregator.plan``: element keys, weights ``W`` (cells x elements),
-    each element's estimated-weights cells, the overall weights and notes."""
-    g, t = group, time
-    e = t - g
-    K = g.size
-    cell_g = np.searchsorted(groups, g)
-    pg_cell = pg[cell_g]
-    post = g <= t
-    if max_e is not None and kind != "calendar":
-        post = post & (e <= max_e)
-    notes: list[str] = []
-    cols, wifs, keys = [], [], []
-    if kind == "simple":
-        if not post.any():
-            raise ValueError("no post-treatment group-time effects to aggregate")
-        ov = _pg_weights(post, pg_cell)
-        return np.zeros(0), np.zeros((K, 0)), [], ov, np.flatnonzero(post), notes
-    if kind == "group":
-        for gv in groups:
-            sel = (g == gv) & post
-            if not sel.any():
-                notes.append(f"group {int(gv)} has no post-treatment cells in the window")
-                continue
-            w = np.zeros(K)
-            w[sel] = 1.0 / sel.sum()
-            cols.append(w)
-            wifs.append(None)
-            keys.append(gv)
-        if not cols:
-            raise ValueError("no post-treatment group-time effects to aggregate")
-        W = np.column_stack(cols)
-        key_arr = np.asarray(keys)
-        pgg = pg[np.searchsorted(groups, key_arr)]
-        ov = W @ (pgg / pgg.sum())
-        return key_arr, W, wifs, ov, pgg, notes
-    if kind == "dynamic":
-        include = np.ones(K, dtype=bool)
-        eseq = np.unique(e)
-        if balance_e is not None:
-            t_max = t.max()
-            t_min = min(t.min(), g.min())
-            include = (t_max - g) >= balance_e
-            eseq = np.unique(e[include])
-            eseq = eseq[(eseq <= balance_e) & (eseq >= balance_e - t_max + t_min)]
-        if min_e is not None:
-            eseq = eseq[eseq >= min_e]
-        if max_e is not None:
-            eseq = eseq[eseq <= max_e]
-        for ev in eseq:
-            sel = (e == ev) & include
-            if not sel.any():
-                continue
-            cols.append(_pg_weights(sel, pg_cell))
-            wifs.append(np.flatnonzero(sel))
-            keys.append(ev)
-        if not cols:
-            raise ValueError("no event times left to aggregate (check balance_e/min_e/max_e)")
-        W = np.column_stack(cols)
-        key_arr = np.asarray(keys)
-        posk = key_arr >= 0
-        if not posk.any():
-            raise ValueError("no event time >= 0 in the window: no overall dynamic effect")
-        ov = W[:, posk].mean(axis=1)
-        return key_arr, W, wifs, ov, None, notes
-    tseq = np.unique(t[t >= g.min()])
-    for tv in tseq:
-        sel = (t == tv) & (g <= tv)
-        if not sel.any():
-            continue
-        cols.append(_pg_weights(sel, pg_cell))
-        wifs.append(np.flatnonzero(sel))
-        keys.append(tv)
-    if not cols:
-        raise ValueError("no post-treatment group-time effects to aggregate")
-    W = np.column_stack(cols)
-    ov = W.mean(axis=1)
-    return np.asarray(keys), W, wifs, ov, None, notes
 
 
 def aggregate_columns(kind: str, att: np.ndarray, group: np.ndarray, time: np.ndarray,

@@ -263,6 +263,98 @@ def _combine(IF: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
             out += part
 
 
+def _pg_weights(sel: np.ndarray, pg_cell: np.ndarray) -> np.ndarray:
+    w = np.zeros(pg_cell.size)
+    w[sel] = pg_cell[sel] / pg_cell[sel].sum()
+    return w
+
+
+def aggregation_plan(kind: str, group: np.ndarray, time: np.ndarray, groups: np.ndarray,
+                     pg: np.ndarray, balance_e: int | None, min_e: int | None,
+                     max_e: int | None):
+    """The weights of one aggregation of ``ATT(g,t)`` cells (``group``, ``time`` per cell;
+    ``pg`` the share of units in each of ``groups``, R ``aggte``'s): element keys, weights
+    ``W`` (cells x elements), each element's estimated-weights cells, the overall weights and
+    their cells or group shares, and notes. Shared by :func:`aggregate` and the SQL engines
+    (:mod:`policylab.engines`)."""
+    g, t = group, time
+    e = t - g
+    K = g.size
+    cell_g = np.searchsorted(groups, g)
+    pg_cell = pg[cell_g]
+    post = g <= t
+    if max_e is not None and kind != "calendar":
+        post = post & (e <= max_e)
+    notes: list[str] = []
+    cols, wifs, keys = [], [], []
+    if kind == "simple":
+        if not post.any():
+            raise ValueError("no post-treatment group-time effects to aggregate")
+        ov = _pg_weights(post, pg_cell)
+        return np.zeros(0), np.zeros((K, 0)), [], ov, np.flatnonzero(post), notes
+    if kind == "group":
+        for gv in groups:
+            sel = (g == gv) & post
+            if not sel.any():
+                notes.append(f"group {int(gv)} has no post-treatment cells in the window")
+                continue
+            w = np.zeros(K)
+            w[sel] = 1.0 / sel.sum()
+            cols.append(w)
+            wifs.append(None)
+            keys.append(gv)
+        if not cols:
+            raise ValueError("no post-treatment group-time effects to aggregate")
+        W = np.column_stack(cols)
+        key_arr = np.asarray(keys)
+        pgg = pg[np.searchsorted(groups, key_arr)]
+        ov = W @ (pgg / pgg.sum())
+        return key_arr, W, wifs, ov, pgg, notes
+    if kind == "dynamic":
+        include = np.ones(K, dtype=bool)
+        eseq = np.unique(e)
+        if balance_e is not None:
+            t_max = t.max()
+            t_min = min(t.min(), g.min())
+            include = (t_max - g) >= balance_e
+            eseq = np.unique(e[include])
+            eseq = eseq[(eseq <= balance_e) & (eseq >= balance_e - t_max + t_min)]
+        if min_e is not None:
+            eseq = eseq[eseq >= min_e]
+        if max_e is not None:
+            eseq = eseq[eseq <= max_e]
+        for ev in eseq:
+            sel = (e == ev) & include
+            if not sel.any():
+                continue
+            cols.append(_pg_weights(sel, pg_cell))
+            wifs.append(np.flatnonzero(sel))
+            keys.append(ev)
+        if not cols:
+            raise ValueError("no event times left to aggregate (check balance_e/min_e/max_e)")
+        W = np.column_stack(cols)
+        key_arr = np.asarray(keys)
+        posk = key_arr >= 0
+        if not posk.any():
+            raise ValueError("no event time >= 0 in the window: no overall dynamic effect")
+        ov = W[:, posk].mean(axis=1)
+        return key_arr, W, wifs, ov, None, notes
+    tseq = np.unique(t[t >= g.min()])
+    for tv in tseq:
+        sel = (t == tv) & (g <= tv)
+        if not sel.any():
+            continue
+        cols.append(_pg_weights(sel, pg_cell))
+        wifs.append(np.flatnonzero(sel))
+        keys.append(tv)
+    if not cols:
+        raise ValueError("no post-treatment group-time effects to aggregate")
+    W = np.column_stack(cols)
+    ov = W.mean(axis=1)
+    return np.asarray(keys), W, wifs, ov, None, notes
+
+
+
 class _Aggregator:
     """Group shares and the estimated-weights term, using the cohort blocks of the units.
 
@@ -326,87 +418,9 @@ class _Aggregator:
                 seg += wc * IF[sl, c]
 
     # -- weights -----------------------------------------------------------------
-    def _pg_weights(self, sel: np.ndarray) -> np.ndarray:
-        w = np.zeros(self.r.att.size)
-        w[sel] = self.pg_cell[sel] / self.pg_cell[sel].sum()
-        return w
-
     def plan(self, kind: str, balance_e, min_e, max_e):
-        r = self.r
-        g, t = r.group, r.time
-        e = t - g
-        K = r.att.size
-        post = g <= t
-        if max_e is not None:
-            post = post & (e <= max_e)
-        notes: list[str] = []
-        cols, wifs, keys = [], [], []
-        if kind == "simple":
-            if not post.any():
-                raise ValueError("no post-treatment group-time effects to aggregate")
-            ov = self._pg_weights(post)
-            return np.zeros(0), np.zeros((K, 0)), [], ov, np.flatnonzero(post), notes
-        if kind == "group":
-            for gi, gv in enumerate(self.groups):
-                sel = (g == gv) & post
-                if not sel.any():
-                    notes.append(f"group {int(gv)} has no post-treatment cells in the window")
-                    continue
-                w = np.zeros(K)
-                w[sel] = 1.0 / sel.sum()
-                cols.append(w)
-                wifs.append(None)
-                keys.append(gv)
-            if not cols:
-                raise ValueError("no post-treatment group-time effects to aggregate")
-            W = np.column_stack(cols)
-            key_arr = np.asarray(keys)
-            pgg = self.pg[np.searchsorted(self.groups, key_arr)]
-            ov = W @ (pgg / pgg.sum())
-            return key_arr, W, wifs, ov, pgg, notes
-        if kind == "dynamic":
-            include = np.ones(K, dtype=bool)
-            eseq = np.unique(e)
-            if balance_e is not None:
-                t_max = t.max()
-                t_min = min(t.min(), g.min())
-                include = (t_max - g) >= balance_e
-                eseq = np.unique(e[include])
-                eseq = eseq[(eseq <= balance_e) & (eseq >= balance_e - t_max + t_min)]
-            if min_e is not None:
-                eseq = eseq[eseq >= min_e]
-            if max_e is not None:
-                eseq = eseq[eseq <= max_e]
-            for ev in eseq:
-                sel = (e == ev) & include
-                if not sel.any():
-                    continue
-                cols.append(self._pg_weights(sel))
-                wifs.append(np.flatnonzero(sel))
-                keys.append(ev)
-            if not cols:
-                raise ValueError("no event times left to aggregate (check balance_e/min_e/max_e)")
-            W = np.column_stack(cols)
-            key_arr = np.asarray(keys)
-            posk = key_arr >= 0
-            if not posk.any():
-                raise ValueError("no event time >= 0 in the window: no overall dynamic effect")
-            ov = W[:, posk].mean(axis=1)
-            return key_arr, W, wifs, ov, None, notes
-        # calendar
-        tseq = np.unique(t[t >= g.min()])
-        for tv in tseq:
-            sel = (t == tv) & (g <= tv)
-            if not sel.any():
-                continue
-            cols.append(self._pg_weights(sel))
-            wifs.append(np.flatnonzero(sel))
-            keys.append(tv)
-        if not cols:
-            raise ValueError("no post-treatment group-time effects to aggregate")
-        W = np.column_stack(cols)
-        ov = W.mean(axis=1)
-        return np.asarray(keys), W, wifs, ov, None, notes
+        return aggregation_plan(kind, self.r.group, self.r.time, self.groups, self.pg,
+                                balance_e, min_e, max_e)
 
     # -- estimated-weights term --------------------------------------------------
     def _add(self, col: np.ndarray, coef: np.ndarray) -> None:

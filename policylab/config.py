@@ -290,7 +290,7 @@ class Estimation(_Model):
     margins: bool = Field(
         True, description="estimate the export margins (propensity, prior exporters' exports, "
         "destination countries, export value and its split between new and prior exporters; "
-        "about 1-2 s per region)")
+        "about 1.5 s for the example's six regions)")
     bootstrap_draws: Annotated[int, Field(ge=99, le=99_999)] = Field(
         999, description="draws of the few-cluster bootstrap to start from (more are added "
         "until bootstrap_mc_target is met)")

@@ -469,7 +469,8 @@ def region_margins(region: RegionData, cfg: LabConfig, fitted: list[RegionEffect
     ``exporter`` and ``exports_eur`` when ``evaluate`` has fitted them; Poisson extended TWFE
     for export value. The few-cluster policy applies with ``estimation.bootstrap_draws``
     draws (no draws added for a Monte Carlo target), except for the Poisson margin, whose
-    interval is analytic (its score bootstrap costs about 8 s per region) and says so.
+    interval is analytic (its score bootstrap costs about 8 s per region) and says so. All
+    margins of the example's six regions take about 1.5 s.
     """
     from .did.panel import coded_panel, firm_panel
     from .margins import RegionMargins, export_margins

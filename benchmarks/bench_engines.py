@@ -53,6 +53,7 @@ import pickle
 import platform
 import shutil
 import signal
+import tempfile
 import subprocess
 import sys
 import time
@@ -354,7 +355,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=float, nargs="*", default=[1e6, 1e7, 5e7])
     ap.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES)
     ap.add_argument("--outcomes", nargs="+", default=["exporter", "exports_eur"])
-    ap.add_argument("--data", default="/tmp/policylab-engine-bench",
+    ap.add_argument("--data", default=str(Path(tempfile.gettempdir()) / "policylab-engine-bench"),
                     help="where the generated stores and the workers' files go")
     ap.add_argument("--cap-sizes", type=float, nargs="*", default=[1e7])
     ap.add_argument("--cap-gb", type=float, default=4.0, help="RLIMIT_AS of the capped rows")

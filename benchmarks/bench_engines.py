@@ -53,9 +53,9 @@ import pickle
 import platform
 import shutil
 import signal
-import tempfile
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 

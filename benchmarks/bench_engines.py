@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import itertools
 import json
 import math
 import os
@@ -57,6 +58,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import suppress
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -134,7 +136,7 @@ def worker(spec: dict) -> int:
                    cells={o: int(e["cells"]) for o, e in est.items()},
                    simple={o: [float(e["simple"]["estimate"].iloc[0]),
                                float(e["simple"]["std_error"].iloc[0])] for o, e in est.items()})
-    except BaseException as e:  # MemoryError, ArrowMemoryError, duckdb / py4j errors
+    except BaseException as e:  # noqa: BLE001 - MemoryError, Arrow, duckdb, py4j: recorded
         text = str(e).strip().splitlines()
         rec["error"] = f"{type(e).__name__}: {text[0][:300] if text else ''}".strip()
         chain, x = [], e
@@ -149,13 +151,11 @@ def worker(spec: dict) -> int:
         kids = psutil.Process().children(recursive=True)
         rec["children_hwm_mb"] = sum(_hwm_kb(k.pid) for k in kids) / 1024
         rec["children"] = [k.name() for k in kids]
-    except Exception:  # pragma: no cover
+    except Exception:  # noqa: BLE001  # pragma: no cover - psutil missing or process gone
         rec["children_hwm_mb"] = 0.0
     if spark is not None:
-        try:
+        with suppress(Exception):  # the process exits next
             spark.stop()
-        except Exception:  # pragma: no cover
-            pass
     rec["phases"] = {k: round(v, 3) for k, v in phases.items()}
     Path(spec["out"]).write_text(json.dumps(rec))
     return 0 if rec["ok"] else 3
@@ -172,7 +172,8 @@ class Waiter:
     """Waits for a quiet machine before each run, within a total budget."""
 
     def __init__(self, max_load: float, max_wait: float, budget: float, enabled: bool):
-        self.max_load, self.max_wait, self.budget, self.enabled = max_load, max_wait, budget, enabled
+        self.max_load, self.max_wait = max_load, max_wait
+        self.budget, self.enabled = budget, enabled
         self.spent = 0.0
 
     def __call__(self, label: str) -> dict:
@@ -224,11 +225,13 @@ def spawn(spec: dict, *, rlimit_as_gb: float | None, timeout: float, workdir: Pa
             cap = int(rlimit_as_gb * 2**30)
             resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
-    log = open(workdir / f"{Path(spec['out']).stem}.log", "w")
+    log = open(workdir / f"{Path(spec['out']).stem}.log", "w")  # noqa: SIM115 - closed below
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker",
-                             json.dumps(spec)], env=env, cwd=workdir, stdout=log, stderr=log,
-                            preexec_fn=limit, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)],
+        env=env, cwd=workdir, stdout=log, stderr=log,
+        preexec_fn=limit,  # noqa: PLW1509 - the parent starts no threads
+        start_new_session=True)
     peak, timed_out = 0, False
     root = psutil.Process(proc.pid)
     while proc.poll() is None:
@@ -332,21 +335,24 @@ def versions() -> dict:
         pl = "?"
     cpu = "?"
     try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
     except OSError:
         pass
     import hashlib
 
     engines = hashlib.sha256(b"".join(
         f.read_bytes() for f in sorted((ROOT / "policylab" / "engines").glob("*.py")))).hexdigest()
-    return {"engines_sha256": engines[:12], "python": platform.python_version(), "numpy": numpy.__version__,
-            "pandas": pandas.__version__, "pyarrow": pyarrow.__version__,
-            "duckdb": duckdb.__version__, "pyspark": pyspark.__version__, "psutil": psutil.__version__,
-            "java": jline, "policylab": pl, "cpu": cpu, "cores": os.cpu_count(),
-            "ram_gb": round(psutil.virtual_memory().total / 2**30, 1), "machine": platform.machine()}
+    return {"engines_sha256": engines[:12], "python": platform.python_version(),
+            "numpy": numpy.__version__, "pandas": pandas.__version__,
+            "pyarrow": pyarrow.__version__, "duckdb": duckdb.__version__,
+            "pyspark": pyspark.__version__, "psutil": psutil.__version__, "java": jline,
+            "policylab": pl, "cpu": cpu, "cores": os.cpu_count(),
+            "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "machine": platform.machine()}
 
 
 def main() -> None:
@@ -550,7 +556,7 @@ def crossovers(run: dict) -> list[str]:
     sizes = sorted({r["size"] for r in rows})
     out = []
     for a, b in (("pandas", "duckdb"), ("duckdb", "spark"), ("pandas", "spark")):
-        for n1, n2 in zip(sizes, sizes[1:]):
+        for n1, n2 in itertools.pairwise(sizes):
             if not all((e, n) in by for e in (a, b) for n in (n1, n2)):
                 continue
             d1 = by[(a, n1)]["wall"] - by[(b, n1)]["wall"]
@@ -561,12 +567,17 @@ def crossovers(run: dict) -> list[str]:
                 n = (cb / ca) ** (1 / (ba - bb)) if ba != bb else float("nan")
                 faster = b if d2 > 0 else a
                 out.append(f"wall time: {faster} overtakes {a if faster == b else b} at about "
-                           f"{n / 1e6:,.1f} M firm-years (between {n1 / 1e6:g} M and {n2 / 1e6:g} M; "
+                           f"{n / 1e6:,.1f} M firm-years (between {n1 / 1e6:g} M and "
+                           f"{n2 / 1e6:g} M; "
                            f"power law through the two measured points)")
-    for a, b in (("duckdb", "spark"), ("pandas", "duckdb")):
-        both = [n for n in sizes if (a, n) in by and (b, n) in by]
+    for x, y in (("duckdb", "spark"), ("pandas", "duckdb")):
+        both = [n for n in sizes if (x, n) in by and (y, n) in by]
+        slower_y = [by[(y, n)]["wall"] > by[(x, n)]["wall"] for n in both]
+        if not both or len(set(slower_y)) != 1:
+            continue  # a crossover, reported above
+        a, b = (x, y) if slower_y[0] else (y, x)
         ratios = [by[(b, n)]["wall"] / by[(a, n)]["wall"] for n in both]
-        if ratios and min(ratios) > 1:
+        if True:
             txt = (f"wall time: {b} slower than {a} at every size both ran "
                    f"({', '.join(f'{x:.1f}x at {n / 1e6:g} M' for x, n in zip(ratios, both))})")
             if len(both) >= 2 and ratios[-1] < ratios[-2]:
@@ -585,7 +596,8 @@ def crossovers(run: dict) -> list[str]:
         per = mb * 2**20 / size
         ram = run["versions"]["ram_gb"] * 2**30
         out.append(f"memory: pandas held {per:,.0f} bytes per firm-year at {size / 1e6:g} M "
-                   f"({_mb(mb)} MB); at that rate it needs the machine's {run['versions']['ram_gb']:g} GB "
+                   f"({_mb(mb)} MB); at that rate it needs the machine's "
+                   f"{run['versions']['ram_gb']:g} GB "
                    f"at about {ram / per / 1e6:,.0f} M firm-years, and a 4 GB budget at about "
                    f"{4 * 2**30 / per / 1e6:,.1f} M")
     return out
@@ -594,7 +606,7 @@ def crossovers(run: dict) -> list[str]:
 def _crossing(by: dict, a: str, b: str, sizes: list[int]) -> float | None:
     """Firm-years where b's wall time falls below a's (power laws between the two measured
     sizes around the sign change), or None."""
-    for n1, n2 in zip(sizes, sizes[1:]):
+    for n1, n2 in itertools.pairwise(sizes):
         if not all((e, n) in by for e in (a, b) for n in (n1, n2)):
             continue
         if by[(a, n1)]["wall"] <= by[(b, n1)]["wall"] and by[(a, n2)]["wall"] > by[(b, n2)]["wall"]:
@@ -626,12 +638,24 @@ def advice(run: dict) -> str | None:
         for n, g in sorted(limits.items()))) if limits else ""
     capped = [r for r in rows if r["capped"] and r["engine"] == "duckdb"]
     out = []
-    first = (f"Stay on pandas below about {cross / 1e6:.0f} M firm-years" if cross else
-             "Stay on pandas for small panels")
-    out.append(f"{first}: there it is about as fast as DuckDB ({p0['wall']:.0f} s against "
-               f"{d0['wall']:.0f} s at {n0 / 1e6:g} M, both including the ~1.5 s of imports) and "
-               f"uses less memory ({_mb(p0['peak_mb'])} against {_mb(d0['peak_mb'])} MB).")
-    txt = (f"Switch to DuckDB past that size or, usually the binding limit, when pandas' "
+    if cross:
+        out.append(f"Stay on pandas below about {cross / 1e6:.0f} M firm-years: there it is about "
+                   f"as fast as DuckDB ({p0['wall']:.1f} s against {d0['wall']:.1f} s at "
+                   f"{n0 / 1e6:g} M, both including ~1 s of imports) and uses less memory "
+                   f"({_mb(p0['peak_mb'])} against {_mb(d0['peak_mb'])} MB).")
+        lead = "Switch to DuckDB past that size or, usually the binding limit, when"
+    else:
+        n1 = next((n for n in sizes[1:] if ("pandas", n) in by and ("duckdb", n) in by), None)
+        later = (f"; from {n1 / 1e6:g} M DuckDB is clearly faster "
+                 f"({by[('duckdb', n1)]['wall']:.0f} s against {by[('pandas', n1)]['wall']:.0f} s)"
+                 if n1 else "")
+        out.append(f"Speed alone hardly decides below a few million firm-years: at {n0 / 1e6:g} M "
+                   f"pandas and DuckDB take the same few seconds ({p0['wall']:.1f} s and "
+                   f"{d0['wall']:.1f} s, a third of it interpreter start and imports) and pandas "
+                   f"uses less memory ({_mb(p0['peak_mb'])} against {_mb(d0['peak_mb'])} MB)"
+                   f"{later}.")
+        lead = "Switch to DuckDB when"
+    txt = (f"{lead} pandas' "
            f"footprint of about {per / 1e3:.1f} kB per firm-year ({per * 1e6 / 2**30:.1f} GB per "
            f"million) approaches the memory the job may use: a 4 GB budget ends at about "
            f"{4 * 2**30 / per / 1e6:.0f} M firm-years")
@@ -669,7 +693,8 @@ def advice(run: dict) -> str | None:
                 f"through cs_from_store_many, which runs a lab's whole region x outcome grid in "
                 f"the same two passes.")
         else:
-            out.append(f"Spark local overtook DuckDB at {both[ratios.index(min(ratios))] / 1e6:g} M "
+            at = both[ratios.index(min(ratios))]
+            out.append(f"Spark local overtook DuckDB at {at / 1e6:g} M "
                        f"firm-years ({min(ratios):.2f} of DuckDB's time).")
     return " ".join(out)
 
@@ -681,10 +706,11 @@ def write_results(run: dict, path: Path | None) -> None:
     lines = [
         "# Benchmark: the Callaway-Sant'Anna stage on pandas, DuckDB and Spark (issue 14)",
         "",
-        "Written by `python benchmarks/bench_engines.py --write` (do not edit by hand); data "
-        "from `benchmarks/engine_lab.py`.",
+        ("Written by `python benchmarks/bench_engines.py --write` (do not edit by hand); data "
+        "from `benchmarks/engine_lab.py`."),
         "",
-        f"- date: {run['date'][:10]}; machine: {v['cores']} cores ({v['cpu']}), {v['ram_gb']:g} GB "
+        (f"- date: {run['date'][:10]}; machine: {v['cores']} cores ({v['cpu']}), "
+         f"{v['ram_gb']:g} GB "
         f"RAM, no swap, {v['machine']}; Python {v['python']}, numpy {v['numpy']}, pandas "
         f"{v['pandas']}, pyarrow {v['pyarrow']}, duckdb {v['duckdb']}, pyspark {v['pyspark']} "
         f"({v['java']}), policylab {v['policylab']} (`policylab/engines/*.py` sha256 "
@@ -692,7 +718,7 @@ def write_results(run: dict, path: Path | None) -> None:
         f"{load[1]:.1f} / {load[2]:.1f} (1/5/15 min); the machine is shared: before each run "
         f"the script waited (up to {a['max_wait']:.0f} s, {a['wait_budget']:.0f} s in all) for "
         f"the 1-minute load to fall below {a['max_load']:g}; the load when the run started is "
-        "beside each row",
+        "beside each row"),
         "- data: one region of a generated store (`engine_lab.py`, seed 2024): firm-years "
         "2008-2022, 70 % of firms observed every year, the rest entering 2008-2015 for 5+ "
         "years; 70 % never-members; members in consortia of about 15 founded 2011-2018, "
@@ -706,30 +732,30 @@ def write_results(run: dict, path: Path | None) -> None:
                     f"{d['regions'][0]['bytes']['firms'] / 2**20:,.0f} MB, generated in "
                     f"{d['seconds']:.0f} s" for n, d in sorted(run["data"].items(),
                                                              key=lambda kv: int(kv[0]))),
-        f"- task per row: a fresh worker process runs `cs_from_store_many(store, ['gen0'], "
+        (f"- task per row: a fresh worker process runs `cs_from_store_many(store, ['gen0'], "
         f"{a['outcomes']}, engine=..., control_groups=('never_treated',), "
         "cluster='consortium')`: ATT(g,t) with analytic standard errors clustered by "
         "consortium (never-members their own clusters) and the simple, dynamic, group and "
         "calendar aggregations with theirs, for each outcome. pandas reads the region's "
         "Parquet parts into memory and runs `firm_panel`, `att_gt`, `aggregate` once per "
-        "outcome; DuckDB and Spark run two SQL passes for the whole batch",
-        "- the table times the **CS stage only**: `policylab.engines` offers no firm-panel "
+        "outcome; DuckDB and Spark run two SQL passes for the whole batch"),
+        ("- the table times the **CS stage only**: `policylab.engines` offers no firm-panel "
         "indicator cells (the monitoring indicators still run in pandas, "
-        "`policylab.indicators`), so the issue's \"indicators\" part is not measured here",
-        "- wall: the whole worker (interpreter start, imports, Spark session start, reading, "
+        "`policylab.indicators`), so the issue's \"indicators\" part is not measured here"),
+        ("- wall: the whole worker (interpreter start, imports, Spark session start, reading, "
         "estimation, exit), timed by the parent; peak RSS: the resident memory of the "
         "worker's process tree (Python + the JVM for Spark), sampled every 0.2 s, or the "
         "worker's `ru_maxrss` (pandas, DuckDB) / the sum of the worker's and the JVM's "
-        "high-water marks (Spark) when larger; one run per row",
-        f"- engines: pandas under an address-space guard (RLIMIT_AS, at most "
+        "high-water marks (Spark) when larger; one run per row"),
+        (f"- engines: pandas under an address-space guard (RLIMIT_AS, at most "
         f"{a['guard_gb']:g} GB: the shared machine has no swap); DuckDB at its defaults (all "
         "cores, memory_limit 80 % of RAM, spilling to a temporary folder); Spark "
         f"`local[*]`, `spark.driver.memory={a['spark_driver_memory']}`, UI off, otherwise "
         "defaults (200 shuffle partitions, adaptive execution on); every worker with "
-        "`ARROW_DEFAULT_MEMORY_POOL=system`",
+        "`ARROW_DEFAULT_MEMORY_POOL=system`"),
         "",
-        "| firm-years | firms | clusters | engine | wall (s) | phases inside the worker (s) "
-        "| peak RSS (MB) | result | load at start | limits |",
+        ("| firm-years | firms | clusters | engine | wall (s) | phases inside the worker (s) "
+        "| peak RSS (MB) | result | load at start | limits |"),
         "|---:|---:|---:|---|---:|---|---:|---|---:|---|",
     ]
     for r in [r for r in run["rows"] if not r["capped"]]:
@@ -740,21 +766,21 @@ def write_results(run: dict, path: Path | None) -> None:
             "",
             "Memory-capped runs (the same store, a cap well under what pandas needs):",
             "",
-            "| firm-years | firms | clusters | engine | wall (s) | phases inside the worker (s) "
-            "| peak RSS (MB) | result | load at start | cap |",
+            ("| firm-years | firms | clusters | engine | wall (s) | phases inside the worker (s) "
+            "| peak RSS (MB) | result | load at start | cap |"),
             "|---:|---:|---:|---|---:|---|---:|---|---:|---|",
         ]
         lines += [_row(run, r) for r in capped]
         d = run.get("duckdb_under_rlimit_as", {})
         if d and not d.get("ok"):
-            lines += ["", f"DuckDB under RLIMIT_AS {a['cap_gb']:g} GB: it does not start "
+            lines += ["", (f"DuckDB under RLIMIT_AS {a['cap_gb']:g} GB: it does not start "
                       f"(`{d.get('message', '')}`), so its cap is `memory_limit` alone: the "
                       "buffer manager's limit, not a hard limit on the process (the peak "
-                      "RSS column shows what it used)."]
+                      "RSS column shows what it used).")]
     if run["checks"]:
-        lines += ["", "Agreement with the reference engine (same size; every ATT(g,t) and "
+        lines += ["", ("Agreement with the reference engine (same size; every ATT(g,t) and "
                   "aggregate of both outcomes; absolute differences, relative ones to "
-                  "max(1, |reference|) in brackets):", ""]
+                  "max(1, |reference|) in brackets):"), ""]
         for c in run["checks"]:
             lines.append(
                 f"- {c['size'] / 1e6:g} M firm-years, {c['engine']} vs {c['vs']}: "
@@ -770,8 +796,8 @@ def write_results(run: dict, path: Path | None) -> None:
     notes = list(run.get("notes", []))
     if notes:
         lines += ["", "Notes:", ""] + [f"- {m}" for m in notes]
-    lines += ["", f"Total run time of the script: {run.get('total_s', float('nan')) / 60:.0f} min "
-              "(data generation, load waits and every run)."]
+    lines += ["", (f"Total run time of the script: {run.get('total_s', float('nan')) / 60:.0f} min "
+              "(data generation, load waits and every run).")]
     text = "\n".join(lines) + "\n"
     if path is None:
         print(text)
@@ -799,10 +825,12 @@ def _row(run: dict, r: dict) -> str:
         return (f"| {r['size']:,} | {firms} | {clusters} | {r['engine']} | | | | "
                 f"{r['error']} | | {r.get('cap', '')} |")
     phases = ", ".join(f"{k} {v:.1f}" for k, v in r.get("phases", {}).items())
-    result = "ok" if r.get("ok") else f"**failed**: {_explain(r.get('error', ''))}".replace("|", "/")
+    result = ("ok" if r.get("ok") else
+              f"**failed**: {_explain(r.get('error', ''))}".replace("|", "/"))
     waited = f" (waited {r['waited_s'] / 60:.0f} min)" if r.get("waited_s") else ""
     return (f"| {r['size']:,} | {firms} | {clusters} | {r['engine']} | {r['wall']:.1f} | {phases} "
-            f"| {_mb(r.get('peak_mb'))} | {result} | {r.get('load_start', float('nan')):.1f}{waited} "
+            f"| {_mb(r.get('peak_mb'))} | {result} "
+            f"| {r.get('load_start', float('nan')):.1f}{waited} "
             f"| {r.get('cap', '')} |")
 
 

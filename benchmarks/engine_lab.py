@@ -104,7 +104,7 @@ def _chunk(rng: np.random.Generator, n_rows: int, first_firm: int, region: str,
     import pyarrow as pa
 
     # spells: enough firms for n_rows, the last one cut short
-    n_guess = int(math.ceil(n_rows / _MEAN_SPELL * 1.1)) + 16
+    n_guess = math.ceil(n_rows / _MEAN_SPELL * 1.1) + 16
     full = rng.random(n_guess) < BALANCED_SHARE
     entry = np.where(full, FIRST_YEAR, rng.integers(FIRST_YEAR, 2016, n_guess))
     stay = rng.integers(MIN_SPELL, N_YEARS + 1, n_guess)
@@ -154,7 +154,8 @@ def _chunk(rng: np.random.Generator, n_rows: int, first_firm: int, region: str,
     employees = np.maximum(1.0, np.round(np.exp(size[firm_of] + rng.normal(0.0, 0.15, n_rows))))
     sector_of = rng.integers(0, len(SECTORS), n_firms)
 
-    ids = pa.array([f"{region[:2].upper()}{i:09d}" for i in range(first_firm, first_firm + n_firms)],
+    prefix = region[:2].upper()
+    ids = pa.array([f"{prefix}{i:09d}" for i in range(first_firm, first_firm + n_firms)],
                    type=pa.large_string())
     sectors = pa.array(SECTORS, type=pa.large_string())
     rows = pa.array(firm_of)

@@ -95,6 +95,8 @@ def achievement(common: pd.DataFrame) -> pd.DataFrame:
     regions' goals and values when at least two set one for the same year (``regions``: how
     many); it is withheld when any of their values is.
     """
+    if not set(TARGET_COLUMNS) <= set(common.columns):  # computed without with_targets
+        return pd.DataFrame()
     rows = []
     regional = common[common["region"] != LAB]
     have = regional.dropna(subset=["target", "milestone"], how="all")

@@ -62,6 +62,11 @@ def test_a_withheld_value_is_not_revealed_by_the_labs_sum():
     assert got.loc["lab", "milestone_flag"] == "suppressed"
 
 
+def test_a_table_without_goals_has_no_achievement():
+    assert achievement(_common({("a", 2019): 12})).empty
+    assert achievement(with_targets(_common({("a", 2019): 12}), {})).empty
+
+
 def test_no_lab_goal_unless_every_region_with_the_indicator_set_one():
     common = _common({("a", 2019): 12, ("b", 2019): 25, ("lab", 2019): 37})
     table = with_targets(common, {"a": GOALS["a"]})

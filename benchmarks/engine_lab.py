@@ -35,8 +35,8 @@ The panel (deterministic given ``seed``; chunk ``c`` of region ``r`` draws from
 
 Usage::
 
-    python benchmarks/engine_lab.py --rows 10000000 --out /tmp/engine_lab/10m
-    python benchmarks/engine_lab.py --rows 1000000 --regions 2 --out /tmp/lab2
+    python benchmarks/engine_lab.py --rows 10000000 --out engine-lab-10m
+    python benchmarks/engine_lab.py --rows 1000000 --regions 2 --out engine-lab-2
 """
 
 from __future__ import annotations

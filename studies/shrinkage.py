@@ -32,7 +32,7 @@ The design was fixed before any result was seen.
 Usage::
 
     python studies/shrinkage.py --reps 4000          # writes studies/SHRINKAGE.md
-    python studies/shrinkage.py --reps 200 --out /tmp/SHRINKAGE.md   # a quick pilot
+    python studies/shrinkage.py --reps 200 --out pilot-SHRINKAGE.md   # a quick pilot
 """
 
 from __future__ import annotations

@@ -199,7 +199,7 @@ def _estimate_on_engine(cfg: LabConfig, *, method: str, outcome: str, regions: l
     import numpy as np
 
     from .did.results import DiDResult, Estimate
-    from .engines import cs_from_store
+    from .engines import cs_from_store_many
     from .errors import UsageError
     from .store import CanonicalStore, store_dir
 
@@ -213,18 +213,19 @@ def _estimate_on_engine(cfg: LabConfig, *, method: str, outcome: str, regions: l
     store = CanonicalStore(store_dir(cfg.output_dir, configured))
     with store.lock():
         ingest(cfg, store=store.root)  # writes only the regions whose inputs changed
+    keys = [r.key for r in cfg.regions if not regions or r.key in regions]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PolicylabWarning)  # carried on the result's own warnings
+        # one batch: the engine reads the regions once for all of them
+        batch = cs_from_store_many(
+            store.root, keys, [outcome], engine=engine, control_groups=(est.control_group,),
+            cluster="consortium" if est.cluster == "consortium" else "firm_id",
+            min_e=-est.leads, max_e=est.lags, alpha=est.alpha,
+            aggregations=("simple", "dynamic"), spark_master=cfg.lab.spark_master,
+            memory_limit=cfg.lab.engine_memory_limit)
     out = []
-    for region in cfg.regions:
-        if regions and region.key not in regions:
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PolicylabWarning)  # carried on the result's own warnings
-            found = cs_from_store(
-                store.root, region.key, outcome, engine=engine, control_group=est.control_group,
-                cluster="consortium" if est.cluster == "consortium" else "firm_id",
-                min_e=-est.leads, max_e=est.lags, alpha=est.alpha,
-                aggregations=("simple", "dynamic"), spark_master=cfg.lab.spark_master,
-                memory_limit=cfg.lab.engine_memory_limit)
+    for key in keys:
+        found = batch[(key, outcome, est.control_group)]
         simple = found.aggregates["simple"].iloc[0]
         dynamic = found.aggregates["dynamic"]
         dynamic = dynamic[dynamic["term"] != "overall"] if "term" in dynamic else dynamic
@@ -246,7 +247,7 @@ def _estimate_on_engine(cfg: LabConfig, *, method: str, outcome: str, regions: l
                         n_treated=found.n_treated, n_clusters=found.n_clusters,
                         spec={"engine": engine, **dict(found.spec)},
                         warnings=(*found.warnings, why))
-        out.append(RegionEffect(region.key, outcome, res,
+        out.append(RegionEffect(key, outcome, res,
                                 {"method": "analytic", "used": False, "reason": why}))
     return out
 

@@ -23,12 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+#: pandera imports pyspark.pandas when pyspark is installed (the spark extra), on import or
+#: (pandera 0.35) when it first validates; pyspark.pandas warns about pandas 3 on import.
+#: policylab never uses pyspark.pandas, so the warning is noise on every command's stderr.
+_PYSPARK_PANDAS = "PySpark does not yet fully support"
+
 with warnings.catch_warnings():
-    # pandera imports pyspark.pandas when pyspark is installed (the spark extra), which warns
-    # about pandas 3 on import; policylab never uses pyspark.pandas, so the warning is noise
-    # on every command's stderr
-    warnings.filterwarnings("ignore", message="PySpark does not yet fully support",
-                            category=FutureWarning)
+    warnings.filterwarnings("ignore", message=_PYSPARK_PANDAS, category=FutureWarning)
     import pandera.pandas as pa
     from pandera.errors import SchemaErrors
 
@@ -193,7 +194,9 @@ def _rule_columns(table: Table) -> dict[str, str]:
 
 def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame:
     try:
-        schema.validate(frame, lazy=True)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_PYSPARK_PANDAS, category=FutureWarning)
+            schema.validate(frame, lazy=True)
     except SchemaErrors as exc:
         return exc.failure_cases
     return pd.DataFrame(columns=["column", "check", "index", "failure_case"])

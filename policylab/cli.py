@@ -38,6 +38,12 @@ app = typer.Typer(
 stderr = Console(stderr=True, highlight=False)
 
 
+class EngineChoice(str, Enum):
+    pandas = "pandas"
+    duckdb = "duckdb"
+    spark = "spark"
+
+
 class OutputFormat(str, Enum):
     text = "text"
     json = "json"
@@ -136,6 +142,10 @@ def evaluate(
                      "page, in its footer, and as 'generated_at' in results.json). Without it, the same "
                      "inputs give byte-identical outputs."),
     ] = False,
+    engine: Annotated[Optional[EngineChoice], typer.Option(
+        "--engine", help="pandas: every stage in memory; duckdb (out of core) or spark: the firm "
+        "tables stay on disk and Callaway-Sant'Anna and the firm indicators run as SQL over the "
+        "lab's Parquet store; overrides lab.engine.")] = None,
 ) -> None:
     """Ingest, compute indicators, estimate effects and write the comparative report."""
     from .config import load_config
@@ -152,7 +162,8 @@ def evaluate(
 
             stamp = now_timestamp()
         with _progress(quiet) as progress:
-            result = run_evaluate(cfg, out_dir=out_dir, progress=progress, timestamp=stamp)
+            result = run_evaluate(cfg, out_dir=out_dir, progress=progress, timestamp=stamp,
+                                  engine=engine.value if engine is not None else None)
     if output_format is OutputFormat.json:
         from .report import results_json
 
@@ -270,12 +281,6 @@ def validate(
 
 #: ``--method`` choices: the estimator registry's (:mod:`policylab.estimators`).
 MethodChoice = Enum("MethodChoice", {name: name for name in METHOD_NAMES}, type=str)
-
-
-class EngineChoice(str, Enum):
-    pandas = "pandas"
-    duckdb = "duckdb"
-    spark = "spark"
 
 
 class OutcomeChoice(str, Enum):

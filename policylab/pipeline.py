@@ -17,8 +17,8 @@ import pandas as pd
 from ._version import __version__
 from .balance import balance_table
 from .config import METHOD_LABELS, OUTCOME_LABELS, LabConfig, load_config
-from .estimators import ESTIMATORS
 from .errors import DesignError, PolicylabWarning
+from .estimators import ESTIMATORS
 from .evaluation import EvaluationResult, MonitoringResult, RegionDiagnostics, RegionEffect
 from .indicators import compute_indicators
 from .ingest import LabData, RegionData, ingest
@@ -194,13 +194,11 @@ def estimate(cfg: LabConfig, *, method: str, outcome: str, regions: list[str] | 
 def _estimate_on_engine(cfg: LabConfig, *, method: str, outcome: str, regions: list[str] | None,
                         engine: str) -> list[RegionEffect]:
     """``estimate`` on an SQL engine: the store is brought up to date (ingest writes the regions
-    whose inputs changed), then Callaway-Sant'Anna runs as SQL over it. Intervals are the
-    clustered analytic ones: the few-cluster bootstrap resamples firms in memory."""
-    import numpy as np
-
-    from .did.results import DiDResult, Estimate
-    from .engines import cs_from_store_many
+    whose inputs changed, streaming their firm tables), then Callaway-Sant'Anna runs as SQL
+    over it (:func:`policylab.outofcore.store_effects`). Intervals are the clustered analytic
+    ones: the few-cluster bootstrap resamples firms in memory."""
     from .errors import UsageError
+    from .outofcore import store_effects
     from .store import CanonicalStore, store_dir
 
     if method != "callaway_santanna":
@@ -208,48 +206,14 @@ def _estimate_on_engine(cfg: LabConfig, *, method: str, outcome: str, regions: l
                           f"analytic standard errors and aggregations are SQL over the store); "
                           f"'{method}' needs the firm panel in memory: use --engine pandas "
                           "(lab.engine = 'pandas')"])
-    est = cfg.estimation
     configured = cfg.resolve(cfg.lab.store_dir) if cfg.lab.store_dir is not None else None
     store = CanonicalStore(store_dir(cfg.output_dir, configured))
     with store.lock():
-        ingest(cfg, store=store.root)  # writes only the regions whose inputs changed
+        store.remove_leftovers()
+        ingest(cfg, store=store.root, stream=True)  # writes only the regions whose inputs changed
     keys = [r.key for r in cfg.regions if not regions or r.key in regions]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PolicylabWarning)  # carried on the result's own warnings
-        # one batch: the engine reads the regions once for all of them
-        batch = cs_from_store_many(
-            store.root, keys, [outcome], engine=engine, control_groups=(est.control_group,),
-            cluster="consortium" if est.cluster == "consortium" else "firm_id",
-            min_e=-est.leads, max_e=est.lags, alpha=est.alpha,
-            aggregations=("simple", "dynamic"), spark_master=cfg.lab.spark_master,
-            memory_limit=cfg.lab.engine_memory_limit)
-    out = []
-    for key in keys:
-        found = batch[(key, outcome, est.control_group)]
-        simple = found.aggregates["simple"].iloc[0]
-        dynamic = found.aggregates["dynamic"]
-        dynamic = dynamic[dynamic["term"] != "overall"] if "term" in dynamic else dynamic
-        terms = tuple(Estimate(str(r.term), float(r.estimate), float(r.std_error),
-                               float(r.conf_low), float(r.conf_high), float(r.p_value),
-                               int(r.event_time) if "event_time" in dynamic and
-                               r.event_time == r.event_time else None)
-                      for r in dynamic.itertuples())
-        headline = Estimate("ATT (simple)", float(simple["estimate"]), float(simple["std_error"]),
-                            float(simple["conf_low"]), float(simple["conf_high"]),
-                            float(simple["p_value"]))
-        why = (f"computed by engine '{engine}' as SQL over the store: clustered analytic "
-               "intervals (the few-cluster bootstrap needs the firm panel in memory: --engine "
-               "pandas); with few consortia they are too narrow")
-        res = DiDResult(method="callaway_santanna", outcome=outcome, estimates=terms,
-                        headline=headline, vcov=np.empty((0, 0)),
-                        vcov_type=f"analytic, clustered ({engine} over the store)",
-                        alpha=est.alpha, n_obs=found.n_obs, n_units=found.n_units,
-                        n_treated=found.n_treated, n_clusters=found.n_clusters,
-                        spec={"engine": engine, **dict(found.spec)},
-                        warnings=(*found.warnings, why))
-        out.append(RegionEffect(key, outcome, res,
-                                {"method": "analytic", "used": False, "reason": why}))
-    return out
+    fits = store_effects(cfg, store.root, keys, [outcome], engine=engine)
+    return [RegionEffect(key, outcome, *fits[(key, outcome)]) for key in keys]
 
 
 def monitoring(cfg: LabConfig, *, indicators: list[str] | None = None,
@@ -283,16 +247,12 @@ def _too_few_firms(panel: pd.DataFrame, outcome: str, min_cell_firms: int) -> st
     it compares them with: with fewer than ``min_cell_firms`` of either (but some), the
     estimate, its event-time terms and its diagnostics would describe a handful of firms.
     """
+    from .outofcore import thin_design
+
     seen = panel.loc[panel[outcome].notna()]
     members = seen.loc[seen["cohort"] > 0, "firm_id"].nunique()
     never = seen.loc[seen["cohort"] == 0, "firm_id"].nunique()
-    if members < min_cell_firms:
-        return (f"only {members} member firm(s) with the outcome observed, fewer than "
-                f"lab.min_cell_firms = {min_cell_firms}")
-    if 0 < never < min_cell_firms:
-        return (f"only {never} never-member firm(s) with the outcome observed, fewer than "
-                f"lab.min_cell_firms = {min_cell_firms}")
-    return None
+    return thin_design(int(members), int(never), min_cell_firms)
 
 
 def _pretrend(res, record: dict, notes: list[str]) -> dict | None:
@@ -447,16 +407,18 @@ def estimate_region(region: RegionData, cfg: LabConfig, *, progress: Progress = 
     return effects, diagnostics, notes
 
 
-def common_table(cfg: LabConfig, data: LabData) -> pd.DataFrame:
+def common_table(cfg: LabConfig, data: LabData, *,
+                 windows: dict[str, tuple[int, int]] | None = None) -> pd.DataFrame:
     """The EU common indicators of every region and the lab (after disclosure control), with
-    the milestones and targets of the config's ``[regions.targets]``."""
+    the milestones and targets of the config's ``[regions.targets]`` (``windows``: each
+    region's years when its firm table holds the members' rows only)."""
     from .indicators.common import common_indicators
     from .targets import with_targets
 
     table = common_indicators(((r.info, r.tables) for r in data.regions),
                               min_cell_firms=cfg.lab.min_cell_firms,
                               dominance_share=cfg.lab.dominance_share,
-                              programme_start=cfg.lab.first_year)
+                              programme_start=cfg.lab.first_year, windows=windows)
     targets = {r.key: {code: t.model_dump() for code, t in r.targets.items()}
                for r in cfg.regions}
     return with_targets(table, targets)
@@ -576,11 +538,8 @@ def practice_log(data: LabData) -> pd.DataFrame | None:
     return log.iloc[order].reset_index(drop=True)
 
 
-def run(cfg: LabConfig, data: LabData | None = None, *, progress: Progress = _noop) -> EvaluationResult:
-    """Indicators and estimates for every region of an ingested lab (ingests if ``data`` is None)."""
-    if data is None:
-        progress("Reading and validating inputs")
-        data = ingest(cfg)
+def _in_memory(cfg: LabConfig, data: LabData, progress: Progress) -> dict:
+    """Every stage on the firm panels in memory (``lab.engine = "pandas"``)."""
     effects: list[RegionEffect] = []
     diagnostics: list[RegionDiagnostics] = []
     notes: list[str] = []
@@ -601,14 +560,78 @@ def run(cfg: LabConfig, data: LabData | None = None, *, progress: Progress = _no
     indicators = compute_indicators(((r.info, r.tables) for r in data.regions),
                                     min_cell_firms=cfg.lab.min_cell_firms,
                                     dominance_share=cfg.lab.dominance_share, effects=headline_effects)
-    notes += [f"{p}" for p in data.warnings]
-    if cfg.lab.engine != "pandas":
-        notes.append(f"lab.engine = '{cfg.lab.engine}' runs Callaway-Sant'Anna out of core in "
-                     "'policylab estimate'; the report's stages (the few-cluster bootstrap, the "
-                     "other estimators, diagnostics, margins, indicators) need the firm panels in "
-                     "memory and ran in memory (pandas), with the same numbers")
     progress("Computing the EU common indicators")
-    common = common_table(cfg, data)
+    return {
+        "effects": effects, "diagnostics": diagnostics, "notes": notes, "margins": margins,
+        "indicators": indicators, "common": common_table(cfg, data),
+        "data_quality": pd.DataFrame([data_quality(r) for r in data.regions]),
+        "balance": pd.concat([balance_table(r.tables["firms"], r.tables["membership"], region=r.info.key,
+                                            min_cell_firms=cfg.lab.min_cell_firms,
+                                            dominance_share=cfg.lab.dominance_share)
+                              for r in data.regions], ignore_index=True),
+    }
+
+
+def _on_engine(cfg: LabConfig, data: LabData, store: Path, engine: str, progress: Progress) -> dict:
+    """The stages of a lab whose firm tables stay on disk (``lab.engine = "duckdb"`` or
+    ``"spark"``): what runs as SQL, in memory or not at all is :mod:`policylab.outofcore`'s."""
+    from .engines import firm_summary
+    from .outofcore import NOT_RUN, indicator_cells, region_effects, windows
+    from .outofcore import data_quality as engine_quality
+
+    est = cfg.estimation
+    progress(f"Estimating effects over the store ({engine})")
+    fitted, effects, notes = region_effects(cfg, data, store, engine=engine)
+    diagnostics = []
+    for eff in fitted:
+        diag_notes: list[str] = [NOT_RUN]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PolicylabWarning)
+            pretrend = _pretrend(eff.result, eff.inference, diag_notes)
+        diagnostics.append(RegionDiagnostics(eff.region, eff.outcome, pretrend, None, None, None,
+                                             tuple(diag_notes)))
+    notes.append(f"lab.engine = '{engine}': the firm tables stayed on disk; Callaway-Sant'Anna, the "
+                 "firm indicators of every firm group and the data-quality counts ran as SQL over the "
+                 "store, everything else on the members' firm-years in memory; the few-cluster "
+                 f"bootstrap, the other estimators, the diagnostics beyond the pre-trend test"
+                 + (", the export margins" if est.margins else "")
+                 + " and the balance table need the whole panel in memory and did not run "
+                 "(--engine pandas runs them)")
+    summary = firm_summary(store, [r.info.key for r in data.regions], engine=engine,
+                           spark_master=cfg.lab.spark_master, memory_limit=cfg.lab.engine_memory_limit)
+    years = windows(summary)
+    progress("Computing indicators")
+    indicators = compute_indicators(((r.info, r.tables) for r in data.regions),
+                                    min_cell_firms=cfg.lab.min_cell_firms,
+                                    dominance_share=cfg.lab.dominance_share, effects=effects,
+                                    windows=years,
+                                    compute=indicator_cells(cfg, data, store, engine=engine, years=years))
+    progress("Computing the EU common indicators")
+    return {"effects": effects, "diagnostics": diagnostics, "notes": notes, "margins": [],
+            "indicators": indicators, "common": common_table(cfg, data, windows=years),
+            "data_quality": engine_quality(data, summary), "balance": None}
+
+
+def run(cfg: LabConfig, data: LabData | None = None, *, progress: Progress = _noop,
+        engine: str | None = None, store: str | Path | None = None) -> EvaluationResult:
+    """Indicators and estimates for every region of an ingested lab (ingests if ``data`` is None).
+
+    ``engine`` (default ``lab.engine``): ``"pandas"`` runs every stage in memory; ``"duckdb"``
+    or ``"spark"`` runs a lab whose firm tables stay on disk, with ``store`` the lab's
+    canonical store and ``data`` ingested from it with ``stream=True``
+    (:mod:`policylab.outofcore`; :func:`evaluate` does both).
+    """
+    engine = engine or cfg.lab.engine
+    if engine != "pandas" and (store is None or data is None):
+        raise ValueError("an SQL engine runs over the lab's store: pass store= and the data "
+                         "ingest(cfg, store=..., stream=True) returned, or call evaluate()")
+    if data is None:
+        progress("Reading and validating inputs")
+        data = ingest(cfg)
+    parts = (_on_engine(cfg, data, Path(store), engine, progress) if engine != "pandas"
+             else _in_memory(cfg, data, progress))
+    effects = parts["effects"]
+    notes = [*parts["notes"], *(f"{p}" for p in data.warnings)]
     est = cfg.estimation
     ran = list(dict.fromkeys([*est.methods, *(e.result.method for e in effects)]))
     settings = {
@@ -626,30 +649,30 @@ def run(cfg: LabConfig, data: LabData | None = None, *, progress: Progress = _no
         "headline_estimator": est.methods[0],
         "dominance_share": cfg.lab.dominance_share,
     }
+    if engine != "pandas":
+        settings["engine"] = engine
     return EvaluationResult(
         lab_name=cfg.lab.name,
         lab_description=cfg.lab.description,
         regions=tuple(r.info for r in data.regions),
-        indicators=indicators,
+        indicators=parts["indicators"],
         effects=tuple(effects),
-        data_quality=pd.DataFrame([data_quality(r) for r in data.regions]),
+        data_quality=parts["data_quality"],
         provenance=provenance(cfg, data),
         settings=settings,
         warnings=tuple(notes),
         synthesis=synthesize(effects, regions=[r.info.key for r in data.regions], alpha=est.alpha),
-        diagnostics=tuple(diagnostics),
+        diagnostics=tuple(parts["diagnostics"]),
         practices=practice_log(data),
-        margins=tuple(margins),
-        common=common,
-        balance=pd.concat([balance_table(r.tables["firms"], r.tables["membership"], region=r.info.key,
-                                         min_cell_firms=cfg.lab.min_cell_firms,
-                                         dominance_share=cfg.lab.dominance_share)
-                           for r in data.regions], ignore_index=True),
+        margins=tuple(parts["margins"]),
+        common=parts["common"],
+        balance=parts["balance"],
     )
 
 
 def evaluate(config: str | Path | LabConfig, *, out_dir: str | Path | None = None, write: bool = True,
-             progress: Progress = _noop, timestamp: str | None = None) -> EvaluationResult:
+             progress: Progress = _noop, timestamp: str | None = None,
+             engine: str | None = None) -> EvaluationResult:
     """Run the whole lab: ingest, indicators, estimation, and (``write=True``) the report.
 
     Outputs go to ``out_dir`` or the config's ``lab.output_dir`` (relative to the config file):
@@ -658,22 +681,36 @@ def evaluate(config: str | Path | LabConfig, *, out_dir: str | Path | None = Non
     the store are locked for the whole run: a second run into either stops at once with a
     UserError. ``timestamp`` (text) is written once per page and into the JSON; without it, the
     same inputs give byte-identical outputs.
+
+    ``engine`` (default ``lab.engine``): ``"duckdb"`` or ``"spark"`` keep the firm tables on
+    disk (streamed into the store, estimated and counted as SQL over it; see
+    :mod:`policylab.outofcore` for what runs where and what does not run).
     """
     cfg = config if isinstance(config, LabConfig) else load_config(config)
+    engine = engine or cfg.lab.engine
     out = Path(out_dir) if out_dir is not None else cfg.output_dir
-    if not write:
+    on_disk = engine != "pandas"
+    if on_disk:
+        from .outofcore import check_methods
+
+        check_methods(cfg, engine)
+    if not write and not on_disk:
         return run(cfg, None, progress=progress)
+    from contextlib import nullcontext
+
     from .report.writer import report_lock, write_report
     from .store import CanonicalStore, store_dir
 
     configured = cfg.resolve(cfg.lab.store_dir) if cfg.lab.store_dir is not None else None
     store = CanonicalStore(store_dir(out, configured))
-    with report_lock(out), store.lock():  # held until the new report is switched in
+    with report_lock(out) if write else nullcontext(), store.lock():  # until the report is switched in
         store.remove_leftovers()  # temp files of a killed run
         progress("Reading and validating inputs")
-        # through the canonical store: unchanged regions are not read again
-        data = ingest(cfg, store=store.root)
-        result = run(cfg, data, progress=progress)
-        progress("Writing the report")
-        write_report(result, out, timestamp=timestamp)
+        # through the canonical store: unchanged regions are not read again; on an SQL
+        # engine the firm tables are streamed into it and only the members' rows come back
+        data = ingest(cfg, store=store.root, stream=on_disk)
+        result = run(cfg, data, progress=progress, engine=engine, store=store.root)
+        if write:
+            progress("Writing the report")
+            write_report(result, out, timestamp=timestamp)
     return result

@@ -19,6 +19,11 @@ a stale manifest and is rebuilt on the next run. Temporary files a killed run le
 (``.<name>.<random>.tmp``) are removed by :meth:`CanonicalStore.remove_leftovers`, which
 ``evaluate`` calls while it holds the store's lock (:meth:`CanonicalStore.lock`, a file
 ``.policylab.lock`` in the store folder): one run at a time writes a store.
+
+A part too large for memory (a streamed ingest's firms table) is written chunk by chunk by a
+:class:`PartWriter` into such a temporary file and moved into place by
+:meth:`CanonicalStore.write_staged`; :meth:`CanonicalStore.load_members` loads a region with
+only its member firms' rows of the firms table, reading that part one row group at a time.
 """
 
 from __future__ import annotations
@@ -31,10 +36,11 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import pandas as pd
 
@@ -222,6 +228,69 @@ class CanonicalStore:
                 if folder.parent.name not in tables:
                     shutil.rmtree(folder, ignore_errors=True)
 
+    def part_writer(self, table: str, region: str) -> PartWriter:
+        """A :class:`PartWriter` staging ``table``'s part of ``region`` chunk by chunk."""
+        return PartWriter(self.part_path(table, region))
+
+    def write_staged(self, regions: list[tuple[str, Mapping[str, pd.DataFrame | StagedPart], dict[str, Any]]]) -> None:
+        """:meth:`write`, where a table may also be a :class:`StagedPart` (already written by a
+        :class:`PartWriter`): every file or none, manifests moved into place last."""
+        parts: dict[Path, bytes] = {}
+        staged: list[StagedPart] = []
+        manifests: dict[Path, bytes] = {}
+        for key, tables, manifest in regions:
+            entry = dict(manifest, format=STORE_FORMAT, region=key, tables={})
+            for name, frame in tables.items():
+                path = self.part_path(name, key)
+                if isinstance(frame, StagedPart):
+                    if frame.dest != path:
+                        raise ValueError(f"staged part for {frame.dest}, not {path}")
+                    staged.append(frame)
+                    digest, rows = frame.sha256, frame.rows
+                else:
+                    data = parquet_bytes(frame)
+                    parts[path] = data
+                    digest, rows = hashlib.sha256(data).hexdigest(), len(frame)
+                entry["tables"][name] = {"path": path.relative_to(self.root).as_posix(), "sha256": digest,
+                                         "rows": rows}
+            manifests[self.manifest_path(key)] = (json.dumps(entry, indent=2, sort_keys=True, default=str)
+                                                  + "\n").encode("utf-8")
+        _staged_write(parts, staged, manifests)
+        for key, tables, _ in regions:
+            for folder in self.root.glob(f"*/region={key}"):
+                if folder.parent.name not in tables:
+                    shutil.rmtree(folder, ignore_errors=True)
+
+    def load_members(self, region: str, fingerprint: str, *, table: str = "firms", members: str = "membership",
+                     column: str = "firm_id") -> StoredRegion | None:
+        """:meth:`load`, but ``table`` holds only the rows whose ``column`` is in ``members``'
+        ``column`` (the firm-years of member firms); its part is read one row group at a time
+        and never whole. Every part's hash is checked as in :meth:`load`."""
+        import pyarrow.parquet as pq
+
+        manifest = self.manifest(region)
+        if manifest is None or manifest.get("fingerprint") != fingerprint:
+            return None
+        infos = manifest.get("tables", {})
+        tables: dict[str, pd.DataFrame] = {}
+        for name, info in infos.items():
+            path = self.part_path(name, region)
+            try:
+                if sha256_file(path) != info.get("sha256"):
+                    return None
+                if name != table:
+                    tables[name] = pq.read_table(path).to_pandas()
+            except OSError:
+                return None
+        if table in infos:
+            keep = set(tables[members][column].dropna()) if members in tables else set()
+            try:
+                tables[table] = _filtered_part(self.part_path(table, region), column, keep)
+            except OSError:
+                return None
+            tables = {name: tables[name] for name in infos}  # the manifest's order
+        return StoredRegion(tables, manifest)
+
     @contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the store's lock (see :func:`exclusive_lock`); the store folder is created.
@@ -262,3 +331,183 @@ class CanonicalStore:
             for folder in self.root.glob(f"*/region={key}"):
                 shutil.rmtree(folder, ignore_errors=True)
             self.manifest_path(key).unlink(missing_ok=True)
+
+
+# --- streamed parts (issue 14: a firms table larger than memory) ----------------------------------
+
+#: Rows per Parquet row group: ``pyarrow.parquet.write_table``'s default, so a part written in
+#: chunks by :class:`PartWriter` has the same row groups, and so the same bytes, as one written
+#: whole by :func:`parquet_bytes`.
+ROW_GROUP_ROWS = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StagedPart:
+    """A Parquet part written to a temporary file beside its destination, not yet in place."""
+
+    tmp: Path
+    dest: Path
+    sha256: str
+    rows: int
+    created: tuple[Path, ...] = ()  # folders made for it (deepest first), removed with it if empty
+
+
+def discard_staged(part: StagedPart) -> None:
+    """Remove a staged part that is not to be written (and the empty folders made for it)."""
+    part.tmp.unlink(missing_ok=True)
+    discard_dirs(list(part.created))
+
+
+class PartWriter:
+    """Appends pandas chunks to one table's part of one region, in a temporary file.
+
+    The temporary file is made in the partition folder with the names :func:`atomic_write_many`
+    uses (``.part-0.parquet.<random>.tmp``), so :meth:`CanonicalStore.remove_leftovers` removes
+    it if the run is killed. Chunks are buffered into row groups of :data:`ROW_GROUP_ROWS` rows
+    (at most one row group and one chunk are held), so the file is byte for byte the one
+    :func:`parquet_bytes` writes for the whole table. :meth:`close` returns the
+    :class:`StagedPart` for :meth:`CanonicalStore.write_staged`; :meth:`abort` (or leaving a
+    ``with`` block by an exception) removes the temporary file and the folders it created.
+    """
+
+    def __init__(self, dest: Path, row_group_rows: int = ROW_GROUP_ROWS):
+        self.dest = dest
+        self.row_group_rows = row_group_rows
+        self._created: list[Path] = []
+        folder = dest.parent
+        missing = []
+        while not folder.exists():
+            missing.append(folder)
+            folder = folder.parent
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        self._created = missing  # deepest first
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+        self.tmp = Path(tmp)
+        self._fh = os.fdopen(fd, "wb")
+        self._writer: Any = None
+        self._schema: Any = None
+        self._pending: list[Any] = []
+        self._pending_rows = 0
+        self.rows = 0
+        self.closed = False
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is not None:
+            self.abort()
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append ``frame`` (same columns and dtypes as the chunks before it)."""
+        import pyarrow as pa
+
+        if self._schema is None:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            self._schema = table.schema
+        else:
+            table = pa.Table.from_pandas(frame, schema=self._schema, preserve_index=False)
+        if not table.num_rows:
+            return
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        self.rows += table.num_rows
+        while self._pending_rows >= self.row_group_rows:
+            self._flush(self.row_group_rows)
+
+    def _flush(self, n: int) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.concat_tables(self._pending) if len(self._pending) > 1 else self._pending[0]
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._fh, self._schema)
+        self._writer.write_table(table.slice(0, n))
+        rest = table.slice(n)
+        self._pending = [rest] if rest.num_rows else []
+        self._pending_rows = rest.num_rows
+
+    def close(self, empty: pd.DataFrame | None = None) -> StagedPart:
+        """Finish the file (``empty``: the table's columns, for a table without rows) and hash it."""
+        try:
+            if self._schema is None or not self.rows:  # no row: the empty table, as parquet_bytes writes it
+                self._fh.write(parquet_bytes(empty if empty is not None else pd.DataFrame()))
+            else:
+                if self._pending_rows:
+                    self._flush(self._pending_rows)
+                self._writer.close()
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            self.closed = True
+            return StagedPart(self.tmp, self.dest, sha256_file(self.tmp), self.rows, tuple(self._created))
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        """Remove the temporary file (and the folders made for it); the store is as it was."""
+        with suppress(Exception):  # closing a half-written file, to remove it
+            if self._writer is not None:
+                self._writer.close()
+        if not self._fh.closed:
+            self._fh.close()
+        self.tmp.unlink(missing_ok=True)
+        discard_dirs(self._created)
+        self._created = []
+
+
+def discard_dirs(folders: list[Path]) -> None:
+    """Remove ``folders`` (deepest first) that are empty: the ones a staged write made."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
+def _staged_write(files: Mapping[Path, bytes], staged: list[StagedPart], last: Mapping[Path, bytes]) -> None:
+    """Like :func:`atomic_write_many` with some files already staged: every file or none.
+
+    ``files`` are written to temporary files first; then the staged parts and ``files`` are
+    moved into place, and ``last`` (the manifests) after them. If any write fails, every
+    temporary file, the staged ones included, is removed and the destinations are untouched.
+    """
+    moves: list[tuple[str, Path]] = []
+    try:
+        for dest, data in {**files, **last}.items():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+            moves.append((tmp, dest))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+    except BaseException:
+        for tmp, _ in moves:
+            Path(tmp).unlink(missing_ok=True)
+        for part in staged:
+            part.tmp.unlink(missing_ok=True)
+        raise
+    n_files = len(files)
+    ordered = [(str(p.tmp), p.dest) for p in staged] + moves[:n_files] + moves[n_files:]
+    for tmp, dest in ordered:
+        os.replace(tmp, dest)
+
+
+def _filtered_part(path: Path, column: str, keep: set[str]) -> pd.DataFrame:
+    """The rows of a Parquet part whose ``column`` is in ``keep``, read one row group at a time."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    value_set = pa.array(sorted(keep), type=pa.string())
+    with pq.ParquetFile(path) as pf:
+        batches = []
+        for i in range(pf.num_row_groups):
+            rg = pf.read_row_group(i)
+            mask = pc.fill_null(pc.is_in(rg.column(column).cast(pa.string()), value_set=value_set), False)
+            batches.append(rg.filter(mask))
+        table = pa.concat_tables(batches) if batches else pf.schema_arrow.empty_table()
+    return table.to_pandas()

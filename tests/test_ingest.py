@@ -355,3 +355,18 @@ def test_policylab_ingest_stays_callable_after_the_package_is_imported(tiny_lab)
     importlib.import_module("policylab.ingest")
     data = policylab.ingest(policylab.load_config(tiny_lab))
     assert [r.info.key for r in data.regions] == ["tiny"]
+
+
+def test_a_parquet_firms_file_with_float_years_is_read(tmp_path):
+    """Parquet writers often store years as floats (2018.0): they are whole years, read as such
+    (the typed numbers are a copy the year parser may write into, not pyarrow's read-only
+    buffer)."""
+    import pandas as pd
+
+    config = write_tiny_lab(tmp_path)
+    firms = pd.read_csv(tmp_path / "firms.csv", sep=";", decimal=",", dtype={"id": str})
+    firms.astype({"anyo": "float64"}).to_parquet(tmp_path / "firms.parquet")
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        'path = "firms.csv"\ndelimiter = ";"\ndecimal = ","\n', 'path = "firms.parquet"\n'), encoding="utf-8")
+    (region,) = ingest(load_config(config)).regions
+    assert region.tables["firms"]["year"].tolist() == [2018, 2019, 2020] * 4

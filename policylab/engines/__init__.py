@@ -23,11 +23,19 @@ weights) are sums of squares of per-cluster sums that the engine computes with `
 relative on the example and generated panels), cells, skipped cells and notes included.
 :func:`cs_from_store_many` runs a grid of regions, outcomes and comparison groups in one pass.
 
+The dynamic aggregation's event-time covariance (``StoreCSResult.vcov["dynamic"]``, what the
+pre-trend Wald test needs) is one more pass: per-cluster sums multiplied by each other's.
+
+The firm-panel monitoring indicators (I12-I16, I21 with every cell's disclosure counts), the
+data-quality counts and the firm counts of the effects' disclosure rule run as SQL over the
+same store too: :func:`firm_indicator_cells`, :func:`firm_summary`, :func:`outcome_counts`
+(:mod:`policylab.engines.indicators`).
+
 Not covered out of core (use ``engine="pandas"``, i.e. :func:`policylab.did.att_gt`, for
 them): covariates (conditional parallel trends), sampling weights, the multiplier bootstrap
-and uniform bands, the covariance matrices of the cells and of the aggregations (only their
-variances are computed, so no pre-trend Wald test), repeated cross-sections, and clustering
-on anything but the consortium or the firm.
+and uniform bands, the covariance matrices of the cells and of the group and calendar
+aggregations, repeated cross-sections, and clustering on anything but the consortium or the
+firm.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ import pandas as pd
 
 from ..errors import UsageError, UserError
 from .combine import CELL_COLUMNS, KINDS, CSSpec, Request, StoreCSResult, run_batch
+from .indicators import firm_indicator_cells, firm_summary, outcome_counts
 from .sql import CLUSTER_COLUMNS, OUTCOME_SOURCE, check_region_key
 
 ENGINES: tuple[str, ...] = ("pandas", "duckdb", "spark")
@@ -50,7 +59,8 @@ CONTROL_GROUPS: tuple[str, ...] = ("never_treated", "not_yet_treated")
 BASE_PERIODS: tuple[str, ...] = ("varying", "universal")
 
 __all__ = ["BASE_PERIODS", "CONTROL_GROUPS", "ENGINES", "KINDS", "StoreCSResult", "cs_from_store",
-           "cs_from_store_many", "max_difference"]
+           "cs_from_store_many", "firm_indicator_cells", "firm_summary", "max_difference",
+           "outcome_counts"]
 
 
 def _choice(value: object, name: str, allowed: Sequence[str]) -> str:
@@ -288,21 +298,25 @@ def _pandas(store_dir: Path, region: str, spec: CSSpec) -> StoreCSResult:
     cells = gt.tidy().assign(base_period=pd.Series(gt.base_period, dtype="Int64"),
                              n_treated=pd.Series(gt.cell_n_treated, dtype="Int64"),
                              n_control=pd.Series(gt.cell_n_control, dtype="Int64"))
-    aggregates = {}
+    aggregates, vcov = {}, {}
     for kind in spec.aggregations:
         window = ({"min_e": spec.min_e, "max_e": spec.max_e, "balance_e": spec.balance_e}
                   if kind == "dynamic" else {})
         try:
-            aggregates[kind] = aggregate(gt, kind, **window).tidy()
+            agg = aggregate(gt, kind, **window)
         except ValueError as e:
             from ..errors import DesignError
 
             raise DesignError(f"aggregation {kind!r}: {e}") from None
+        aggregates[kind] = agg.tidy()
+        if kind == "dynamic":
+            vcov[kind] = np.asarray(agg.vcov, dtype=float)
     return StoreCSResult(
         engine="pandas", region=region, outcome=spec.outcome, att_gt=cells[CELL_COLUMNS],
         aggregates=MappingProxyType(aggregates), n_units=gt.n_units, n_treated=gt.n_treated,
         n_clusters=gt.n_clusters, n_obs=gt.n_obs, design=gt.design, alpha=spec.alpha,
-        spec=MappingProxyType(spec.to_dict()), warnings=tuple(gt.warnings))
+        spec=MappingProxyType(spec.to_dict()), warnings=tuple(gt.warnings),
+        vcov=MappingProxyType(vcov))
 
 
 def max_difference(a: StoreCSResult, b: StoreCSResult) -> dict[str, float]:
@@ -325,4 +339,13 @@ def max_difference(a: StoreCSResult, b: StoreCSResult) -> dict[str, float]:
             ok = ~np.isnan(v)
             rel = np.abs(u[ok] - v[ok]) / np.maximum(1.0, np.abs(v[ok]))
             out[f"{name}.{col}"] = float(rel.max(initial=0.0))
+    for kind in set(a.vcov) & set(b.vcov):  # covariances relative to sqrt(V_ii V_jj)
+        u, v = np.asarray(a.vcov[kind], dtype=float), np.asarray(b.vcov[kind], dtype=float)
+        if u.shape != v.shape:
+            out[f"{kind}.vcov"] = math.inf
+            continue
+        scale = np.sqrt(np.outer(np.abs(np.diag(v)), np.abs(np.diag(v))))
+        ok = ~np.isnan(u) & ~np.isnan(v)
+        rel = np.abs(u - v)[ok] / np.maximum(scale[ok], 1e-300)
+        out[f"{kind}.vcov"] = float(rel.max(initial=0.0))
     return out

@@ -21,10 +21,14 @@ an engine (:class:`Backend`). The steps mirror the in-memory path exactly:
    coefficients ``a, c`` (``a * (y - m(g,t)) + c`` per row) and per-cohort ``u`` (per firm),
    which the engine joins to the rows and sums within clusters (R ``did`` >= 2.5: clustered
    standard error ``sqrt(sum_c S_c**2) / n`` with within-cluster **sums**, no small-sample
-   factor; standard errors at or below ``SE_FLOOR`` are missing, as R ``did``).
+   factor; standard errors at or below ``SE_FLOOR`` are missing, as R ``did``);
+5. the dynamic aggregation's covariance ``sum_c S_c S_c' / n**2`` (``aggregate(...).vcov``)
+   comes from one more query over the same per-cluster sums of its event-time estimates
+   (:func:`~policylab.engines.sql.cross_sql`), which returns k x k numbers per request.
 
 :func:`run_batch` runs a batch of requests (regions x outcomes x options) with one pass for
-the counts and one (or, under a DuckDB memory limit, a few) for the influence functions.
+the counts and one (or, under a DuckDB memory limit, a few) for the influence functions, and
+one (or a few) for the dynamic aggregation's covariance when it is requested.
 """
 
 from __future__ import annotations
@@ -48,7 +52,15 @@ from ..did.estimators.callaway_santanna.att_gt import NoComparisonWarning
 from ..did.estimators.callaway_santanna.estimation import TRIM_LEVEL
 from ..did.results import AGGREGATE_TIDY_COLUMNS, GROUP_TIME_TIDY_COLUMNS
 from ..errors import DesignError, FewClustersWarning
-from .sql import Relations, clusters_sql, influence_sql, panel_sql, stats_sql, units_sql
+from .sql import (
+    Relations,
+    clusters_sql,
+    cross_sql,
+    influence_sql,
+    panel_sql,
+    stats_sql,
+    units_sql,
+)
 
 KINDS: tuple[str, ...] = ("simple", "dynamic", "group", "calendar")
 NEVER = math.inf
@@ -103,6 +115,13 @@ class StoreCSResult:
     ``att_gt`` has the columns of ``att_gt(...).tidy()`` (pointwise intervals) plus
     ``base_period``, ``n_treated``, ``n_control``; each ``aggregates[kind]`` the columns of
     ``aggregate(...).tidy()`` (first row ``overall``).
+
+    ``vcov["dynamic"]`` (when the dynamic aggregation was requested) is the covariance matrix
+    of its event-time estimates (the rows of ``aggregates["dynamic"]`` but ``overall``, in
+    their order), clustered as the standard errors: ``aggregate(gt, "dynamic", ...).vcov`` of
+    the in-memory path, the pre-trend test's input; its diagonal is the squared standard
+    errors (not set to missing below ``SE_FLOOR``). ``vcov["simple"]`` (when requested) is
+    the 1x1 variance of the simple ATT.
     """
 
     engine: str
@@ -118,6 +137,7 @@ class StoreCSResult:
     alpha: float
     spec: Mapping[str, Any]
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    vcov: Mapping[str, np.ndarray] = field(default_factory=lambda: MappingProxyType({}))
 
     def __repr__(self) -> str:
         simple = self.aggregates.get("simple")
@@ -156,6 +176,7 @@ class StoreCSResult:
             "alpha": self.alpha,
             "spec": dict(self.spec),
             "warnings": list(self.warnings),
+            "vcov": {k: np.asarray(v, dtype=float).tolist() for k, v in self.vcov.items()},
         }
 
 
@@ -670,8 +691,10 @@ def _plan_request(req: Request, stats: dict[str, Any]) -> _Planned:
                     unit_rows)
 
 
-def _result(p: _Planned, out: tuple, engine: str) -> StoreCSResult:
-    """The frozen result of a planned request from its row of the influence query."""
+def _result(p: _Planned, out: tuple, engine: str,
+            cross: np.ndarray | None = None) -> StoreCSResult:
+    """The frozen result of a planned request from its row of the influence query and (with
+    the dynamic aggregation) the cross products of its event-time estimates."""
     spec, d, cells = p.request.spec, p.design, p.cells
     n_clusters, n_treated_clusters = int(out[1] or 0), int(out[2] or 0)
     J = len(p.columns)
@@ -733,18 +756,90 @@ def _result(p: _Planned, out: tuple, engine: str) -> StoreCSResult:
             frame[col] = vals
         aggregates[kind] = pd.DataFrame(frame, columns=AGGREGATE_TIDY_COLUMNS)
 
+    vcov: dict[str, np.ndarray] = {}
+    if "dynamic" in p.agg_slices:
+        k = p.agg_slices["dynamic"][0].size
+        vcov["dynamic"] = (np.zeros((k, k)) if cross is None else cross) / float(d.n) ** 2
+    if "simple" in p.agg_slices:  # the overall estimate: its square is its variance
+        vcov["simple"] = np.array([[q[p.agg_slices["simple"][1].stop - 1]]]) / float(d.n) ** 2
+
     n_treated = int(d.units[np.isin(d.cohort_values, d.treated)].sum())
     notes += p.agg_notes
     return StoreCSResult(
         engine=engine, region=p.request.region, outcome=spec.outcome, att_gt=cell_frame,
         aggregates=MappingProxyType(aggregates), n_units=d.n, n_treated=n_treated,
         n_clusters=n_clusters, n_obs=d.n_obs, design=d.design, alpha=spec.alpha,
-        spec=MappingProxyType(spec.to_dict()), warnings=tuple(notes))
+        spec=MappingProxyType(spec.to_dict()), warnings=tuple(notes),
+        vcov=MappingProxyType(vcov))
+
+
+def _cross_products(backend: Backend, planned: list[_Planned], outcomes: list[str],
+                    budget: int | None, groups: list[int]) -> dict[int, np.ndarray]:
+    """Per request with the dynamic aggregation: the sums over clusters of the products of
+    the per-cluster influence-function sums of its event-time estimates (k x k), from one
+    query (:func:`~policylab.engines.sql.cross_sql`; a few under a ``cell_budget``).
+
+    Each such request is a block: one slot of the coefficients of its event-time estimates,
+    sliced from those of the influence query and registered under the same table names
+    (that query has run). A block is never split (its products need all its estimates)."""
+    rel = backend.relations
+    blocks = []  # (request, first column, estimates)
+    for i, p in enumerate(planned):
+        if "dynamic" in p.agg_slices:
+            keys, sl = p.agg_slices["dynamic"]
+            if keys.size:
+                blocks.append((i, sl.start, int(keys.size)))
+    if not blocks:
+        return {}
+    W = max(k for *_, k in blocks)
+    row_rows, unit_rows = [], []
+    unit_terms = [False] * W
+    for b, (i, lo, k) in enumerate(blocks):
+        p = planned[i]
+        o = outcomes.index(p.request.spec.outcome)
+        region = p.request.region
+        hi = lo + k
+        pad = [0.0] * (W - k)
+        for r, year, m, a, c in p.row_rows:
+            row_rows.append((b, region, r, year, o, m, *a[lo:hi].tolist(), *pad,
+                             *c[lo:hi].tolist(), *pad))
+        for r, treated, u in p.unit_rows:
+            unit_rows.append((b, region, r, o, p.design.cut, treated, *u[lo:hi].tolist(), *pad))
+        for j, col in enumerate(p.columns[lo:hi]):
+            unit_terms[j] |= bool(col.u is not None and np.any(col.u != 0))
+    key = [("q", "BIGINT"), ("region", "STRING"), ("cohort", "BIGINT")]
+    backend.register(rel.row_coef, key + [("year", "BIGINT"), ("o", "BIGINT"), ("m", "DOUBLE")]
+                     + [(f"a_{j}", "DOUBLE") for j in range(W)]
+                     + [(f"c_{j}", "DOUBLE") for j in range(W)], row_rows)
+    backend.register(rel.unit_coef, key + [("o", "BIGINT"), ("cut", "DOUBLE"),
+                                           ("treated", "BIGINT")]
+                     + [(f"u_{j}", "DOUBLE") for j in range(W)], unit_rows)
+    parts: list[tuple[int, int]] = [(0, len(blocks))]
+    if budget:  # as the influence query: per-cluster sums within the budget
+        parts, first, used = [], 0, 0
+        for b, (i, _, _) in enumerate(blocks):
+            cells = groups[i] * W
+            if b > first and used + cells > budget:
+                parts.append((first, b))
+                first, used = b, 0
+            used += cells
+        parts.append((first, len(blocks)))
+    out = {i: np.zeros((k, k)) for i, _, k in blocks}
+    for lo, hi in parts:
+        sql = cross_sql(rel, len(outcomes), W, unit_terms, None if len(parts) == 1 else (lo, hi))
+        for row in backend.query(sql):
+            i, _, k = blocks[int(row[0])]
+            e = int(row[1])
+            if e < k:  # (the padding columns are zero)
+                out[i][e] = [float(v or 0.0) for v in row[2: 2 + k]]
+    # each product was summed twice, as (e, j) and (j, e): the same up to the order of addition
+    return {i: (v + v.T) / 2.0 for i, v in out.items()}
 
 
 def run_batch(backend: Backend, requests: Sequence[Request], *, engine: str) -> list[StoreCSResult]:
     """Every request of the batch, in order, from one materialised panel of the regions and
-    two queries over it (see the module notes); the requests share the cluster variable."""
+    two queries over it, and a third for the dynamic aggregation's covariance (see the module
+    notes); the requests share the cluster variable."""
     if not requests:
         return []
     clusters = {r.spec.cluster or "firm_id" for r in requests}
@@ -824,4 +919,6 @@ def run_batch(backend: Backend, requests: Sequence[Request], *, engine: str) -> 
             continue
         per_request[i][1:3] = [row[1], row[2]]
         per_request[i] += list(row[3: 3 + n_cols])
-    return [_result(p, tuple(per_request[i]), engine) for i, p in enumerate(planned)]
+    cross = _cross_products(backend, planned, outcomes, budget, groups)
+    return [_result(p, tuple(per_request[i]), engine, cross.get(i))
+            for i, p in enumerate(planned)]

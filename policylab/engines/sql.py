@@ -27,7 +27,12 @@ statements, whatever its size, each returning a few hundred rows at most:
     table ``unit_coef``) when it belongs to the request's unit table (first seen before the
     request's last period ``cut``). The firms-sized work is a join and a ``GROUP BY`` slot
     and cluster inside the engine (spilling to disk as needed); Python only ever sees the
-    cohort-year counts and one sum of squares per estimate.
+    cohort-year counts and one sum of squares per estimate;
+:func:`cross_sql`
+    the same per-cluster sums for blocks of estimates (a request's event-time estimates),
+    and per block the sums over clusters of their pairwise products (a k x k matrix per
+    block): the clustered covariance of the dynamic aggregation, from a cross join of the
+    per-cluster sums with the k estimate indices, never a firms-sized result.
 
 The firm-year panel is the one :func:`policylab.did.panel.firm_panel` builds: cohort = the
 first join year (ties broken by the consortium id), 0 for never-members; consortium = the
@@ -216,19 +221,11 @@ def clusters_sql(rel: Relations) -> str:
     return f"SELECT region, COUNT(DISTINCT cl) AS n FROM {rel.units} GROUP BY region"
 
 
-def influence_sql(rel: Relations, n_outcomes: int, n_columns: int,
-                  unit_terms: Sequence[bool], slots: tuple[int, int] | None = None) -> str:
-    """Per request ``q``: clusters with a unit of the request (``n_clusters``), those with a
-    treated one (``n_treated_clusters``) and ``q_j``, the sum over clusters of the squared
-    per-cluster influence-function sums of estimate ``j`` (``j < n_columns``), from the panel
-    ``rel.obs`` and its firms ``rel.units``.
-
-    Reads ``rel.row_coef`` (``q, region, cohort, year, o, m, a_0.., c_0..``: the request's
-    outcome index ``o``, centring ``m`` and coefficients per kept raw cohort and year) and
-    ``rel.unit_coef`` (``q, region, cohort, o, cut, treated, u_0..``, per kept raw cohort).
-    ``unit_terms[j]`` is False when no request has a firm-level term in column ``j``;
-    ``slots = (lo, hi)`` limits the query to the requests (slots) ``lo <= q < hi``.
-    """
+def _cluster_sums(rel: Relations, n_outcomes: int, n_columns: int, unit_terms: Sequence[bool],
+                  slots: tuple[int, int] | None, counts: bool) -> str:
+    """The CTEs up to ``pl_cluster``: per slot ``q`` and cluster ``cl`` the sums ``s_0..`` of
+    the estimates' influence functions (and, with ``counts``, ``p``: the cluster has a unit
+    of the request, ``tp``: a treated one)."""
     J, O = n_columns, n_outcomes
     only = "" if slots is None else f" WHERE q >= {int(slots[0])} AND q < {int(slots[1])}"
     y_of = "CASE c.o " + " ".join(f"WHEN {i} THEN o.y_{i}" for i in range(O)) + " END"
@@ -238,7 +235,9 @@ def influence_sql(rel: Relations, n_outcomes: int, n_columns: int,
     unit_cols = ",\n         ".join(
         (f"c.u_{j} AS s_{j}" if unit_terms[j] else f"CAST(0 AS DOUBLE) AS s_{j}") for j in range(J))
     sums = ",\n         ".join(f"SUM(s_{j}) AS s_{j}" for j in range(J))
-    squares = ",\n       ".join(f"SUM(s_{j} * s_{j}) AS q_{j}" for j in range(J))
+    rows_p = "CAST(0 AS BIGINT) AS p, CAST(0 AS BIGINT) AS tp,\n         " if counts else ""
+    units_p = "CAST(1 AS BIGINT) AS p, treated AS tp,\n         " if counts else ""
+    cluster_p = "MAX(p) AS p, MAX(tp) AS tp,\n         " if counts else ""
     return f"""WITH pl_rows AS (
   SELECT c.q, o.cl, ({y_of}) - c.m AS d, {coefs}
   FROM {rel.obs} o
@@ -253,24 +252,73 @@ pl_units AS (
   JOIN (SELECT * FROM {rel.unit_coef}{only}) c ON u.region = c.region AND u.cohort = c.cohort
 ),
 pl_contrib AS (
-  SELECT q, cl, CAST(0 AS BIGINT) AS p, CAST(0 AS BIGINT) AS tp,
-         {row_terms}
+  SELECT q, cl, {rows_p}{row_terms}
   FROM pl_rows
   WHERE d IS NOT NULL
   UNION ALL
-  SELECT q, cl, CAST(1 AS BIGINT) AS p, treated AS tp,
-         {", ".join(f"s_{j}" for j in range(J))}
+  SELECT q, cl, {units_p}{", ".join(f"s_{j}" for j in range(J))}
   FROM pl_units
   WHERE fy < cut
 ),
 pl_cluster AS (
-  SELECT q, cl, MAX(p) AS p, MAX(tp) AS tp,
-         {sums}
+  SELECT q, cl, {cluster_p}{sums}
   FROM pl_contrib
   GROUP BY q, cl
-)
+)"""
+
+
+def influence_sql(rel: Relations, n_outcomes: int, n_columns: int,
+                  unit_terms: Sequence[bool], slots: tuple[int, int] | None = None) -> str:
+    """Per request ``q``: clusters with a unit of the request (``n_clusters``), those with a
+    treated one (``n_treated_clusters``) and ``q_j``, the sum over clusters of the squared
+    per-cluster influence-function sums of estimate ``j`` (``j < n_columns``), from the panel
+    ``rel.obs`` and its firms ``rel.units``.
+
+    Reads ``rel.row_coef`` (``q, region, cohort, year, o, m, a_0.., c_0..``: the request's
+    outcome index ``o``, centring ``m`` and coefficients per kept raw cohort and year) and
+    ``rel.unit_coef`` (``q, region, cohort, o, cut, treated, u_0..``, per kept raw cohort).
+    ``unit_terms[j]`` is False when no request has a firm-level term in column ``j``;
+    ``slots = (lo, hi)`` limits the query to the requests (slots) ``lo <= q < hi``.
+    """
+    squares = ",\n       ".join(f"SUM(s_{j} * s_{j}) AS q_{j}" for j in range(n_columns))
+    return _cluster_sums(rel, n_outcomes, n_columns, unit_terms, slots, counts=True) + f"""
 SELECT q, SUM(p) AS n_clusters, SUM(tp) AS n_treated_clusters,
        {squares}
 FROM pl_cluster
 GROUP BY q
+"""
+
+
+def cross_sql(rel: Relations, n_outcomes: int, n_columns: int, unit_terms: Sequence[bool],
+              slots: tuple[int, int] | None = None) -> str:
+    """The cross products of each block ``q`` of estimates (one slot: e.g. a request's
+    event-time estimates): per block and estimate ``e`` (``e < n_columns``), ``v_j``, the sum
+    over clusters of the product of the per-cluster influence-function sums of estimates
+    ``e`` and ``j``. Rows with all products zero (an estimate with no influence) are left out.
+
+    Reads ``rel.row_coef`` and ``rel.unit_coef`` as :func:`influence_sql` does (a slot is a
+    block). The per-cluster sums (one wide row per block and cluster, as in
+    :func:`influence_sql`) are paired with themselves by a cross join with the ``n_columns``
+    estimate indices (one row per block, cluster and estimate ``e``, carrying the ``s_e`` it
+    multiplies): no join on clusters, and only blocks x estimates rows come back.
+    """
+    J = n_columns
+    index = " UNION ALL ".join(f"SELECT CAST({j} AS BIGINT) AS e" for j in range(J))
+    pick = "CASE i.e " + " ".join(f"WHEN {j} THEN s_{j}" for j in range(J)) + " END"
+    wide = ", ".join(f"s_{j}" for j in range(J))
+    products = ",\n       ".join(f"SUM(s * s_{j}) AS v_{j}" for j in range(J))
+    return _cluster_sums(rel, n_outcomes, J, unit_terms, slots, counts=False) + f""",
+pl_pairs AS (
+  SELECT q, e, s, {wide}
+  FROM (
+    SELECT q, i.e, {pick} AS s, {wide}
+    FROM pl_cluster
+    CROSS JOIN ({index}) i
+  ) pl_unpivot
+  WHERE s <> 0
+)
+SELECT q, e,
+       {products}
+FROM pl_pairs
+GROUP BY q, e
 """

@@ -16,7 +16,7 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,9 @@ __all__ = [
     "select_indicators",
     "suppress_small_cells",
 ]
+
+#: An indicator's cells computed elsewhere: ``(indicator, inputs, scope) -> cells``.
+Compute = Callable[[Indicator, Inputs, str], pd.DataFrame]
 
 #: ``region`` of the lab-wide rows (``level == "lab"``, ``nuts2`` empty).
 LAB_REGION = "All regions"
@@ -88,12 +91,20 @@ def raw_indicators(
     options: Options | None = None,
     ids: Iterable[str] | None = None,
     lab_wide: bool | None = None,
+    windows: Mapping[str, tuple[int, int]] | None = None,
+    compute: Compute | None = None,
 ) -> pd.DataFrame:
     """Every indicator for every region (and lab-wide), before disclosure control.
 
     Columns :data:`~policylab.evaluation.INDICATOR_COLUMNS` plus ``n_contrib`` and
     ``max_share`` (disclosure control's inputs, never published). ``lab_wide`` defaults to
     "when there are at least two regions".
+
+    For a lab whose firm tables stay on disk (an SQL engine, :mod:`policylab.engines`):
+    ``windows`` gives each region's first and last year (region key -> years) when its
+    ``firms`` table in ``regions`` holds only its members' firm-years, and ``compute(indicator,
+    inputs, scope)`` (scope: a region key or ``"lab"``) computes an indicator's cells in place
+    of ``indicator.compute(inputs)``.
     """
     regions = list(regions)
     options = options or Options()
@@ -103,7 +114,8 @@ def raw_indicators(
     available: dict[str, list[str]] = {ind.id: [] for ind in chosen}
     for info, tables in regions:
         own = impact.get(info.key, {})
-        inp = make_inputs(tables, options=options, impact={"": own}, nuts2={"": info.nuts2})
+        inp = make_inputs(tables, options=options, impact={"": own}, nuts2={"": info.nuts2},
+                          windows={"": windows[info.key]} if windows is not None else None)
         for ind in chosen:
             missing = ind.missing_inputs(tables, frozenset(own))
             if missing and ind.optional:
@@ -113,20 +125,20 @@ def raw_indicators(
             elif not inp.years:
                 df = _not_available("no firm-years in the data")
             else:
-                df = ind.compute(inp)
+                df = compute(ind, inp, info.key) if compute is not None else ind.compute(inp)
                 available[ind.id].append(info.key)
             parts.append(_label(df, ind, info.name, info.nuts2, "region"))
     if lab_wide is None:
         lab_wide = len(regions) >= 2
     if lab_wide:
-        parts += _lab_rows(regions, chosen, available, impact, options)
+        parts += _lab_rows(regions, chosen, available, impact, options, windows, compute)
     if not parts:
         return pd.DataFrame(columns=RAW_COLUMNS)
     out = pd.concat(parts, ignore_index=True)
     return out[RAW_COLUMNS]
 
 
-def _lab_rows(regions, chosen, available, impact, options) -> list[pd.DataFrame]:
+def _lab_rows(regions, chosen, available, impact, options, windows=None, compute=None) -> list[pd.DataFrame]:
     by_key = {info.key: tables for info, tables in regions}
     codes = {info.key: info.nuts2 for info, _ in regions}
     cache: dict[tuple[str, ...], Inputs] = {}
@@ -144,8 +156,9 @@ def _lab_rows(regions, chosen, available, impact, options) -> list[pd.DataFrame]
                 stacked = stack_regions([(k, by_key[k]) for k in keys])
                 cache[keys] = make_inputs(stacked, options=options, scope="lab",
                                           impact={k: impact.get(k, {}) for k in keys},
-                                          nuts2={k: codes[k] for k in keys})
-            df = ind.compute(cache[keys])
+                                          nuts2={k: codes[k] for k in keys},
+                                          windows={k: windows[k] for k in keys} if windows is not None else None)
+            df = compute(ind, cache[keys], "lab") if compute is not None else ind.compute(cache[keys])
             df = df[df["cluster_id"].astype(str) == ""].copy()
             if len(keys) < len(regions):
                 note = f"lab-wide over {len(keys)} of {len(regions)} regions ({', '.join(keys)})"
@@ -163,6 +176,8 @@ def compute_indicators(
     options: Options | None = None,
     ids: Iterable[str] | None = None,
     lab_wide: bool | None = None,
+    windows: Mapping[str, tuple[int, int]] | None = None,
+    compute: Compute | None = None,
 ) -> pd.DataFrame:
     """The tidy indicator table of all regions (and lab-wide), after disclosure control.
 
@@ -182,6 +197,8 @@ def compute_indicators(
     lab_wide
         Add the lab-wide rows (``region == "All regions"``, ``level == "lab"``); default: when
         there are at least two regions.
+    windows, compute
+        For firm tables kept on disk: see :func:`raw_indicators`.
 
     Returns
     -------
@@ -193,7 +210,7 @@ def compute_indicators(
     """
     wanted = list(ids) if ids else None
     raw = raw_indicators(regions, effects=effects, options=options, ids=_with_companions(wanted),
-                         lab_wide=lab_wide)
+                         lab_wide=lab_wide, windows=windows, compute=compute)
     table = apply_disclosure_control(raw, min_cell_firms=min_cell_firms, dominance_share=dominance_share)
     if wanted is not None:
         table = table[table["indicator_id"].isin(wanted)].reset_index(drop=True)

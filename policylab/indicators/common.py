@@ -728,6 +728,7 @@ def common_indicators(
     programme_start: int | None = None,
     codes: Iterable[str] | None = None,
     lab_wide: bool | None = None,
+    windows: Mapping[str, tuple[int, int]] | None = None,
 ) -> pd.DataFrame:
     """The EU common indicators of every region (and the whole lab) as one flat table, after
     disclosure control.
@@ -747,6 +748,10 @@ def common_indicators(
         Compute only these codes (default: all of :data:`COMMON`).
     lab_wide
         Add the lab-wide rows (``region == "lab"``); default: with at least two regions.
+    windows
+        Each region's first and last year (region key -> years) when its ``firms`` table holds
+        only its members' firm-years (the rest on disk, :mod:`policylab.engines`); every
+        common indicator counts supported firms only, so the members' rows are all it reads.
 
     Returns
     -------
@@ -772,7 +777,8 @@ def common_indicators(
     available: dict[str, list[str]] = {ind.code: [] for ind in chosen}
     region_periods: dict[str, tuple[int, ...]] = {}
     for info, tables in regions:
-        inp = make_inputs(tables, nuts2={"": info.nuts2})
+        inp = make_inputs(tables, nuts2={"": info.nuts2},
+                          windows={"": windows[info.key]} if windows is not None else None)
         sc = _scope(inp, programme_start)
         region_periods[info.key] = sc.periods
         for ind in chosen:
@@ -789,7 +795,7 @@ def common_indicators(
     if lab_wide is None:
         lab_wide = len(regions) >= 2
     if lab_wide:
-        rows += _lab_rows(regions, chosen, available, programme_start)
+        rows += _lab_rows(regions, chosen, available, programme_start, windows)
     cells = pd.DataFrame(rows)
     if cells.empty:
         return pd.DataFrame(columns=COMMON_COLUMNS)
@@ -798,7 +804,7 @@ def common_indicators(
     return _publish(cells, supp, chosen, min_cell_firms)
 
 
-def _lab_rows(regions, chosen, available, programme_start) -> list[dict]:
+def _lab_rows(regions, chosen, available, programme_start, windows=None) -> list[dict]:
     by_key = {info.key: tables for info, tables in regions}
     codes = {info.key: info.nuts2 for info, _ in regions}
     cache: dict[tuple[str, ...], _Scope] = {}
@@ -811,7 +817,8 @@ def _lab_rows(regions, chosen, available, programme_start) -> list[dict]:
             continue
         if keys not in cache:
             stacked = stack_regions([(k, by_key[k]) for k in keys])
-            inp = make_inputs(stacked, scope="lab", nuts2={k: codes[k] for k in keys})
+            inp = make_inputs(stacked, scope="lab", nuts2={k: codes[k] for k in keys},
+                              windows={k: windows[k] for k in keys} if windows is not None else None)
             cache[keys] = _scope(inp, programme_start)
         sc = cache[keys]
         skip: dict[str, str] = {}

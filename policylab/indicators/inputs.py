@@ -259,19 +259,25 @@ def map_region(region: pd.Series, values: Mapping[str, float]) -> np.ndarray:
 
 def make_inputs(tables: Mapping[str, pd.DataFrame], *, options: Options = Options(),
                 impact: Mapping[str, Mapping[str, Any]] | None = None, scope: str = "region",
-                nuts2: Mapping[str, str] | None = None) -> Inputs:
+                nuts2: Mapping[str, str] | None = None,
+                windows: Mapping[str, tuple[int, int]] | None = None) -> Inputs:
     """Normalise canonical tables (one region's, or several stacked by :func:`stack_regions`)
     into :class:`Inputs`.
 
-    Each region's years run from its first to its last year in ``firms``; yearly rows of
+    Each region's years run from its first to its last year in ``firms`` (or as ``windows``
+    gives them, region -> (first, last year), when ``firms`` holds only some of the region's
+    firm-years: the members', with the rest on disk); yearly rows of
     ``orders``, ``cluster_finance`` and ``partnerships`` outside them are left out, and the
     scope's years are the union. ``nuts2`` maps each region (``""`` for one region's own
     tables, the region key in the lab-wide scope) to its NUTS-2 code.
     """
+    given = windows
     norm = normalise_tables(tables)
     f = norm["firms"].dropna(subset=["year"])
     span = f.groupby("region")["year"].agg(["min", "max"])
     windows = {str(r): (int(lo), int(hi)) for r, lo, hi in zip(span.index, span["min"], span["max"])}
+    if given is not None:
+        windows = {str(r): (int(lo), int(hi)) for r, (lo, hi) in given.items()}
     years: tuple[int, ...] = ()
     if windows:
         years = tuple(range(min(w[0] for w in windows.values()), max(w[1] for w in windows.values()) + 1))

@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +32,27 @@ from ..schema import Table
 from . import numbers
 from .readers import RawTable, display
 
+#: Problems listed per column and kind before one "N more row(s)" line.
 MAX_PROBLEMS_PER_COLUMN = 20
+_CAP: ContextVar[int] = ContextVar("problem_cap", default=MAX_PROBLEMS_PER_COLUMN)
+
+
+def problem_cap() -> int:
+    """How many problems of one kind are listed (:data:`MAX_PROBLEMS_PER_COLUMN`, unless
+    inside :func:`listing_all`)."""
+    return _CAP.get()
+
+
+@contextmanager
+def listing_all() -> Iterator[None]:
+    """List every problem (no "N more" line) inside the block: the streamed ingest maps and
+    checks a file chunk by chunk and caps the whole file's list itself. A context variable,
+    so other threads keep the cap."""
+    token = _CAP.set(sys.maxsize)
+    try:
+        yield
+    finally:
+        _CAP.reset(token)
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
           "October", "November", "December")
 PERIOD_TABLES = ("firms", "cluster_finance")  # tables whose ``year`` is an accounting period
@@ -83,13 +107,14 @@ class Mapped:
 def _problems_for(mask: np.ndarray, rows: np.ndarray, label: str, source_col: str | None, values: pd.Series,
                   message: str, severity: str = "error") -> list[Problem]:
     idx = np.flatnonzero(mask)
+    cap = problem_cap()
     out = [
         Problem(label, message, row=int(rows[i]), column=source_col, value=display(values.iloc[i]),
                 severity=severity)
-        for i in idx[:MAX_PROBLEMS_PER_COLUMN]
+        for i in idx[:cap]
     ]
-    if len(idx) > MAX_PROBLEMS_PER_COLUMN:
-        out.append(Problem(label, f"{len(idx) - MAX_PROBLEMS_PER_COLUMN} more row(s) with the same problem",
+    if len(idx) > cap:
+        out.append(Problem(label, f"{len(idx) - cap} more row(s) with the same problem",
                            column=source_col, severity=severity))
     return out
 
@@ -134,8 +159,8 @@ class Cells:
     def numbers(self) -> np.ndarray:
         """The typed numbers (float, in order)."""
         v = self.values[self.number]
-        if pd.api.types.is_numeric_dtype(v.dtype):
-            return v.to_numpy(dtype="float64", na_value=np.nan)
+        if pd.api.types.is_numeric_dtype(v.dtype):  # a copy: callers write into it
+            return np.array(v.to_numpy(dtype="float64", na_value=np.nan), dtype="float64", copy=True)
         return np.array([float(x) for x in v], dtype="float64")
 
     def as_text(self) -> pd.Series:

@@ -487,7 +487,6 @@ def _formula_cells(path: Path, sheet: str, label: str, header_row: int, keep: li
 
 
 def _read_parquet(path: Path, spec: FileSpec, label: str) -> RawTable:
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
@@ -496,6 +495,30 @@ def _read_parquet(path: Path, spec: FileSpec, label: str) -> RawTable:
         raise ReadError(Problem(label, "is not a readable Parquet file")) from None
     names = [str(c) for c in table.column_names]
     _check_header(names, label, None)
+    cols, undecodable = parquet_cells(table, names, label)
+    if undecodable:
+        more = len(undecodable) - MAX_LISTED
+        raise ReadError(undecodable[:MAX_LISTED] + (
+            [Problem(label, f"{more} more cell(s) of bytes that are not UTF-8 text")] if more > 0 else []))
+    frame = pd.DataFrame(cols)
+    blank = frame.isna().all(axis=1).to_numpy() if len(frame.columns) else np.zeros(len(frame), bool)
+    rows = np.arange(1, len(frame) + 1, dtype="int64")[~blank]
+    frame = frame[~blank].reset_index(drop=True)
+    if not len(frame):
+        raise ReadError(Problem(label, "has no data rows; expected at least one"))
+    settings = {"format": "parquet"}
+    return RawTable(frame, rows, label, None, (tuple(names),), (), settings,
+                    rows_read=len(blank), blank_rows=int(blank.sum()))
+
+
+def parquet_cells(table: Any, names: list[str], label: str, first: int = 0) -> tuple[dict[str, pd.Series],
+                                                                                   list[Problem]]:
+    """The cells of an Arrow table read from Parquet, one series per column, and the problems of
+    binary cells that are not UTF-8 (column by column, in record order). ``first`` is the number
+    of records before the table's first one in the file (a streamed read passes one batch at a
+    time), so the problems name the record number in the file."""
+    import pyarrow as pa
+
     cols: dict[str, pd.Series] = {}
     undecodable: list[Problem] = []
     for name, col in zip(names, table.columns):
@@ -506,7 +529,7 @@ def _read_parquet(path: Path, spec: FileSpec, label: str) -> RawTable:
         if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
             col, bad = _binary_as_text(col)  # ids written as bytes: b'CON01' is the text CON01
             t = col.type
-            undecodable += [Problem(label, "bytes that are not UTF-8 text; expected text", row=i + 1,
+            undecodable += [Problem(label, "bytes that are not UTF-8 text; expected text", row=first + i + 1,
                                     column=name, value=v) for i, v in bad]
         # typed columns stay typed (one vectorised conversion, no Python object per cell);
         # a null, or a float NaN, is a blank cell either way
@@ -522,19 +545,7 @@ def _read_parquet(path: Path, spec: FileSpec, label: str) -> RawTable:
         else:
             s = pd.Series([_excel_cell(v) for v in col.to_pylist()], dtype=object)
         cols[name] = s
-    if undecodable:
-        more = len(undecodable) - MAX_LISTED
-        raise ReadError(undecodable[:MAX_LISTED] + (
-            [Problem(label, f"{more} more cell(s) of bytes that are not UTF-8 text")] if more > 0 else []))
-    frame = pd.DataFrame(cols)
-    blank = frame.isna().all(axis=1).to_numpy() if len(frame.columns) else np.zeros(len(frame), bool)
-    rows = np.arange(1, len(frame) + 1, dtype="int64")[~blank]
-    frame = frame[~blank].reset_index(drop=True)
-    if not len(frame):
-        raise ReadError(Problem(label, "has no data rows; expected at least one"))
-    settings = {"format": "parquet"}
-    return RawTable(frame, rows, label, None, (tuple(names),), (), settings,
-                    rows_read=len(blank), blank_rows=int(blank.sum()))
+    return cols, undecodable
 
 
 def _binary_as_text(col: Any) -> tuple[Any, list[tuple[int, str]]]:

@@ -36,7 +36,7 @@ with warnings.catch_warnings():
 from ..errors import Problem
 from ..schema import Table
 from .countries import COUNTRY_CODES
-from .mapping import Mapped
+from .mapping import Mapped, problem_cap
 from .numbers import isin
 
 MAX_LISTED = 20
@@ -234,7 +234,7 @@ def _to_problems(fc: pd.DataFrame, mapped: Mapped, table: Table, messages: dict[
     for (check, canon), idxs in found.items():
         src = mapped.source_cols.get(canon) if canon else None
         idxs = sorted(i for i in idxs if i is not None) + [None] * sum(i is None for i in idxs)
-        for n, i in enumerate(idxs[:MAX_LISTED]):
+        for n, i in enumerate(idxs[:problem_cap()]):
             if check == "multiple_fields_uniqueness" and i is not None:
                 cols = "+".join(mapped.source_cols[k] for k in key)
                 first = first_row.get(tuple(frame[k].iloc[i] for k in key))
@@ -245,8 +245,8 @@ def _to_problems(fc: pd.DataFrame, mapped: Mapped, table: Table, messages: dict[
             row = None if i is None else int(frame["_row"].iloc[i])
             value = None if i is None or canon is None else mapped.raw_value(canon, i)
             problems.append(Problem(mapped.label, message, row=row, column=src, value=value, severity=severity))
-        if len(idxs) > MAX_LISTED:
-            problems.append(Problem(mapped.label, f"{len(idxs) - MAX_LISTED} more row(s) with the same problem",
+        if len(idxs) > problem_cap():
+            problems.append(Problem(mapped.label, f"{len(idxs) - problem_cap()} more row(s) with the same problem",
                                     column=src, severity=severity))
     return problems
 
@@ -284,9 +284,9 @@ def _rows(mapped: Mapped, mask: np.ndarray, message: str, canon: str, severity: 
     idx = np.flatnonzero(mask)
     src = mapped.source_cols.get(canon)
     out = [Problem(mapped.label, message, row=int(mapped.frame["_row"].iloc[i]), column=src,
-                   value=mapped.raw_value(canon, i), severity=severity) for i in idx[:MAX_LISTED]]
-    if len(idx) > MAX_LISTED:
-        out.append(Problem(mapped.label, f"{len(idx) - MAX_LISTED} more row(s) with the same problem", column=src,
+                   value=mapped.raw_value(canon, i), severity=severity) for i in idx[:problem_cap()]]
+    if len(idx) > problem_cap():
+        out.append(Problem(mapped.label, f"{len(idx) - problem_cap()} more row(s) with the same problem", column=src,
                            severity=severity))
     return out
 
@@ -300,7 +300,7 @@ def _unknown_firms(t: Mapped, known: pd.Series, severity: str) -> list[Problem]:
     stripped = dict(zip(known.str.lstrip("0"), known))
     lost = bad & ids.map(lambda v: isinstance(v, str) and v.lstrip("0") in stripped).to_numpy(dtype=bool)
     out = _rows(t, bad & ~lost, "firm not found in the firms file", "firm_id", severity)
-    for i in np.flatnonzero(lost)[:MAX_LISTED]:
+    for i in np.flatnonzero(lost)[:problem_cap()]:
         other = stripped[ids.iloc[i].lstrip("0")]
         out.append(Problem(t.label, f"firm not found in the firms file, which has {other!r}: leading zeros lost "
                            "(IDs stored as numbers?)", row=int(t.frame["_row"].iloc[i]),

@@ -12,7 +12,6 @@ session; without Java they are skipped, unless ``CI=true`` (then they fail).
 
 from __future__ import annotations
 
-import os
 import shutil
 import warnings
 from pathlib import Path
@@ -34,7 +33,6 @@ from policylab.engines import (
 from policylab.errors import DesignError, PolicylabWarning, UsageError, UserError
 from policylab.store import CanonicalStore
 
-EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "example.toml"
 EXAMPLE_REGIONS = ["cantabria", "kujawsko_pomorskie", "kent", "aquitaine", "usti", "molise"]
 OUTCOMES = ["exporter", "log_exports", "exports_eur"]
 CONTROL_GROUPS = ["never_treated", "not_yet_treated"]
@@ -126,14 +124,11 @@ GENERATED = {
 
 
 @pytest.fixture(scope="session")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The example lab's canonical store (ingest only: the estimation of a full ``evaluate``
-    is not needed here) with the generated regions added."""
-    from policylab.config import load_config
-    from policylab.ingest import ingest
-
+def store(tmp_path_factory: pytest.TempPathFactory, example_store) -> Path:
+    """The example lab's canonical store (a copy of ``example_store``) with the generated
+    regions added."""
     root = tmp_path_factory.mktemp("engines") / "store"
-    ingest(load_config(EXAMPLE_CONFIG), store=root)
+    shutil.copytree(example_store[0], root)
     CanonicalStore(root).write([(key, dict(zip(("firms", "membership"), make(), strict=True)), {})
                                 for key, make in GENERATED.items()])
     return root
@@ -308,33 +303,6 @@ def test_what_is_not_covered_is_refused(store: Path) -> None:
 # --------------------------------------------------------------------------- Spark
 
 
-@pytest.fixture(scope="session")
-def spark(tmp_path_factory: pytest.TempPathFactory):
-    """One local[1] Spark session for the test session (starting one takes ~25 s)."""
-    ci = os.environ.get("CI", "").lower() == "true"
-    java = shutil.which("java") or (os.environ.get("JAVA_HOME") and
-                                    shutil.which("java", path=str(Path(os.environ["JAVA_HOME"]) / "bin")))
-    if not java:
-        if ci:
-            pytest.fail("CI=true but Java is not installed: the spark tests need a JVM (Java 17+)")
-        pytest.skip("Java not found: the spark tests need a JVM (Java 17+); CI=true makes this a failure")
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        if ci:
-            pytest.fail("CI=true but pyspark is not installed: the spark tests need it")
-        pytest.skip("pyspark is not installed")
-    session = (SparkSession.builder.master("local[1]").appName("policylab-tests")
-               .config("spark.sql.shuffle.partitions", "1")
-               .config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false")
-               .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("spark-warehouse")))
-               # a short-lived JVM: the quick JIT tier only (half the CPU time of this file)
-               .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
-               .getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 @pytest.mark.spark

@@ -330,12 +330,17 @@ class Lab(_Model):
     engine: Literal["pandas", "duckdb", "spark"] = Field(
         "pandas", description="where Callaway-Sant'Anna's cells, clustered analytic standard "
         "errors and aggregations are computed: in memory (pandas), as SQL over the Parquet "
-        "store out of core (duckdb, the 'scale' extra), or on Spark (the 'spark' extra); the "
-        "CLI's --engine overrides it")
+        "store out of core (duckdb, the 'scale' extra), or on Spark (the 'spark' extra; the "
+        "last digits of its sums may vary between runs); the CLI's --engine overrides it")
     spark_master: str = Field("local[*]", description="the Spark master URL for engine = 'spark'")
     engine_memory_limit: Annotated[str, Field(pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$")] | None = Field(
         None, description="DuckDB's memory_limit for engine = 'duckdb' (e.g. '4GB'; it spills "
         "to disk beyond it); DuckDB's default (80% of RAM) when omitted")
+    engine_threads: Annotated[int, Field(ge=0)] = Field(
+        1, description="DuckDB's threads for engine = 'duckdb'. 1 (the default) keeps the outputs "
+        "byte-identical from run to run; with more (0: all cores) DuckDB adds floating-point "
+        "numbers in an order that varies between runs, so the last digits of results.json and "
+        "the CSVs may differ (the report's rounded numbers do not)")
 
     @model_validator(mode="after")
     def _window(self) -> "Lab":

@@ -60,6 +60,14 @@ def check_methods(cfg: LabConfig, engine: str) -> None:
             "--engine pandas (lab.engine = 'pandas')")])
 
 
+def engine_options(cfg: LabConfig) -> dict[str, Any]:
+    """The engine settings of ``[lab]``: Spark's master, DuckDB's memory limit and threads
+    (one by default: DuckDB's parallel sums add in a varying order, so only one thread
+    gives byte-identical outputs; 0 = all cores)."""
+    return {"spark_master": cfg.lab.spark_master, "memory_limit": cfg.lab.engine_memory_limit,
+            "threads": cfg.lab.engine_threads or None}
+
+
 def _why_analytic(engine: str) -> str:
     return (f"computed by engine '{engine}' as SQL over the store: clustered analytic "
             "intervals (the few-cluster bootstrap needs the firm panel in memory: --engine "
@@ -117,8 +125,7 @@ def store_effects(cfg: LabConfig, store: Path, keys: Sequence[str], outcomes: Se
             store, list(keys), list(outcomes), engine=engine, control_groups=(est.control_group,),
             cluster="consortium" if est.cluster == "consortium" else "firm_id",
             min_e=-est.leads, max_e=est.lags, alpha=est.alpha,
-            aggregations=("simple", "dynamic"), spark_master=cfg.lab.spark_master,
-            memory_limit=cfg.lab.engine_memory_limit)
+            aggregations=("simple", "dynamic"), **engine_options(cfg))
     return {(key, outcome): _result(batch[(key, outcome, est.control_group)], engine, est.alpha)
             for key in keys for outcome in outcomes if (key, outcome, est.control_group) in batch}
 
@@ -152,8 +159,7 @@ def region_effects(cfg: LabConfig, data: LabData, store: Path, *, engine: str
     for key in keys:
         firms = regions[key].tables["firms"]
         wanted[key] = [o for o in est.outcomes if OUTCOME_COLUMNS[o] in firms]
-    counts = outcome_counts(store, keys, list(est.outcomes), engine=engine,
-                            spark_master=cfg.lab.spark_master, memory_limit=cfg.lab.engine_memory_limit)
+    counts = outcome_counts(store, keys, list(est.outcomes), engine=engine, **engine_options(cfg))
     seen = {(r.region, r.outcome): (int(r.members), int(r.never_members)) for r in counts.itertuples()}
     run: dict[str, list[str]] = {}
     for key in keys:
@@ -203,8 +209,7 @@ def indicator_cells(cfg: LabConfig, data: LabData, store: Path, *, engine: str,
     # new destination markets per firm-year come from the (small) orders tables
     markets = new_markets_frame(orders, years) if orders else None
     cells = firm_indicator_cells(store, keys, engine=engine, new_markets=markets,
-                                 spark_master=cfg.lab.spark_master,
-                                 memory_limit=cfg.lab.engine_memory_limit)
+                                 **engine_options(cfg))
 
     def compute(ind, inp, scope: str) -> pd.DataFrame:
         found = cells.get((scope, ind.id))

@@ -576,7 +576,7 @@ def _on_engine(cfg: LabConfig, data: LabData, store: Path, engine: str, progress
     """The stages of a lab whose firm tables stay on disk (``lab.engine = "duckdb"`` or
     ``"spark"``): what runs as SQL, in memory or not at all is :mod:`policylab.outofcore`'s."""
     from .engines import firm_summary
-    from .outofcore import NOT_RUN, indicator_cells, region_effects, windows
+    from .outofcore import NOT_RUN, engine_options, indicator_cells, region_effects, windows
     from .outofcore import data_quality as engine_quality
 
     est = cfg.estimation
@@ -598,7 +598,7 @@ def _on_engine(cfg: LabConfig, data: LabData, store: Path, engine: str, progress
                  + " and the balance table need the whole panel in memory and did not run "
                  "(--engine pandas runs them)")
     summary = firm_summary(store, [r.info.key for r in data.regions], engine=engine,
-                           spark_master=cfg.lab.spark_master, memory_limit=cfg.lab.engine_memory_limit)
+                           **engine_options(cfg))
     years = windows(summary)
     progress("Computing indicators")
     indicators = compute_indicators(((r.info, r.tables) for r in data.regions),

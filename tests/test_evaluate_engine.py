@@ -31,18 +31,24 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "configs" / "example.toml"
 pytestmark = pytest.mark.filterwarnings("ignore::policylab.errors.PolicylabWarning")
 
 
+#: Three of the example's regions (Kent's workbooks take longest to read; the lab-wide cells
+#: need two or more).
+REGIONS = ("cantabria", "kujawsko_pomorskie", "molise")
+
+
 def _comparable(cfg):
     """The example's settings both engines can run: CS only, analytic intervals, no margins."""
     est = cfg.estimation.model_copy(update={"methods": ["callaway_santanna"],
                                             "few_cluster_threshold": 0, "margins": False})
-    return cfg.model_copy(update={"estimation": est})
+    regions = [r for r in cfg.regions if r.key in REGIONS]
+    return cfg.model_copy(update={"estimation": est, "regions": regions})
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     cfg = _comparable(load_config(EXAMPLE))
     root = tmp_path_factory.mktemp("engines")
-    mem = evaluate(cfg, out_dir=root / "pandas", engine="pandas")
+    mem = evaluate(cfg, write=False, engine="pandas")
     sql = evaluate(cfg, out_dir=root / "duckdb", engine="duckdb")
     return root, mem, sql
 
@@ -56,7 +62,7 @@ def _close(a, b, *, rel=1e-9, abs_=1e-12) -> bool:
 def test_every_headline_and_event_time_effect_equals_the_in_memory_one(runs):
     _, mem, sql = runs
     assert [(e.region, e.outcome) for e in sql.effects] == [(e.region, e.outcome) for e in mem.effects]
-    assert len(sql.effects) == 18  # six regions x three outcomes
+    assert len(sql.effects) == 9  # three regions x three outcomes
     for a, b in zip(mem.effects, sql.effects, strict=True):
         ra, rb = a.result, b.result
         assert (rb.n_obs, rb.n_units, rb.n_treated, rb.n_clusters) == \
@@ -86,13 +92,13 @@ def test_every_indicator_cell_equals_the_in_memory_one(runs):
     _, mem, sql = runs
     keys = ["indicator_id", "region", "level", "cluster_id", "period", "group"]
     a, b = _keyed(mem.indicators, keys), _keyed(sql.indicators, keys)
-    assert len(a) == len(b) > 3000
+    assert len(a) == len(b) > 1000
     pd.testing.assert_frame_equal(a.drop(columns=["value"]), b.drop(columns=["value"]))
     np.testing.assert_allclose(b["value"].to_numpy(float), a["value"].to_numpy(float), rtol=1e-9,
                                atol=1e-9, equal_nan=True)
     # the comparison pool's cells are there: never-members' export turnover per region
     never = b[(b.indicator_id == "I12") & (b.group == "never_members") & (b.level == "region")]
-    assert never["value"].notna().sum() > 30
+    assert never["value"].notna().sum() > 20
 
 
 def test_common_indicators_data_quality_and_synthesis_are_the_same(runs):
@@ -136,3 +142,13 @@ def test_the_cli_takes_engine_and_exits_2_on_a_refused_setting(tmp_path):
                            capture_output=True, text=True, check=False)
     assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
     assert "estimation.methods" in wrong.stderr
+
+
+def test_a_second_run_writes_the_same_bytes(runs, tmp_path):
+    """DuckDB runs one thread by default (lab.engine_threads = 1): its parallel sums would add
+    in a varying order and move the last digits of results.json and the CSVs."""
+    root, _, _ = runs
+    cfg = _comparable(load_config(EXAMPLE))
+    evaluate(cfg, out_dir=tmp_path / "again", engine="duckdb")
+    for name in ("results.json", "indicators.csv", "common_indicators.csv", "index.html"):
+        assert (tmp_path / "again" / name).read_bytes() == (root / "duckdb" / name).read_bytes(), name

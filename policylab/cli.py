@@ -253,7 +253,8 @@ def validate(
 
     with _user_errors():
         cfg = load_config(config)
-        _, problems = check_inputs(cfg)
+        # a lab on an SQL engine may have firms files past memory: checked in chunks
+        _, problems = check_inputs(cfg, stream=cfg.lab.engine != "pandas")
         problems = [*problems, *(Problem(str(config), line) for line in cfg.output_problems())]
     errors = [p for p in problems if p.severity == "error" or strict]
     n_err = len(errors)

@@ -152,3 +152,23 @@ def test_a_second_run_writes_the_same_bytes(runs, tmp_path):
     evaluate(cfg, out_dir=tmp_path / "again", engine="duckdb")
     for name in ("results.json", "indicators.csv", "common_indicators.csv", "index.html"):
         assert (tmp_path / "again" / name).read_bytes() == (root / "duckdb" / name).read_bytes(), name
+
+
+def test_validate_checks_a_lab_on_an_sql_engine_in_chunks_with_the_same_findings(tmp_path):
+    config = write_tiny_lab(tmp_path / "lab")
+    firms = config.parent / "firms.csv"
+    firms.write_text(firms.read_text(encoding="utf-8").replace("003;2019;0;80;7", "003;2019;x;80;7"),
+                     encoding="utf-8")
+    cli = [sys.executable, "-c", "from policylab.cli import main; main()", "validate"]
+    found = {}
+    for engine in ("pandas", "duckdb"):
+        text = config.read_text(encoding="utf-8")
+        text = text.replace("[lab]\n", f'[lab]\nengine = "{engine}"\n') if "engine =" not in text else \
+            text.replace('engine = "pandas"', f'engine = "{engine}"')
+        config.write_text(text, encoding="utf-8")
+        done = subprocess.run([*cli, str(config), "--format", "json"], capture_output=True, text=True,
+                              check=False)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        found[engine] = json.loads(done.stdout)["problems"]
+    assert found["duckdb"] == found["pandas"]
+    assert [(p["row"], p["column"], p["value"]) for p in found["duckdb"]] == [(9, "export", "x")]

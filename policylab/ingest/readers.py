@@ -23,6 +23,7 @@ import io
 import math
 import os
 import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -339,51 +340,83 @@ def _fast_records(body: str, delimiter: str, width: int, first_line: int) -> Rec
     return columns, rows, [], len(rows) + blank, blank
 
 
-def _slow_records(body: str, delimiter: str, width: int, first_line: int, label: str) -> Records:
-    """The csv module, record by record: quoted values over several lines, ragged rows."""
-    reader = csv.reader(io.StringIO(body, newline=""), delimiter=delimiter, strict=False)
-    problems: list[Problem] = []
-    ragged = 0
-    records: list[list[str]] = []
-    rows: list[int] = []
-    blank = 0
-    pending_blank = 0
-    prev = 0
-    last_start, last_rec = first_line, []
+@dataclass
+class RecordCount:
+    """What :func:`csv_records` has seen so far: blank and ragged records (the first
+    :data:`MAX_LISTED` ragged ones listed), and the last record with its first line."""
+
+    records: int = 0
+    blank: int = 0
+    ragged: int = 0
+    ragged_listed: list[Problem] = field(default_factory=list)
+    last_start: int = 0
+    last_record: list[str] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return self.records + self.blank + self.ragged
+
+
+def csv_records(lines: Iterable[str], delimiter: str, width: int, first_line: int, label: str,
+                count: RecordCount) -> Iterator[tuple[int, list[str]]]:
+    """The csv module, record by record: ``(file line, cells)`` of each data record (quoted
+    values over several lines, trailing empty cells cut), blank records and records with the
+    wrong number of fields skipped and counted in ``count``. Raises ReadError where the csv
+    module gives up; :func:`check_closed` afterwards finds a quote never closed."""
+    reader = csv.reader(lines, delimiter=delimiter, strict=False)
+    pending_blank = prev = 0
+    count.last_start = first_line
     try:
         for rec in reader:
             line = first_line + prev
             prev = reader.line_num
-            last_start, last_rec = line, rec
+            count.last_start, count.last_record = line, rec
             if not rec or not "".join(rec).strip():
                 pending_blank += 1
                 continue
-            blank += pending_blank
+            count.blank += pending_blank
             pending_blank = 0
             if len(rec) != width:
                 if len(rec) > width and not "".join(rec[width:]).strip():
                     rec = rec[:width]  # trailing delimiters: empty cells beyond the header
                 else:
-                    ragged += 1
-                    if ragged <= MAX_LISTED:
-                        problems.append(Problem(
+                    count.ragged += 1
+                    if count.ragged <= MAX_LISTED:
+                        count.ragged_listed.append(Problem(
                             label, f"row has {len(rec)} field(s) but the header has {width}; "
                             f"check the delimiter ({delimiter!r}) and the quoting of values that contain it",
                             row=line))
                     continue
-            records.append(rec)
-            rows.append(line)
+            count.records += 1
+            yield line, rec
     except csv.Error as exc:
         raise ReadError(Problem(label, f"cannot be parsed as CSV near this line ({exc}); "
                                 "is a quote (\") left open?", row=first_line + prev)) from None
-    if any("\n" in f or "\r" in f for f in last_rec) and body.count('"') % 2 == 1:
+
+
+def check_closed(count: RecordCount, quotes: int, label: str) -> None:
+    """Raise ReadError when the last record swallowed the rest of the file: it holds a line
+    break and the body has an odd number of quotes."""
+    if any("\n" in f or "\r" in f for f in count.last_record) and quotes % 2 == 1:
         raise ReadError(Problem(label, "a quoted value is never closed (an unmatched '\"'); "
-                                "everything after it was read as one cell", row=last_start))
-    if ragged > MAX_LISTED:
-        problems.append(Problem(label, f"{ragged - MAX_LISTED} more row(s) with the wrong number of fields"))
+                                "everything after it was read as one cell", row=count.last_start))
+
+
+def _slow_records(body: str, delimiter: str, width: int, first_line: int, label: str) -> Records:
+    """The csv module, record by record: quoted values over several lines, ragged rows."""
+    count = RecordCount()
+    records: list[list[str]] = []
+    rows: list[int] = []
+    for line, rec in csv_records(io.StringIO(body, newline=""), delimiter, width, first_line, label, count):
+        records.append(rec)
+        rows.append(line)
+    check_closed(count, body.count('"'), label)
+    problems = list(count.ragged_listed)
+    if count.ragged > MAX_LISTED:
+        problems.append(Problem(label, f"{count.ragged - MAX_LISTED} more row(s) with the wrong number of fields"))
     cols = list(zip(*records)) if records else [()] * width
     columns = [_text_column(list(col)) for col in cols]
-    return columns, np.asarray(rows, dtype="int64"), problems, len(records) + blank + ragged, blank
+    return columns, np.asarray(rows, dtype="int64"), problems, count.rows_read, count.blank
 
 
 # --- Excel ------------------------------------------------------------------------------------

@@ -90,6 +90,7 @@ from .readers import (
     TOP_ROWS,
     RawTable,
     ReadError,
+    RecordCount,
     _check_header,
     _fast_records,
     _header_hint,
@@ -98,12 +99,14 @@ from .readers import (
     _slow_records,
     _sniff_delimiter,
     _text_column,
+    check_closed,
+    csv_records,
     parquet_cells,
 )
 from .validate import check_table, table_schema
 
 STREAM_ROWS = 1_000_000
-LISTED = 20  # problems listed per kind before "N more" (mapping's and validate's limit)
+LISTED = _mapping.MAX_PROBLEMS_PER_COLUMN  # problems listed per kind before "N more"
 SCAN_BLOCK = 4 << 20  # bytes decoded at a time in the first pass
 DUCKDB_MEMORY = "128MB"
 
@@ -498,52 +501,25 @@ class _CsvSource(_Source):
                 yield Chunk(self._frame(columns), good)
 
     def _record_chunks(self, rows: int) -> Iterator[Chunk]:
-        """``readers._slow_records`` over the whole body, its records handed out ``rows`` at a time."""
+        """``readers.csv_records`` over the whole body, its records handed out ``rows`` at a time."""
         width = len(self.header)
-        first_line = self.first_line
-        reader = csv.reader(self._body, delimiter=self.delimiter, strict=False)
+        count = RecordCount()
         records: list[list[str]] = []
         found: list[int] = []
-        blank = pending_blank = 0
-        prev = 0
-        n_records = 0
-        last_start, last_rec = first_line, []
-        try:
-            for rec in reader:
-                line = first_line + prev
-                prev = reader.line_num
-                last_start, last_rec = line, rec
-                if not rec or not "".join(rec).strip():
-                    pending_blank += 1
-                    continue
-                blank += pending_blank
-                pending_blank = 0
-                if len(rec) != width:
-                    if len(rec) > width and not "".join(rec[width:]).strip():
-                        rec = rec[:width]
-                    else:
-                        self.ragged_count += 1
-                        if len(self.ragged_listed) < MAX_LISTED:
-                            self.ragged_listed.append(Problem(
-                                self.label, f"row has {len(rec)} field(s) but the header has {width}; "
-                                f"check the delimiter ({self.delimiter!r}) and the quoting of values that contain it",
-                                row=line))
-                        self.rows_read = n_records + blank + self.ragged_count
-                        continue
-                records.append(rec)
-                found.append(line)
-                n_records += 1
-                self.rows_read, self.blank_rows = n_records + blank + self.ragged_count, blank
-                if len(records) >= rows:
-                    yield self._records(records, found, width)
-                    records, found = [], []
-        except csv.Error as exc:
-            raise ReadError(Problem(self.label, f"cannot be parsed as CSV near this line ({exc}); "
-                                    "is a quote (\") left open?", row=first_line + prev)) from None
-        if any("\n" in f or "\r" in f for f in last_rec) and self.body_quotes % 2 == 1:
-            raise ReadError(Problem(self.label, "a quoted value is never closed (an unmatched '\"'); "
-                                    "everything after it was read as one cell", row=last_start))
-        self.rows_read, self.blank_rows = n_records + blank + self.ragged_count, blank
+
+        def seen() -> None:
+            self.rows_read, self.blank_rows, self.ragged_count = count.rows_read, count.blank, count.ragged
+            self.ragged_listed = list(count.ragged_listed)
+
+        for line, rec in csv_records(self._body, self.delimiter, width, self.first_line, self.label, count):
+            records.append(rec)
+            found.append(line)
+            if len(records) >= rows:
+                seen()
+                yield self._records(records, found, width)
+                records, found = [], []
+        check_closed(count, self.body_quotes, self.label)
+        seen()
         if records:
             yield self._records(records, found, width)
 

@@ -70,6 +70,14 @@ def atomic_write_many(files: Mapping[Path, bytes]) -> None:
     If writing any temp file fails, the temp files are removed and the destinations are untouched.
     Files are moved in the mapping's order.
     """
+    for tmp, dest in _temp_files(files):
+        os.replace(tmp, dest)
+
+
+def _temp_files(files: Mapping[Path, bytes]) -> list[tuple[str, Path]]:
+    """Each file written (and synced) to a temporary file beside its destination:
+    ``(temporary, destination)`` in the mapping's order. If any write fails, the temporary
+    files are removed and the error raised."""
     staged: list[tuple[str, Path]] = []
     try:
         for dest, data in files.items():
@@ -84,8 +92,7 @@ def atomic_write_many(files: Mapping[Path, bytes]) -> None:
         for tmp, _ in staged:
             Path(tmp).unlink(missing_ok=True)
         raise
-    for tmp, dest in staged:
-        os.replace(tmp, dest)
+    return staged
 
 
 _held: dict[str, int] = {}
@@ -474,19 +481,9 @@ def _staged_write(files: Mapping[Path, bytes], staged: list[StagedPart], last: M
     moved into place, and ``last`` (the manifests) after them. If any write fails, every
     temporary file, the staged ones included, is removed and the destinations are untouched.
     """
-    moves: list[tuple[str, Path]] = []
     try:
-        for dest, data in {**files, **last}.items():
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-            moves.append((tmp, dest))
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+        moves = _temp_files({**files, **last})
     except BaseException:
-        for tmp, _ in moves:
-            Path(tmp).unlink(missing_ok=True)
         for part in staged:
             part.tmp.unlink(missing_ok=True)
         raise

@@ -36,7 +36,7 @@ import pandas as pd
 
 from .config import OUTCOME_COLUMNS, LabConfig
 from .did.results import DiDResult, Estimate
-from .errors import PolicylabWarning, UsageError
+from .errors import DesignError, PolicylabWarning, UsageError
 from .evaluation import RegionEffect
 from .ingest import LabData
 
@@ -174,8 +174,16 @@ def region_effects(cfg: LabConfig, data: LabData, store: Path, *, engine: str
                 continue
             run.setdefault(outcome, []).append(key)
     fits: dict[tuple[str, str], tuple[DiDResult, dict]] = {}
-    for outcome in est.outcomes:  # one batch per outcome set; usually every region has all
-        fits.update(store_effects(cfg, store, run.get(outcome, []), [outcome], engine=engine))
+    for outcome in est.outcomes:  # one batch per outcome: the engine reads the regions once
+        try:
+            fits.update(store_effects(cfg, store, run.get(outcome, []), [outcome], engine=engine))
+        except DesignError:  # a region's design cannot identify the effect: find which
+            for key in run.get(outcome, []):
+                try:
+                    fits.update(store_effects(cfg, store, [key], [outcome], engine=engine))
+                except DesignError as exc:
+                    notes.append(f"{regions[key].info.name}, {outcome}, callaway_santanna: "
+                                 f"not estimated: {exc}")
     fitted, shown = [], []
     for key in keys:
         region = regions[key]

@@ -172,3 +172,25 @@ def test_validate_checks_a_lab_on_an_sql_engine_in_chunks_with_the_same_findings
         found[engine] = json.loads(done.stdout)["problems"]
     assert found["duckdb"] == found["pandas"]
     assert [(p["row"], p["column"], p["value"]) for p in found["duckdb"]] == [(9, "export", "x")]
+
+
+def test_a_region_whose_design_identifies_nothing_gets_the_in_memory_note(tmp_path):
+    """Every firm joins (no never-members to compare with): both engines say the effect was
+    not estimated and why, and the run goes on."""
+    config = write_tiny_lab(tmp_path / "lab")
+    (config.parent / "members.csv").write_text(
+        "firm,cluster,joined,left\n001,C1,2019,\n002,C1,2019,2020\n003,C1,2020,\n004,C1,2020,\n",
+        encoding="utf-8")
+    text = config.read_text(encoding="utf-8").replace(
+        "[estimation]\n", '[estimation]\nmethods = ["callaway_santanna"]\nfew_cluster_threshold = 0\n')
+    config.write_text(text, encoding="utf-8")
+    cfg = load_config(config)
+    notes = {}
+    for engine in ("pandas", "duckdb"):
+        res = evaluate(cfg, out_dir=tmp_path / engine, engine=engine)
+        assert not res.effects
+        notes[engine] = [w for w in res.warnings if "not estimated" in w]
+    assert len(notes["pandas"]) == len(notes["duckdb"]) == 2, notes
+    for mem, sql in zip(notes["pandas"], notes["duckdb"], strict=True):  # the engine names the cell too
+        head, why = mem.split(" not estimated: ")
+        assert sql.startswith(head) and sql.endswith(why), (mem, sql)

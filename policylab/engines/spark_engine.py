@@ -59,8 +59,12 @@ def session(spark_master: str | None = None):
     try:
         # only temporary views are made: keep Spark's (empty) warehouse folder out of the cwd
         warehouse = Path(tempfile.gettempdir()) / "policylab-spark-warehouse"
-        return (SparkSession.builder.master(spark_master or "local[*]").appName("policylab")
-                .config("spark.sql.warehouse.dir", warehouse.as_posix()).getOrCreate())
+        spark = (SparkSession.builder.master(spark_master or "local[*]").appName("policylab")
+                 .config("spark.sql.warehouse.dir", warehouse.as_posix())
+                 # a command-line tool: no progress bars over the terminal's own lines
+                 .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+        spark.sparkContext.setLogLevel("ERROR")
+        return spark
     except (*_spark_errors(), OSError) as e:  # no Java, a bad master URL
         raise UserError(f"could not start a Spark session (master {spark_master or 'local[*]'!r};"
                         f" Spark needs Java 17 or later on PATH or JAVA_HOME): "

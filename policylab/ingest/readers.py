@@ -227,13 +227,11 @@ def _sniff_delimiter(sample: str, head: str = "", wanted: set[str] | frozenset[s
     return choice
 
 
-def _read_csv(path: Path, spec: FileSpec, label: str, country: str) -> RawTable:
-    data = path.read_bytes()
-    if not data.strip(b" \t\r\n\x0c"):
-        raise ReadError(Problem(label, "file is empty; expected a header line and data rows"))
-    text, encoding_note = _decode(data, spec, label, country)
-    if not text.strip():
-        raise ReadError(Problem(label, "file is empty; expected a header line and data rows"))
+def csv_layout(text: str, spec: FileSpec, label: str) -> tuple[io.StringIO, str, bool, tuple]:
+    """Where a CSV text's header is and how its cells are separated: ``(buffer at the header
+    line, delimiter, whether it was detected, the top rows)``. The delimiter is sniffed from the
+    first 64 kB below the lines above the header; a header that is not where ``header_row``
+    says raises ReadError with a hint."""
     buf = io.StringIO(text, newline="")
     for n in range(1, spec.header_row):
         if buf.readline() == "":
@@ -248,6 +246,34 @@ def _read_csv(path: Path, spec: FileSpec, label: str, country: str) -> RawTable:
                                                        strict=False), range(TOP_ROWS)))
     if (hint := _header_hint(top, wanted, spec.header_row, "line")) is not None:
         raise ReadError(Problem(label, hint.message, row=hint.row))
+    return buf, delimiter, detected, top
+
+
+def csv_header(rec: list[str], label: str, header_row: int) -> list[str]:
+    """The column names of a header record (ReadError for a blank or unusable one)."""
+    if not rec or not "".join(rec).strip():
+        raise ReadError(Problem(label, "blank line where the header (column names) is expected; "
+                                "remove it or set 'header_row'", row=header_row))
+    header = _header_names(rec)
+    _check_header(header, label, header_row)
+    return header
+
+
+def csv_settings(encoding_note: str, delimiter: str, detected: bool, header_row: int) -> dict[str, Any]:
+    """How a CSV file was read, as the manifest records it."""
+    return {"format": "csv", "encoding": encoding_note,
+            "delimiter": DELIMITER_NAMES.get(delimiter, repr(delimiter)) + (" (detected)" if detected else ""),
+            "header_row": header_row}
+
+
+def _read_csv(path: Path, spec: FileSpec, label: str, country: str) -> RawTable:
+    data = path.read_bytes()
+    if not data.strip(b" \t\r\n\x0c"):
+        raise ReadError(Problem(label, "file is empty; expected a header line and data rows"))
+    text, encoding_note = _decode(data, spec, label, country)
+    if not text.strip():
+        raise ReadError(Problem(label, "file is empty; expected a header line and data rows"))
+    buf, delimiter, detected, top = csv_layout(text, spec, label)
     head_reader = csv.reader(buf, delimiter=delimiter, strict=False)
     try:
         rec = next(head_reader)
@@ -255,11 +281,7 @@ def _read_csv(path: Path, spec: FileSpec, label: str, country: str) -> RawTable:
         raise ReadError(Problem(label, f"has no line {spec.header_row}; header expected there")) from None
     except csv.Error as exc:
         raise ReadError(Problem(label, f"header cannot be parsed as CSV ({exc})", row=spec.header_row)) from None
-    if not rec or not "".join(rec).strip():
-        raise ReadError(Problem(label, "blank line where the header (column names) is expected; "
-                                "remove it or set 'header_row'", row=spec.header_row))
-    header = _header_names(rec)
-    _check_header(header, label, spec.header_row)
+    header = csv_header(rec, label, spec.header_row)
     first_line = spec.header_row + head_reader.line_num  # line of the first record below the header
     body = text[buf.tell():]
     parsed = _fast_records(body, delimiter, len(header), first_line)
@@ -270,9 +292,7 @@ def _read_csv(path: Path, spec: FileSpec, label: str, country: str) -> RawTable:
         raise ReadError(Problem(label, "header but no data rows below it; expected at least one row",
                                 row=spec.header_row))
     frame = pd.DataFrame({h: col for h, col in zip(header, columns) if h})
-    settings = {"format": "csv", "encoding": encoding_note,
-                "delimiter": DELIMITER_NAMES.get(delimiter, repr(delimiter)) + (" (detected)" if detected else ""),
-                "header_row": spec.header_row}
+    settings = csv_settings(encoding_note, delimiter, detected, spec.header_row)
     return RawTable(frame, rows, label, spec.header_row, top, tuple(problems), settings,
                     rows_read=rows_read, blank_rows=blank)
 

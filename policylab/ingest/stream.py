@@ -84,23 +84,21 @@ from .readers import (
     _BOMS,
     CP1250_COUNTRIES,
     CSV_SUFFIXES,
-    DELIMITER_NAMES,
     MAX_LISTED,
     PARQUET_SUFFIXES,
-    TOP_ROWS,
     RawTable,
     ReadError,
     RecordCount,
     _check_header,
     _fast_records,
-    _header_hint,
-    _header_names,
     _looks_binary,
     _slow_records,
-    _sniff_delimiter,
     _text_column,
     check_closed,
+    csv_header,
+    csv_layout,
     csv_records,
+    csv_settings,
     parquet_cells,
 )
 from .validate import check_table, table_schema
@@ -402,20 +400,7 @@ class _CsvSource(_Source):
                 if len(head_lines) < spec.header_row:
                     prefix = total
             text = "".join(head_lines)
-            buf = io.StringIO(text, newline="")
-            for n in range(1, spec.header_row):
-                if buf.readline() == "":
-                    raise ReadError(Problem(label, f"has {n - 1} line(s); header expected on line {spec.header_row}"))
-            start = buf.tell()
-            delimiter = spec.delimiter
-            detected = delimiter is None
-            wanted = set(spec.columns.values())
-            if delimiter is None:
-                delimiter = _sniff_delimiter(text[start : start + 65536], text[:65536], wanted) or ","
-            top = tuple(tuple(r) for r, _ in zip(csv.reader(io.StringIO(text[:65536], newline=""),
-                                                             delimiter=delimiter, strict=False), range(TOP_ROWS)))
-            if (hint := _header_hint(top, wanted, spec.header_row, "line")) is not None:
-                raise ReadError(Problem(label, hint.message, row=hint.row))
+            buf, delimiter, detected, top = csv_layout(text, spec, label)
             head_reader = csv.reader(buf, delimiter=delimiter, strict=False)
             try:
                 rec = next(head_reader)
@@ -431,19 +416,12 @@ class _CsvSource(_Source):
                 need *= 4
                 continue
             break
-        if not rec or not "".join(rec).strip():
-            raise ReadError(Problem(label, "blank line where the header (column names) is expected; "
-                                    "remove it or set 'header_row'", row=spec.header_row))
-        header = _header_names(rec)
-        _check_header(header, label, spec.header_row)
+        header = csv_header(rec, label, spec.header_row)
         self.header = header
         self.names = [h for h in header if h]
         self.top = top
         self.delimiter = delimiter
-        self.settings = {"format": "csv", "encoding": self.settings["encoding"],
-                         "delimiter": DELIMITER_NAMES.get(delimiter, repr(delimiter)) + (" (detected)" if detected
-                                                                                         else ""),
-                         "header_row": spec.header_row}
+        self.settings = csv_settings(self.settings["encoding"], delimiter, detected, spec.header_row)
         self.first_line = spec.header_row + head_reader.line_num
         pos = buf.tell()
         above = text[:pos]

@@ -2,7 +2,8 @@
 is the in-memory ``aggregate(att_gt(...), "dynamic", min_e, max_e).vcov`` to 1e-9: clustered
 by consortium or firm, with the estimated-weights term, on the example store and the
 generated panels of ``test_cs_engines`` (whose fixtures and helpers this file imports), in
-one query or (under a DuckDB memory budget) several, and on Spark. It is what the pre-trend
+one query or (under a DuckDB memory budget) several (Spark's: ``test_cs_engines``' Spark
+test, whose ``assert_same`` checks every result's covariance). It is what the pre-trend
 test needs: the same Wald statistic as the in-memory headline result.
 """
 
@@ -126,12 +127,3 @@ def test_vcov_only_with_the_dynamic_aggregation(store: Path) -> None:
                          aggregates={}, n_units=0, n_treated=0, n_clusters=0, n_obs=0,
                          design="panel", alpha=0.05, spec={})
     assert dict(bare.vcov) == {} and bare.to_dict()["vcov"] == {}
-
-
-@pytest.mark.spark
-def test_spark_vcov_equals_pandas(store: Path, spark) -> None:
-    results = cs_from_store_many(store, ["kent", "gen_unbalanced"], "log_exports",
-                                 control_groups=CONTROL_GROUPS, engine="spark", **LAB)
-    for res in results.values():
-        assert res.engine == "spark"
-        assert_same_vcov(res, store, **LAB)

@@ -198,6 +198,12 @@ def assert_same(res: StoreCSResult, store: Path, **opts) -> None:
         for col in ("estimate", "std_error", "conf_low", "conf_high"):
             d = _close(got[col], want[col], f"{where} {kind}.{col}")
             WORST[f"{kind}.{col}"] = max(WORST.get(f"{kind}.{col}", 0.0), d)
+    if "dynamic" in res.vcov:  # the event-time covariance, each entry to RTOL of sqrt(V_ii V_jj)
+        want, got = aggs["dynamic"].vcov, res.vcov["dynamic"]
+        assert got.shape == want.shape, where
+        scale = np.sqrt(np.outer(np.diag(want), np.diag(want)))
+        scale[scale == 0] = 1.0
+        assert float((np.abs(got - want) / scale).max(initial=0.0)) <= RTOL, f"{where} vcov"
     assert (res.n_units, res.n_treated, res.n_clusters, res.n_obs, res.design) == (
         gt.n_units, gt.n_treated, gt.n_clusters, gt.n_obs, gt.design), where
     # the same notes (dropped rows, unbalanced panel, skipped cells, few clusters), then the

@@ -13,7 +13,8 @@ memory limit the influence query runs in parts small enough for DuckDB's aggrega
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import UserError
@@ -60,6 +61,23 @@ def _import_duckdb():
     return duckdb
 
 
+@contextmanager
+def _out_of_memory(memory_limit: str | None) -> Iterator[None]:
+    """DuckDB running out of memory as a UserError saying what to change (not a traceback):
+    it fails when its memory_limit is too small for what it cannot spill, or when the process
+    reaches its own limit (ulimit -v, a container's) before that."""
+    duckdb = _import_duckdb()
+    try:
+        yield
+    except duckdb.OutOfMemoryException as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"duckdb ran out of memory ({first}) with lab.engine_memory_limit = "
+                        f"{memory_limit or 'its default, 80% of RAM'!r}: give the process more "
+                        "memory (a ulimit -v or container limit counts address space, which "
+                        "DuckDB and Python's libraries use beyond the memory_limit), or lower "
+                        "lab.engine_memory_limit so DuckDB spills to disk sooner") from None
+
+
 class DuckDBBackend:
     """Regions of a store, read by DuckDB (see the module notes).
 
@@ -80,6 +98,7 @@ class DuckDBBackend:
         duckdb = _import_duckdb()
         self.con = None
         self._own_tmp = None
+        self.memory_limit = memory_limit
         if temp_directory is None:
             self._own_tmp = tempfile.TemporaryDirectory(prefix="policylab-duckdb-")
             temp_directory = self._own_tmp.name
@@ -125,14 +144,16 @@ class DuckDBBackend:
         return [row[0] for row in rows]
 
     def query(self, sql: str) -> list[tuple]:
-        return self.con.execute(sql).fetchall()
+        with _out_of_memory(self.memory_limit):
+            return self.con.execute(sql).fetchall()
 
     def register(self, name: str, schema: Sequence[tuple[str, str]], rows: list[tuple]) -> None:
         self.con.register(name, arrow_table(schema, rows))
 
     def materialize(self, name: str, sql: str) -> None:
         # a temporary table lives in DuckDB's buffer pool: past memory_limit it goes to disk
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+        with _out_of_memory(self.memory_limit):
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
 
     def close(self) -> None:
         if self.con is not None:

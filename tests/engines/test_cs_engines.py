@@ -321,3 +321,16 @@ def test_spark_equals_pandas_on_the_example_and_generated_panels(store: Path, sp
         assert res.engine == "spark"
         assert_same(res, store, **LAB)
     assert not [v for v in spark.catalog.listTables() if v.name.startswith("pl_")]  # views dropped
+
+
+def test_duckdb_running_out_of_memory_is_a_user_error_naming_the_setting() -> None:
+    """Under a process limit (ulimit -v) DuckDB can fail to allocate before its memory_limit:
+    the user gets one message saying what to change, not a traceback."""
+    import duckdb
+
+    from policylab.engines.duckdb_engine import _out_of_memory
+
+    with pytest.raises(UserError, match=r"ran out of memory.*lab.engine_memory_limit = '1GB'"):
+        with _out_of_memory("1GB"):
+            raise duckdb.OutOfMemoryException("Out of Memory Error: Failed to allocate block "
+                                              "of 262144 bytes (bad allocation)\nPossible solutions")

@@ -104,6 +104,11 @@ def _user_errors(os_action: str = "operating-system error") -> Iterator[None]:
     except OSError as exc:
         _say(f"error: {os_error(exc, action=os_action)}")
         raise typer.Exit(EXIT_USER_ERROR) from None
+    except MemoryError:  # the environment's limit, not a bug: say what to change
+        _say("error: out of memory: the firm tables do not fit the memory this process may use; "
+             "give it more, or keep them on disk with --engine duckdb (lab.engine = 'duckdb', "
+             "the 'scale' extra; see the README's Engines)")
+        raise typer.Exit(EXIT_USER_ERROR) from None
 
 
 @contextmanager

@@ -154,6 +154,19 @@ def test_an_os_error_while_writing_the_report_is_one_line(lab, monkeypatch):
     assert line == f"error: {target}: cannot be written: No space left on device"
 
 
+def test_running_out_of_memory_is_one_line_pointing_to_the_out_of_core_engine(lab, monkeypatch):
+    """A MemoryError (the firm tables past what the process may use) is the environment's limit,
+    not a bug: one line naming --engine duckdb, exit 2, the old report kept."""
+    import policylab.pipeline
+
+    def too_big(*args, **kwargs):
+        raise MemoryError("Unable to allocate 572. MiB for an array")
+
+    monkeypatch.setattr(policylab.pipeline, "run", too_big)
+    line = evaluate_refuses(lab)
+    assert line.startswith("error: out of memory:") and "--engine duckdb" in line
+
+
 def test_os_error_mapping():
     exc = PermissionError(errno.EACCES, os.strerror(errno.EACCES), "out/index.html")
     err = os_error(exc, action="cannot be written")

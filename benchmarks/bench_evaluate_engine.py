@@ -135,7 +135,7 @@ mark("(done)")
 # --------------------------------------------------------------------------- the lab
 
 
-def write_lab(root: Path, rows: int, *, memory_limit: str) -> dict:
+def write_lab(root: Path, rows: int, *, memory_limit: str, member_share: float) -> dict:
     """The lab's input files and config under ``root`` (see the module notes); reused when
     already there for the same rows."""
     import pyarrow as pa
@@ -145,16 +145,18 @@ def write_lab(root: Path, rows: int, *, memory_limit: str) -> dict:
     done = root / "lab.json"
     if done.exists():
         desc = json.loads(done.read_text())
-        if desc.get("rows") == rows and desc.get("memory_limit") == memory_limit:
+        if (desc.get("rows") == rows and desc.get("memory_limit") == memory_limit
+                and desc.get("member_share") == member_share):
             return desc
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     t0 = time.perf_counter()
     store = root.parent / f"store-{rows}"
-    gen = existing(store, rows, seed=SEED, n_regions=1)
+    gen = existing(store, rows, seed=SEED, n_regions=1, member_share=member_share)
     if gen is None:
         shutil.rmtree(store, ignore_errors=True)
-        gen = write_store(store, rows, seed=SEED, n_regions=1, quiet=True)
+        gen = write_store(store, rows, seed=SEED, n_regions=1, member_share=member_share,
+                          quiet=True)
     region = gen["regions"][0]
 
     def plain(schema: pa.Schema) -> pa.Schema:  # string ids, no pandas metadata: an input file
@@ -181,7 +183,8 @@ def write_lab(root: Path, rows: int, *, memory_limit: str) -> dict:
     from policylab.config import load_config
 
     lab_cfg = load_config(root / "lab.toml").lab
-    desc = {"rows": rows, "memory_limit": memory_limit, "firms": region["firms"],
+    desc = {"rows": rows, "memory_limit": memory_limit, "member_share": member_share,
+            "firms": region["firms"],
             "engine_threads": getattr(lab_cfg, "engine_threads", None),
             "membership_rows": region["membership_rows"], "consortia": n,
             "bytes": {p.name: p.stat().st_size for p in sorted(root.glob("*.parquet"))},
@@ -324,6 +327,8 @@ def main() -> None:
                     help="no phases run under the guard only")
     ap.add_argument("--cap-gb", type=float, default=4.0)
     ap.add_argument("--memory-limit", default="1GB", help="lab.engine_memory_limit")
+    ap.add_argument("--member-share", type=float, default=0.30,
+                    help="share of the firms that are members (a register: 0.01-0.02)")
     ap.add_argument("--guard-gb", type=float, default=16.0,
                     help="RLIMIT_AS of the uncapped pandas run (the shared machine)")
     ap.add_argument("--timeout", type=float, default=900.0)
@@ -391,9 +396,10 @@ def main() -> None:
         return row
 
     rows = int(args.rows)
-    lab = data / f"lab-{rows}"
+    lab = data / f"lab-{rows}-{args.member_share:g}"
     print(f"writing the lab ({rows:,} firm-years)", flush=True)
-    run["labs"][str(rows)] = write_lab(lab, rows, memory_limit=args.memory_limit)
+    run["labs"][str(rows)] = write_lab(lab, rows, memory_limit=args.memory_limit,
+                                       member_share=args.member_share)
     save()
     cap = f"RLIMIT_AS {args.cap_gb:g} GB"
     one("cli", "duckdb", rows, lab, args.cap_gb,
@@ -408,9 +414,10 @@ def main() -> None:
                 f"guard: RLIMIT_AS {guard:.0f} GB, engine_memory_limit {args.memory_limit}")
     if not args.no_small:
         small = int(args.small_rows)
-        lab_s = data / f"lab-{small}"
+        lab_s = data / f"lab-{small}-{args.member_share:g}"
         print(f"writing the lab ({small:,} firm-years)", flush=True)
-        run["labs"][str(small)] = write_lab(lab_s, small, memory_limit=args.memory_limit)
+        run["labs"][str(small)] = write_lab(lab_s, small, memory_limit=args.memory_limit,
+                                         member_share=args.member_share)
         guard = min(args.guard_gb, max(2.0, available_gb() - 2.0))
         one("cli", "pandas", small, lab_s, guard, f"guard: RLIMIT_AS {guard:.0f} GB")
         one("cli", "duckdb", small, lab_s, args.cap_gb,
@@ -443,6 +450,11 @@ def write_results(run: dict, path: Path | None) -> None:
     v, a = run["versions"], run["args"]
     load = run.get("load_end") or [float("nan")] * 3
     labs = run["labs"]
+    share = 100 * a.get("member_share", 0.30)
+    scale_note = (", and thousands of consortia: far more of both than a real programme has"
+                  if share >= 10 else
+                  ": a register of all the region's firms, of which the programme supports a "
+                  "few")
     lines = [
         ("# Benchmark: a whole `policylab evaluate` under a memory cap, DuckDB against pandas "
          "(issue 14)"),
@@ -461,10 +473,10 @@ def write_results(run: dict, path: Path | None) -> None:
          "region whose firms file is Parquet with the canonical column names (`firm_id, year, "
          "sector, employees, turnover_eur, exports_eur, n_export_markets`; the panel of "
          "`engine_lab.py`, seed 2024, streamed out of the store it generates one 1 M-row row "
-         "group at a time: 2008-2022, 30 % of the firms members of consortia of about 15, so "
-         "about 30 % of the firm-years are members' and stay in memory on the out-of-core "
-         "path, and thousands of consortia: far more of both than a real programme has), a "
-         "membership file and a clusters file (Parquet); "
+         f"group at a time: 2008-2022, {share:g} % of the firms members of consortia of "
+         f"about 15, so about {share:g} % of the firm-years are members' and stay in memory "
+         f"on the out-of-core path{scale_note}), a membership file and a clusters file "
+         "(Parquet); "
          + "; ".join(f"{int(n) / 1e6:g} M firm-years: {d['firms']:,} firms, "
                      f"{d['membership_rows']:,} memberships in {d['consortia']:,} consortia, "
                      f"firms file {d['bytes']['firms.parquet'] / 2**20:,.0f} MB"

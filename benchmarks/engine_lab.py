@@ -20,7 +20,7 @@ The panel (deterministic given ``seed``; chunk ``c`` of region ``r`` draws from
 * years 2008-2022 (15); 70 % of the firms are observed every year, the others enter between
   2008 and 2015 and stay at least 5 years (an unbalanced panel); a region's firm-years are
   exactly ``n_rows / n_regions`` (the last firm of a chunk may be cut short);
-* 70 % never-members. Members join a consortium of about 15 members in the consortium's
+* 70 % never-members (``member_share``, default 0.30, sets the members' share). Members join a consortium of about 15 members in the consortium's
   founding year or 1-3 years later; consortia are founded 2011-2018, so the cohorts spread
   over 8 years (2011-2021, most in 2011-2019). 3 % of the members joined before 2009
   (treated in the first year: the estimator drops them) and 3 % join after 2022 (not yet
@@ -92,13 +92,13 @@ def _schemas():
     return out
 
 
-def _region_consortia(n_rows: int) -> int:
-    members = n_rows / _MEAN_SPELL * (1 - NEVER_SHARE)
+def _region_consortia(n_rows: int, member_share: float) -> int:
+    members = n_rows / _MEAN_SPELL * member_share
     return max(1, round(members / MEMBERS_PER_CONSORTIUM))
 
 
 def _chunk(rng: np.random.Generator, n_rows: int, first_firm: int, region: str,
-           n_consortia: int, founded: np.ndarray):
+           n_consortia: int, founded: np.ndarray, member_share: float):
     """``n_rows`` firm-years of new firms numbered from ``first_firm``: (firms table,
     membership table, number of firms)."""
     import pyarrow as pa
@@ -123,7 +123,7 @@ def _chunk(rng: np.random.Generator, n_rows: int, first_firm: int, region: str,
     year = entry[firm_of] + (np.arange(n_rows) - starts)
 
     # membership: cohort = first join year (0 = never a member)
-    member = rng.random(n_firms) >= NEVER_SHARE
+    member = rng.random(n_firms) >= 1 - member_share  # as v1 drew them at 30 %
     consortium = rng.integers(0, n_consortia, n_firms)
     lag = np.minimum(rng.geometric(0.55, n_firms) - 1, 3)
     join = founded[consortium] + lag
@@ -189,10 +189,12 @@ def _chunk(rng: np.random.Generator, n_rows: int, first_firm: int, region: str,
 
 def write_store(out: str | Path, n_rows: int, *, seed: int = 2024, n_regions: int = 1,
                 chunk_rows: int = 1_000_000, region_prefix: str = "gen",
-                quiet: bool = False) -> dict:
+                member_share: float = 1 - NEVER_SHARE, quiet: bool = False) -> dict:
     """Write the generated store to ``out`` (see the module notes); returns its description
     (also written to ``<out>/engine_lab.json``). ``n_rows`` firm-years in all, split equally
-    over ``n_regions`` regions named ``<region_prefix>0, <region_prefix>1, ...``."""
+    over ``n_regions`` regions named ``<region_prefix>0, <region_prefix>1, ...``; a share
+    ``member_share`` of the firms are members (0.30 by default; a register of all firms, of
+    which a programme supports a few, is nearer 0.01-0.02)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -205,7 +207,7 @@ def write_store(out: str | Path, n_rows: int, *, seed: int = 2024, n_regions: in
     for r in range(n_regions):
         key = f"{region_prefix}{r}"
         rows_r = n_rows // n_regions + (1 if r < n_rows % n_regions else 0)
-        n_consortia = _region_consortia(rows_r)
+        n_consortia = _region_consortia(rows_r, member_share)
         founded = np.random.default_rng([seed, r, 1 << 30]).integers(
             FOUNDED[0], FOUNDED[1] + 1, n_consortia)
         paths = {t: out / t / f"region={key}" / "part-0.parquet" for t in schemas}
@@ -218,7 +220,7 @@ def write_store(out: str | Path, n_rows: int, *, seed: int = 2024, n_regions: in
             while done < rows_r:
                 n = min(chunk_rows, rows_r - done)
                 f, m, nf = _chunk(np.random.default_rng([seed, r, c]), n, firms_so_far, key,
-                                  n_consortia, founded)
+                                  n_consortia, founded, member_share)
                 writers["firms"].write_table(pa.table(f, schema=schemas["firms"]),
                                              row_group_size=chunk_rows)
                 mt = pa.table(m, schema=schemas["membership"])
@@ -244,20 +246,23 @@ def write_store(out: str | Path, n_rows: int, *, seed: int = 2024, n_regions: in
         (out / "_manifest").mkdir(parents=True, exist_ok=True)
         (out / "_manifest" / f"{key}.json").write_text(json.dumps(manifest, indent=2) + "\n")
     desc = {"generator": GENERATOR, "seed": seed, "n_rows": n_rows, "n_regions": n_regions,
+            "member_share": member_share,
             "chunk_rows": chunk_rows, "years": [FIRST_YEAR, LAST_YEAR], "regions": regions,
             "seconds": round(time.perf_counter() - t0, 1)}
     (out / "engine_lab.json").write_text(json.dumps(desc, indent=2) + "\n")
     return desc
 
 
-def existing(out: str | Path, n_rows: int, *, seed: int, n_regions: int) -> dict | None:
+def existing(out: str | Path, n_rows: int, *, seed: int, n_regions: int,
+             member_share: float = 1 - NEVER_SHARE) -> dict | None:
     """The description of a store already written at ``out`` with these parameters, or None."""
     try:
         desc = json.loads((Path(out) / "engine_lab.json").read_text())
     except (OSError, ValueError):
         return None
     same = (desc.get("generator") == GENERATOR and desc.get("seed") == seed
-            and desc.get("n_rows") == n_rows and desc.get("n_regions") == n_regions)
+            and desc.get("n_rows") == n_rows and desc.get("n_regions") == n_regions
+            and desc.get("member_share", 1 - NEVER_SHARE) == member_share)
     return desc if same else None
 
 
@@ -268,9 +273,11 @@ def main() -> None:
     ap.add_argument("--regions", type=int, default=1)
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--chunk-rows", type=int, default=1_000_000)
+    ap.add_argument("--member-share", type=float, default=1 - NEVER_SHARE,
+                    help="share of the firms that are members (default 0.30)")
     args = ap.parse_args()
     desc = write_store(args.out, int(args.rows), seed=args.seed, n_regions=args.regions,
-                       chunk_rows=args.chunk_rows)
+                       chunk_rows=args.chunk_rows, member_share=args.member_share)
     print(json.dumps(desc, indent=2))
 
 

@@ -197,6 +197,7 @@ def _estimate_on_engine(cfg: LabConfig, *, method: str, outcome: str, regions: l
     whose inputs changed, streaming their firm tables), then Callaway-Sant'Anna runs as SQL
     over it (:func:`policylab.outofcore.store_effects`). Intervals are the clustered analytic
     ones: the few-cluster bootstrap resamples firms in memory."""
+    from .allocators import lean_allocators
     from .errors import UsageError
     from .outofcore import store_effects
     from .store import CanonicalStore, store_dir
@@ -208,11 +209,12 @@ def _estimate_on_engine(cfg: LabConfig, *, method: str, outcome: str, regions: l
                           "(lab.engine = 'pandas')"])
     configured = cfg.resolve(cfg.lab.store_dir) if cfg.lab.store_dir is not None else None
     store = CanonicalStore(store_dir(cfg.output_dir, configured))
-    with store.lock():
-        store.remove_leftovers()
-        ingest(cfg, store=store.root, stream=True)  # writes only the regions whose inputs changed
     keys = [r.key for r in cfg.regions if not regions or r.key in regions]
-    fits = store_effects(cfg, store.root, keys, [outcome], engine=engine)
+    with lean_allocators():
+        with store.lock():
+            store.remove_leftovers()
+            ingest(cfg, store=store.root, stream=True)  # writes only the regions whose inputs changed
+        fits = store_effects(cfg, store.root, keys, [outcome], engine=engine)
     return [RegionEffect(key, outcome, *fits[(key, outcome)]) for key in keys]
 
 
@@ -701,9 +703,12 @@ def evaluate(config: str | Path | LabConfig, *, out_dir: str | Path | None = Non
     from .report.writer import report_lock, write_report
     from .store import CanonicalStore, store_dir
 
+    from .allocators import lean_allocators
+
     configured = cfg.resolve(cfg.lab.store_dir) if cfg.lab.store_dir is not None else None
     store = CanonicalStore(store_dir(out, configured))
-    with report_lock(out) if write else nullcontext(), store.lock():  # until the report is switched in
+    with (lean_allocators() if on_disk else nullcontext(),
+          report_lock(out) if write else nullcontext(), store.lock()):  # until the report is switched in
         store.remove_leftovers()  # temp files of a killed run
         progress("Reading and validating inputs")
         # through the canonical store: unchanged regions are not read again; on an SQL

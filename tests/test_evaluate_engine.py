@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -194,3 +195,28 @@ def test_a_region_whose_design_identifies_nothing_gets_the_in_memory_note(tmp_pa
     for mem, sql in zip(notes["pandas"], notes["duckdb"], strict=True):  # the engine names the cell too
         head, why = mem.split(" not estimated: ")
         assert sql.startswith(head) and sql.endswith(why), (mem, sql)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS as Linux counts it")
+def test_the_engine_run_fits_an_address_space_limit_far_below_what_the_allocators_would_keep(tmp_path):
+    """Under ``ulimit -v`` what runs out is address space. With glibc's arena per thread,
+    pyarrow's and DuckDB's allocators keeping freed memory mapped, the tiny lab needed about
+    2 GB of address space on a 2-core machine (more with more cores); with the engine run's
+    allocator settings (:mod:`policylab.allocators`) it needs about 1.4 GB."""
+    import resource
+
+    config = write_tiny_lab(tmp_path / "lab")
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "[estimation]\n", '[estimation]\nmethods = ["callaway_santanna"]\n'), encoding="utf-8")
+    limit = int(1.75 * 2**30)
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MALLOC_ARENA_MAX", "ARROW_DEFAULT_MEMORY_POOL", "DUCKDB_JE_MALLOC_CONF")}
+    done = subprocess.run([sys.executable, "-c", "from policylab.cli import main; main()", "evaluate",
+                           str(config), "--engine", "duckdb", "--out", str(tmp_path / "out"), "--quiet"],
+                          preexec_fn=cap, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "out" / "index.html").is_file()

@@ -55,9 +55,11 @@ def _cell_budget(con) -> int | None:
 def _import_duckdb():
     try:
         import duckdb
-    except ImportError:  # pragma: no cover - duckdb is installed with the scale extra
+    except ModuleNotFoundError:  # pragma: no cover - duckdb is installed with the scale extra
         raise UserError("engine 'duckdb' needs the duckdb package: pip install 'policylab[scale]' "
                         "(or choose engine='pandas')") from None
+    except ImportError as e:  # installed, but e.g. no address space left to load it (ulimit -v)
+        raise UserError(f"engine 'duckdb': the duckdb package could not be loaded: {e}") from None
     return duckdb
 
 

@@ -23,6 +23,7 @@ import json
 import sys
 import types
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from .._version import __version__
+from ..allocators import lean_allocators
 from ..config import LabConfig, Region
 from ..errors import InputDataError, Problem, os_error, os_reason
 from ..schema import TABLES, RegionInfo, Table
@@ -376,11 +378,12 @@ def check_inputs(cfg: LabConfig, *, stream: bool = False,
     regions: list[RegionData] = []
     problems: list[Problem] = []
     options = _stream_options(stream, stream_rows, None)
-    for region in cfg.regions:
-        data, found, _ = _read_region(cfg, region, keys[region.key], stream=options)
-        problems += found
-        if data is not None:
-            regions.append(data)
+    with lean_allocators() if stream else nullcontext():
+        for region in cfg.regions:
+            data, found, _ = _read_region(cfg, region, keys[region.key], stream=options)
+            problems += found
+            if data is not None:
+                regions.append(data)
     if any(p.severity == "error" for p in problems):
         return None, problems
     return LabData(tuple(regions), tuple(w for r in regions for w in r.warnings)), problems

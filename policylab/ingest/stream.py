@@ -900,9 +900,23 @@ def _duplicates(keys: Path, tmp: Path) -> tuple[list[tuple[int, int, str]], int]
     memory limit (it spills to ``tmp``)."""
     try:
         import duckdb
-    except ImportError:
+    except ModuleNotFoundError:
         raise UserError("a streamed ingest (stream=True) checks duplicate firm-years with DuckDB, which is "
                         "not installed: pip install 'policylab[scale]'") from None
+    except ImportError as e:  # installed, but e.g. no address space left to load it (ulimit -v)
+        raise UserError(f"a streamed ingest (stream=True) checks duplicate firm-years with DuckDB, which "
+                        f"could not be loaded: {e}") from None
+    try:
+        return _duplicate_rows(duckdb, keys, tmp)
+    except duckdb.OutOfMemoryException as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"checking the firms file for duplicate firm-years, DuckDB ran out of memory "
+                        f"({first}): give the process more memory (a ulimit -v or container limit "
+                        "counts address space, which DuckDB and Python's libraries use beyond the "
+                        "data)") from None
+
+
+def _duplicate_rows(duckdb: Any, keys: Path, tmp: Path) -> tuple[list[tuple[int, int, str]], int]:
     con = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY, "temp_directory": str(tmp), "threads": 2})
     try:
         con.execute("SET enable_progress_bar = false")

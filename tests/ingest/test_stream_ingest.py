@@ -22,7 +22,7 @@ import pytest
 from labfiles import TINY_CLUSTERS, TINY_CONFIG, TINY_ORDERS
 
 from policylab.config import load_config
-from policylab.errors import InputDataError
+from policylab.errors import InputDataError, UserError
 from policylab.ingest import check_inputs, ingest
 from policylab.store import CanonicalStore
 
@@ -212,6 +212,20 @@ def test_a_duplicate_split_across_chunks_is_reported(tmp_path):
     problems = same_as_whole(cfg_path)
     assert [(p.row, p.column, p.value, p.message) for p in problems] == [
         (352, "id", "002", "duplicate of row 7 (same id+anyo); expected one row per firm x year")]
+
+
+def test_the_duplicate_check_running_out_of_memory_is_a_user_error(tmp_path, monkeypatch):
+    """DuckDB finds duplicate firm-years under its own memory limit; when even that cannot be
+    had (here a limit of 64 KB, as a process under ulimit -v meets it) the run stops with a
+    message saying what to change, not a traceback, and writes nothing."""
+    import policylab.ingest.stream as stream
+
+    monkeypatch.setattr(stream, "DUCKDB_MEMORY", "64KB")
+    cfg_path = lab(tmp_path / "lab", csv_text(panel()))
+    with pytest.raises(UserError, match=r"duplicate firm-years, DuckDB ran out of memory .*give the "
+                                         r"process more memory"):
+        ingest(load_config(cfg_path), store=tmp_path / "store", stream=True, stream_rows=ROWS)
+    assert not (tmp_path / "store").exists() or not any((tmp_path / "store").rglob("*.parquet"))
 
 
 def test_many_duplicates_are_counted_over_the_file(tmp_path):

@@ -402,19 +402,22 @@ def _before_after(sc: _Scope, column: str, what: str) -> tuple[dict[int, pd.Data
     p = p.loc[p[column].notna(), ["firm_id", "year", column]].drop_duplicates(["firm_id", "year"])
     p = p.astype({"firm_id": str})
     f = pd.Series(first.to_numpy(), index=first.index.astype(str))
-    p = p[p["firm_id"].isin(f.index)]
-    p = p.assign(first=p["firm_id"].map(f).to_numpy())
+    at = f.index.get_indexer(p["firm_id"])
+    p = p[at >= 0].assign(first=f.to_numpy()[at[at >= 0]])
     base = p.loc[p["year"] == p["first"] - 1].set_index("firm_id")[column]
     after = p[p["year"] >= p["first"]].sort_values(["firm_id", "year"])
+    has_base = base.index.get_indexer(f.index) >= 0
+    known_from = (after.groupby("firm_id")["year"].min().reindex(f.index)
+                  .to_numpy(dtype="float64", na_value=np.inf))
     out, notes = {}, {}
     for y in sc.periods:
-        supported = f.index[f.to_numpy() <= y]
+        supported = f.to_numpy() <= y
         last = after[after["year"] <= y].drop_duplicates("firm_id", keep="last").set_index("firm_id")[column]
-        both = supported[supported.isin(base.index) & supported.isin(last.index)]
+        both = f.index[supported & has_base & (known_from <= y)]
         out[y] = pd.DataFrame({"firm_id": both.to_numpy(dtype=object),
                                "base": base.reindex(both).to_numpy(dtype="float64"),
                                "now": last.reindex(both).to_numpy(dtype="float64")})
-        lost = len(supported) - len(both)
+        lost = int(supported.sum()) - len(both)
         if lost:
             notes[y] = (f"{lost} supported firm(s) without {what} in the year before support or "
                         "since: not counted")

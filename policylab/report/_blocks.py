@@ -118,6 +118,14 @@ class Cells:
                      if (group is None or r[2] == group) and (cluster is None or r[0] == cluster)
                      and (period is None or r[1] == period))
 
+    def by_cluster(self) -> dict[str, Cells]:
+        """Each cluster's cells (as ``only(cluster=...)`` gives them), in one pass over the
+        rows: clusters in first-seen order, rows in their order."""
+        rows: dict[str, list[tuple[str, str, str, float, str]]] = {}
+        for r in self.rows:
+            rows.setdefault(r[0], []).append(r)
+        return {cid: Cells(r) for cid, r in rows.items()}
+
     def get(self, period: str, group: str = "all") -> tuple[float, str]:
         """(value, flag) of one cell; ``(nan, "not_available")`` when there is no such cell."""
         return self._map.get((str(period), group), (math.nan, "not_available"))

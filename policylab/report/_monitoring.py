@@ -84,6 +84,9 @@ class Series:
     kind: str = "percent"
 
 
+_NO_CELLS = Cells(())
+
+
 def _horizon(group: str) -> int | None:
     m = _HORIZON.match(str(group))
     return int(m.group(1)) if m else None
@@ -125,9 +128,10 @@ def _trajectory(ctx: Ctx, *, block_id: str, title: str, intro: Sequence[str],
         sources: list[tuple[str, dict[Series, Cells]]] = [
             (ctx.only.name, {s: frames[(region_unit, s)] for s in series})]
         clusters = _cluster_ids(ctx, [s.indicator_id for s in series])
+        by_cluster = {s: ctx.cluster_rows(s.indicator_id).by_cluster() for s in series}
         for cid in clusters:
             sources.append((f"Consortium {cid}", {
-                s: ctx.cluster_rows(s.indicator_id).only(cluster=cid) for s in series}))
+                s: by_cluster[s].get(cid, _NO_CELLS) for s in series}))
     else:
         chosen = chart_units if chart_units is not None else units
         sources = [(u.name, {s: frames[(u, s)] for s in series}) for u in chosen]
@@ -188,11 +192,12 @@ def _cluster_table(ctx: Ctx, table_id: str, series: Sequence[Series],
     years = years_with_data(frames.values())
     periods = periods_with(years, frames.values())
     clusters = _cluster_ids(ctx, [s.indicator_id for s in series])
+    by_cluster = {s: frames[s].by_cluster() for s in series}
     long: list[dict[str, Any]] = []
     for s in series:
         for cid in clusters:
-            rows = frames[s].only(cluster=cid)
-            if rows.empty:
+            rows = by_cluster[s].get(cid)
+            if rows is None:
                 continue
             long += long_rows(cid, s.label, s.kind, period_cells(rows, group=s.group, periods=periods))
     if not long:

@@ -159,6 +159,7 @@ def estimate(cfg: LabConfig, *, method: str, outcome: str, regions: list[str] | 
     from .config import OUTCOME_COLUMNS
     from .did.panel import firm_panel
     from .errors import UsageError, UserError
+    from .threads import one_blas_thread
 
     engine = engine or cfg.lab.engine
     keys = [r.key for r in cfg.regions]
@@ -180,13 +181,14 @@ def estimate(cfg: LabConfig, *, method: str, outcome: str, regions: list[str] | 
         panel = firm_panel(region.tables["firms"], region.tables["membership"])
         if panel[outcome].notna().sum() == 0:
             raise UserError(f"{region.info.name}: outcome '{outcome}' has no known values")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PolicylabWarning)  # carried on the result's own warnings
-            try:
-                res, raw = _fit_method(method, panel, outcome, cfg, cluster)
-            except DesignError as exc:
-                raise DesignError(f"{region.info.name}: {exc}") from None
-        res, record = headline_inference(res, raw, panel, cfg)
+        with one_blas_thread():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", PolicylabWarning)  # carried on the result's own warnings
+                try:
+                    res, raw = _fit_method(method, panel, outcome, cfg, cluster)
+                except DesignError as exc:
+                    raise DesignError(f"{region.info.name}: {exc}") from None
+            res, record = headline_inference(res, raw, panel, cfg)
         out.append(RegionEffect(region.info.key, outcome, res, record))
     return out
 
@@ -623,6 +625,8 @@ def run(cfg: LabConfig, data: LabData | None = None, *, progress: Progress = _no
     canonical store and ``data`` ingested from it with ``stream=True``
     (:mod:`policylab.outofcore`; :func:`evaluate` does both).
     """
+    from .threads import one_blas_thread
+
     engine = engine or cfg.lab.engine
     if engine != "pandas" and (store is None or data is None):
         raise ValueError("an SQL engine runs over the lab's store: pass store= and the data "
@@ -630,6 +634,13 @@ def run(cfg: LabConfig, data: LabData | None = None, *, progress: Progress = _no
     if data is None:
         progress("Reading and validating inputs")
         data = ingest(cfg)
+    with one_blas_thread():  # same bits on every machine; no spinning threads on a busy one
+        return _result(cfg, data, progress, engine, store)
+
+
+def _result(cfg: LabConfig, data: LabData, progress: Progress, engine: str,
+            store: str | Path | None) -> EvaluationResult:
+    """:func:`run` once the data are read."""
     parts = (_on_engine(cfg, data, Path(store), engine, progress) if engine != "pandas"
              else _in_memory(cfg, data, progress))
     effects = parts["effects"]

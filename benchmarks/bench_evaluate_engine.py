@@ -17,8 +17,10 @@ founded_year`` of every consortium); and ``lab.toml``::
     [estimation]  methods = ["callaway_santanna"], outcomes = ["exporter", "exports_eur"],
                   margins = false
 
-Runs, each a fresh subprocess under ``RLIMIT_AS`` ``--cap-gb`` (default 4 GB) with
-``ARROW_DEFAULT_MEMORY_POOL=system`` (as ``bench_engines.py``):
+Runs, each a fresh subprocess under ``RLIMIT_AS`` ``--cap-gb`` (default 4 GB), with the
+environment of the user who started the script less ``MALLOC_ARENA_MAX``,
+``ARROW_DEFAULT_MEMORY_POOL`` and ``DUCKDB_JE_MALLOC_CONF`` (what an SQL-engine run sets for
+itself, :mod:`policylab.allocators`, unless the user has):
 
 * ``cli duckdb`` / ``cli pandas``: ``python -c "from policylab.cli import main; main()"
   evaluate lab.toml --engine ENGINE --out OUT --quiet``; the parent records the wall time,
@@ -26,7 +28,8 @@ Runs, each a fresh subprocess under ``RLIMIT_AS`` ``--cap-gb`` (default 4 GB) wi
   ``ru_maxrss`` (``os.wait4``), the exit code and the last stderr line, and whether the
   report (``index.html``, ``results.json``) was written, with its headline effects;
 * ``phases duckdb``: the same evaluation through the Python API
-  (``policylab.pipeline.evaluate(..., progress=...)``), each progress message time-stamped
+  (``policylab.allocators.before_loading()`` first, as the command line does, then
+  ``policylab.pipeline.evaluate(..., progress=...)``), each progress message time-stamped
   with the process's resident memory and its high-water mark: the share of the streamed
   ingest and of every later stage, and which stage sets the peak;
 * at ``--small-rows`` (default 2 M, unless ``--no-small``): ``cli pandas`` without the cap
@@ -102,6 +105,8 @@ CLI = "from policylab.cli import main; main()"
 PHASES = """
 import json, sys, time
 t0 = time.perf_counter()
+from policylab.allocators import before_loading
+before_loading()  # as the command line does on an SQL engine, before pyarrow loads
 import psutil
 from policylab.pipeline import evaluate
 proc = psutil.Process()
@@ -203,9 +208,9 @@ def spawn(cmd: list[str], *, cap_gb: float | None, log: Path, timeout: float,
     the child's ru_maxrss), exit code and the last stderr line."""
     import psutil
 
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MALLOC_ARENA_MAX", "ARROW_DEFAULT_MEMORY_POOL", "DUCKDB_JE_MALLOC_CONF")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    env["ARROW_DEFAULT_MEMORY_POOL"] = "system"
     env["PYTHONWARNINGS"] = "ignore"
 
     def limit() -> None:
@@ -489,10 +494,12 @@ def write_results(run: dict, path: Path | None) -> None:
          + "".join(f" (`engine_threads` = {t}: DuckDB's threads; 1 keeps the outputs "
                    "byte-identical between runs)" for t in
                    {d.get("engine_threads") for d in labs.values()} - {None})),
-        ("- each row: a fresh process under an address-space limit (`RLIMIT_AS`) with "
-         "`ARROW_DEFAULT_MEMORY_POOL=system`. `cli`: `python -c \"from policylab.cli import "
+        ("- each row: a fresh process under an address-space limit (`RLIMIT_AS`), the allocators "
+         "as policylab sets them (no `MALLOC_ARENA_MAX`, `ARROW_DEFAULT_MEMORY_POOL` or "
+         "`DUCKDB_JE_MALLOC_CONF` in the environment). `cli`: `python -c \"from policylab.cli import "
          "main; main()\" evaluate lab.toml --engine ENGINE --out OUT --quiet`; `phases`: the "
-         "same evaluation through `policylab.pipeline.evaluate(..., progress=...)`, each "
+         "same evaluation through the Python API (`policylab.allocators.before_loading()`, as "
+         "the command line calls it, then `policylab.pipeline.evaluate(..., progress=...)`), each "
          "progress message time-stamped with the resident memory and the address space. "
          "wall: the process's life, timed by the parent; peak RSS: the larger of the process "
          "tree's resident memory sampled every 0.2 s and the child's `ru_maxrss` "
@@ -611,8 +618,14 @@ def findings(run: dict) -> list[str]:
         out.append(
             "`evaluate --engine pandas` on the same lab under the same cap "
             + (f"**failed** after {p['wall']:.0f} s (exit code {p['exit']}, resident peak "
-               f"{_mb(p['peak_mb'])} MB) in the whole-file ingest: `{p['last_stderr']}` in "
-               f"`{p['where']}`" if failed else
+               f"{_mb(p['peak_mb'])} MB) " + (
+                   f"in the whole-file ingest: `{p['last_stderr']}` in `{p['where']}`"
+                   if p["exit"] > 0 and p.get("where") else
+                   f"with one line and no traceback: `{p['last_stderr']}`"
+                   if p["exit"] > 0 else
+                   f"killed by signal {-p['exit']} ({signal.Signals(-p['exit']).name}: a "
+                   "library's unchecked allocation failing under the cap), with no message")
+               if failed else
                f"finished in {p['wall']:.0f} s with a {_mb(p['peak_mb'])} MB peak"))
     if pu and pu.get("phases"):
         stages = pu["phases"]

@@ -15,6 +15,12 @@ long before its resident memory does. Three allocators keep address space they d
 ``evaluate --engine duckdb`` of 3 M firm-years: a peak of 4.3 GB of address space for 1.3 GB
 resident before, 2.5 GB after (``benchmarks/EVALUATE_ENGINE.md``). What the user has set
 (``MALLOC_ARENA_MAX``, ``ARROW_DEFAULT_MEMORY_POOL``, ``DUCKDB_JE_MALLOC_CONF``) is left alone.
+
+Two of these settings are read once, when the library loads: pyarrow's C++ default pool (its
+Parquet reader allocates from it whatever pyarrow's Python default is; mimalloc reserves its
+address space in large arenas) and DuckDB's jemalloc options. :func:`before_loading` sets them
+as environment variables; the command line calls it for a run on an SQL engine before it
+imports pyarrow. A Python session that has already loaded them gets what can still change.
 """
 
 from __future__ import annotations
@@ -42,6 +48,19 @@ def _glibc() -> ctypes.CDLL | None:
     return libc
 
 
+def before_loading() -> None:
+    """The settings of :func:`lean_allocators` that only count before pyarrow and DuckDB load
+    (see the module notes); what the user set stays. The arena cap holds from here on."""
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+    os.environ.setdefault(_DUCKDB_CONF, "retain:false")
+    _cap_arenas()
+
+
+def _cap_arenas() -> None:
+    if "MALLOC_ARENA_MAX" not in os.environ and (libc := _glibc()) is not None:
+        libc.mallopt(_M_ARENA_MAX, ARENAS)
+
+
 @contextmanager
 def lean_allocators() -> Iterator[None]:
     """Keep the process's address space near its resident memory while inside (see the module
@@ -49,8 +68,7 @@ def lean_allocators() -> Iterator[None]:
     (for the life of the process)."""
     import pyarrow as pa
 
-    if "MALLOC_ARENA_MAX" not in os.environ and (libc := _glibc()) is not None:
-        libc.mallopt(_M_ARENA_MAX, ARENAS)
+    _cap_arenas()
     set_conf = _DUCKDB_CONF not in os.environ
     if set_conf:
         os.environ[_DUCKDB_CONF] = "retain:false"

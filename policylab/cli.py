@@ -133,6 +133,15 @@ def _progress(quiet: bool) -> Iterator:
         yield show
 
 
+def _before_loading(engine: str) -> None:
+    """On an SQL engine, the allocator settings that count only if made before pyarrow and
+    DuckDB load (:func:`policylab.allocators.before_loading`): the command imports them after."""
+    if engine != "pandas":
+        from .allocators import before_loading
+
+        before_loading()
+
+
 @app.command()
 def evaluate(
     config: Annotated[Path, typer.Argument(help="The lab config (TOML).")],
@@ -154,11 +163,13 @@ def evaluate(
 ) -> None:
     """Ingest, compute indicators, estimate effects and write the comparative report."""
     from .config import load_config
-    from .pipeline import evaluate as run_evaluate
 
     stamp = None
     with _user_errors("cannot be written"):
         cfg = load_config(config)
+        _before_loading(engine.value if engine is not None else cfg.lab.engine)
+        from .pipeline import evaluate as run_evaluate
+
         out_dir = out if out is not None else cfg.output_dir
         if problems := cfg.output_problems(out):
             raise UsageError(problems)
@@ -254,10 +265,12 @@ def validate(
     """Check the config, every input file and the output folders; list all problems; exit 2 if any error."""
     from .config import load_config
     from .errors import Problem
-    from .ingest import check_inputs
 
     with _user_errors():
         cfg = load_config(config)
+        _before_loading(cfg.lab.engine)
+        from .ingest import check_inputs
+
         # a lab on an SQL engine may have firms files past memory: checked in chunks
         _, problems = check_inputs(cfg, stream=cfg.lab.engine != "pandas")
         problems = [*problems, *(Problem(str(config), line) for line in cfg.output_problems())]
@@ -309,10 +322,12 @@ def estimate(
 ) -> None:
     """Run one estimator for one outcome in every (or the chosen) region; print its estimates."""
     from .config import load_config
-    from .pipeline import estimate as run_estimate
 
     with _user_errors():
         cfg = load_config(config)
+        _before_loading(engine.value if engine is not None else cfg.lab.engine)
+        from .pipeline import estimate as run_estimate
+
         effects = run_estimate(cfg, method=method.value, outcome=outcome.value, regions=region,
                                engine=engine.value if engine is not None else None)
     if output_format is OutputFormat.json:

@@ -76,3 +76,14 @@ def test_sixteen_allocating_threads_share_two_malloc_arenas():
         grown[mode] = int(done.stdout.split()[-1]) / 2**20
     assert grown["lean"] <= 16 * 8.1 + 2 * 64 + 16, grown  # stacks and at most two new arenas
     assert grown["default"] >= grown["lean"] + 3 * 64, grown  # glibc's default: an arena each
+
+
+def test_before_loading_gives_pyarrow_the_system_pool_at_its_start():
+    """pyarrow's C++ default pool (which its Parquet reader uses whatever the Python default
+    is) is chosen once, when pyarrow loads: the command line sets it first."""
+    code = ("from policylab.allocators import before_loading; before_loading(); import pyarrow as pa; "
+            "print(pa.default_memory_pool().backend_name)")
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          check=True)
+    assert done.stdout.split() == ["system"]

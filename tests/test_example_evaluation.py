@@ -33,9 +33,11 @@ def truth():
 
 
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory, example_run):
-    out = tmp_path_factory.mktemp("second")
-    return [example_run, (out, policylab.evaluate(CONFIG, out_dir=out))]
+def two_runs(example_run, example_cli_run):
+    """The example evaluated twice: through the API and through the command line."""
+    out, run = example_cli_run
+    assert run.exit_code == 0, run.stderr
+    return [example_run, (out, None)]
 
 
 def test_evaluate_writes_report_json_and_csv(two_runs):

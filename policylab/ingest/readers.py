@@ -664,7 +664,8 @@ def read_raw(path: Path, spec: FileSpec, label: str, *, country: str = "") -> Ra
     except PermissionError:
         raise ReadError(Problem(label, "cannot be opened: permission denied")) from None
     except MemoryError:
-        raise ReadError(Problem(label, "is too large to read into memory")) from None
+        raise ReadError(Problem(label, "is too large to read into memory: keep the firm tables on disk "
+                                "with --engine duckdb (lab.engine = 'duckdb')")) from None
     except OSError as exc:
         raise ReadError(Problem(label, f"cannot be read: {os_reason(exc)}")) from None
     raise ReadError(Problem(label, f"unsupported file type {suffix!r}; expected .csv, .xlsx or .parquet"))

@@ -11,8 +11,6 @@ import pytest
 from policylab.report._answer import effect_text
 from test_units import excel_text
 
-CONFIG = Path(__file__).resolve().parents[2] / "configs" / "example.toml"
-
 
 @pytest.fixture(scope="module")
 def example(example_run):
@@ -83,14 +81,11 @@ def test_effects_read_in_natural_units(outcome, value, text):
     assert effect_text(outcome, value) == text
 
 
-def test_the_cli_prints_the_same_numbers_in_the_same_units(example, tmp_path):
-    from typer.testing import CliRunner
-
-    from policylab.cli import app
+def test_the_cli_prints_the_same_numbers_in_the_same_units(example, example_cli_run):
     from policylab.report import headline_answers
 
     _, result = example
-    run = CliRunner().invoke(app, ["evaluate", str(CONFIG), "--out", str(tmp_path / "out")])
+    _, run = example_cli_run
     assert run.exit_code == 0, run.stderr
     for a in headline_answers(result):
         assert a.lab is not None and f"{a.lab.effect} [{a.lab.interval}]" in run.stdout

@@ -406,11 +406,13 @@ def indicators(
     explain: Annotated[
         Optional[str], typer.Option("--explain", help="Print one indicator's definition, e.g. I07.")
     ] = None,
+    engine: Annotated[Optional[EngineChoice], typer.Option(
+        "--engine", help="pandas: in memory; duckdb (out of core) or spark: the firms files are "
+        "streamed into the lab's Parquet store and the firm indicators computed as SQL over it; "
+        "overrides lab.engine.")] = None,
 ) -> None:
     """Monitoring indicators of every region, after disclosure control (no estimation: I19 needs
     `policylab evaluate`); or the registry's definitions (--list, --explain ID)."""
-    import pandas as pd
-
     if list_all or explain:
         with _user_errors():
             _print_catalogue(explain)
@@ -420,12 +422,16 @@ def indicators(
         raise typer.Exit(2)
 
     from .config import load_config
-    from .pipeline import monitoring
-    from .report import indicators_csv, to_jsonable
 
     with _user_errors():
         cfg = load_config(config)
-        result = monitoring(cfg, indicators=indicator, regions=region)
+        _before_loading(engine.value if engine is not None else cfg.lab.engine)
+        from .pipeline import monitoring
+
+        result = monitoring(cfg, indicators=indicator, regions=region,
+                            engine=engine.value if engine is not None else None)
+    from .report import indicators_csv, to_jsonable
+
     if output_format is IndicatorFormat.csv:
         typer.echo(indicators_csv(result), nl=False)
         return
@@ -433,8 +439,10 @@ def indicators(
         typer.echo(json.dumps(to_jsonable(result.to_dict()), indent=2, sort_keys=True,
                               ensure_ascii=False, allow_nan=False))
         return
-    rows = result.indicators
+    import pandas as pd
     from rich.table import Table
+
+    rows = result.indicators
 
     out = Table("region", "indicator", "level", "cluster", "group", "period", "value", "unit", "n_firms",
                 "flag / note")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import platform
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 
@@ -202,42 +202,63 @@ def _estimate_on_engine(cfg: LabConfig, *, method: str, outcome: str, regions: l
     from .allocators import lean_allocators
     from .errors import UsageError
     from .outofcore import store_effects
-    from .store import CanonicalStore, store_dir
 
     if method != "callaway_santanna":
         raise UsageError([f"engine '{engine}' runs Callaway-Sant'Anna only (its cells, clustered "
                           f"analytic standard errors and aggregations are SQL over the store); "
                           f"'{method}' needs the firm panel in memory: use --engine pandas "
                           "(lab.engine = 'pandas')"])
-    configured = cfg.resolve(cfg.lab.store_dir) if cfg.lab.store_dir is not None else None
-    store = CanonicalStore(store_dir(cfg.output_dir, configured))
     keys = [r.key for r in cfg.regions if not regions or r.key in regions]
     with lean_allocators():
-        with store.lock():
-            store.remove_leftovers()
-            ingest(cfg, store=store.root, stream=True)  # writes only the regions whose inputs changed
-        fits = store_effects(cfg, store.root, keys, [outcome], engine=engine)
+        store, _ = _streamed_store(cfg)
+        fits = store_effects(cfg, store, keys, [outcome], engine=engine)
     return [RegionEffect(key, outcome, *fits[(key, outcome)]) for key in keys]
 
 
+def _streamed_store(cfg: LabConfig) -> tuple[Path, LabData]:
+    """The lab's store brought up to date for an SQL engine (ingest writes the regions whose
+    inputs changed, streaming their firm tables) and the data it returned (members' firm-years
+    only): ``(store folder, data)``."""
+    from .store import CanonicalStore, store_dir
+
+    configured = cfg.resolve(cfg.lab.store_dir) if cfg.lab.store_dir is not None else None
+    store = CanonicalStore(store_dir(cfg.output_dir, configured))
+    with store.lock():
+        store.remove_leftovers()
+        data = ingest(cfg, store=store.root, stream=True)
+    return store.root, data
+
+
 def monitoring(cfg: LabConfig, *, indicators: list[str] | None = None,
-               regions: list[str] | None = None, data: LabData | None = None) -> MonitoringResult:
+               regions: list[str] | None = None, data: LabData | None = None,
+               engine: str | None = None) -> MonitoringResult:
     """The monitoring indicators of every (or the chosen) region and indicator, after
     disclosure control, without estimation (``policylab indicators``; I19 needs ``evaluate``).
 
     ``indicators``: indicator ids; ``regions``: region keys or names, or ``"lab"``. Raises
-    :class:`~policylab.errors.UserError` naming an unknown one.
+    :class:`~policylab.errors.UserError` naming an unknown one. ``engine`` (default
+    ``lab.engine``): ``"duckdb"`` or ``"spark"`` stream the firms files into the lab's store and
+    compute the firm indicators I12-I16 and I21 as SQL over it, as ``evaluate`` does (``data``
+    is then not used).
     """
     from .indicators import check_selection, compute_indicators, select_indicators
     from .ingest import region_info
     from .report._indicators import sorted_indicators
 
+    engine = engine or cfg.lab.engine
     check_selection([region_info(r) for r in cfg.regions], indicators=indicators, regions=regions)
-    data = data if data is not None else ingest(cfg)
+    if engine != "pandas":
+        from .allocators import lean_allocators
+
+        with lean_allocators():
+            store, data = _streamed_store(cfg)
+            table, _, _ = _indicators_on_engine(cfg, data, store, engine)
+    else:
+        data = data if data is not None else ingest(cfg)
+        table = compute_indicators(((r.info, r.tables) for r in data.regions),
+                                   min_cell_firms=cfg.lab.min_cell_firms,
+                                   dominance_share=cfg.lab.dominance_share)
     infos = tuple(r.info for r in data.regions)
-    table = compute_indicators(((r.info, r.tables) for r in data.regions),
-                               min_cell_firms=cfg.lab.min_cell_firms,
-                               dominance_share=cfg.lab.dominance_share)
     table = select_indicators(table, infos, indicators=indicators, regions=regions)
     settings = {"min_cell_firms": cfg.lab.min_cell_firms, "dominance_share": cfg.lab.dominance_share}
     result = MonitoringResult(cfg.lab.name, infos, table, settings)
@@ -576,11 +597,29 @@ def _in_memory(cfg: LabConfig, data: LabData, progress: Progress) -> dict:
     }
 
 
+def _indicators_on_engine(cfg: LabConfig, data: LabData, store: Path, engine: str, *,
+                          effects: Sequence[RegionEffect] = ()
+                          ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, tuple[int, int]]]:
+    """The indicator table of a lab whose firm tables stay on disk, the engine's firm summary
+    (data-quality counts) and each region's first and last year."""
+    from .engines import firm_summary
+    from .outofcore import engine_options, indicator_cells, windows
+
+    summary = firm_summary(store, [r.info.key for r in data.regions], engine=engine,
+                           **engine_options(cfg))
+    years = windows(summary)
+    table = compute_indicators(((r.info, r.tables) for r in data.regions),
+                               min_cell_firms=cfg.lab.min_cell_firms,
+                               dominance_share=cfg.lab.dominance_share, effects=list(effects),
+                               windows=years,
+                               compute=indicator_cells(cfg, data, store, engine=engine, years=years))
+    return table, summary, years
+
+
 def _on_engine(cfg: LabConfig, data: LabData, store: Path, engine: str, progress: Progress) -> dict:
     """The stages of a lab whose firm tables stay on disk (``lab.engine = "duckdb"`` or
     ``"spark"``): what runs as SQL, in memory or not at all is :mod:`policylab.outofcore`'s."""
-    from .engines import firm_summary
-    from .outofcore import NOT_RUN, engine_options, indicator_cells, region_effects, windows
+    from .outofcore import NOT_RUN, region_effects
     from .outofcore import data_quality as engine_quality
 
     est = cfg.estimation
@@ -601,15 +640,8 @@ def _on_engine(cfg: LabConfig, data: LabData, store: Path, engine: str, progress
                  + (", the export margins" if est.margins else "")
                  + " and the balance table need the whole panel in memory and did not run "
                  "(--engine pandas runs them)")
-    summary = firm_summary(store, [r.info.key for r in data.regions], engine=engine,
-                           **engine_options(cfg))
-    years = windows(summary)
     progress("Computing indicators")
-    indicators = compute_indicators(((r.info, r.tables) for r in data.regions),
-                                    min_cell_firms=cfg.lab.min_cell_firms,
-                                    dominance_share=cfg.lab.dominance_share, effects=effects,
-                                    windows=years,
-                                    compute=indicator_cells(cfg, data, store, engine=engine, years=years))
+    indicators, summary, years = _indicators_on_engine(cfg, data, store, engine, effects=effects)
     progress("Computing the EU common indicators")
     return {"effects": effects, "diagnostics": diagnostics, "notes": notes, "margins": [],
             "indicators": indicators, "common": common_table(cfg, data, windows=years),

@@ -220,3 +220,34 @@ def test_the_engine_run_fits_an_address_space_limit_far_below_what_the_allocator
                           preexec_fn=cap, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "out" / "index.html").is_file()
+
+
+def test_the_monitoring_indicators_on_an_engine_equal_the_in_memory_ones(tmp_path):
+    """``policylab indicators`` (``monitoring``) on DuckDB streams the firms files into the
+    store and computes the firm indicators as SQL over it, as ``evaluate`` does."""
+    from policylab.pipeline import monitoring
+
+    cfg = _comparable(load_config(EXAMPLE))
+    cfg = cfg.model_copy(update={"lab": cfg.lab.model_copy(update={"output_dir": tmp_path / "out"})})
+    keys = ["indicator_id", "region", "level", "cluster_id", "period", "group"]
+    mem = _keyed(monitoring(cfg, engine="pandas").indicators, keys)
+    sql = _keyed(monitoring(cfg, engine="duckdb").indicators, keys)
+    assert len(mem) == len(sql) > 1000
+    pd.testing.assert_frame_equal(mem.drop(columns=["value"]), sql.drop(columns=["value"]))
+    np.testing.assert_allclose(sql["value"].to_numpy(float), mem["value"].to_numpy(float), rtol=1e-9,
+                               atol=1e-9, equal_nan=True)
+    assert (tmp_path / "out" / "store" / "firms").is_dir()  # the firm tables went to the store
+    assert set(sql.indicator_id) >= {"I12", "I13", "I14", "I21"}  # among them the SQL ones
+
+
+def test_the_indicators_command_takes_engine(tmp_path):
+    config = write_tiny_lab(tmp_path / "lab")
+    cli = [sys.executable, "-c", "from policylab.cli import main; main()", "indicators", str(config),
+           "--format", "json"]
+    out = {}
+    for engine in ("pandas", "duckdb"):
+        done = subprocess.run([*cli, "--engine", engine], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        out[engine] = json.loads(done.stdout)
+    assert out["duckdb"] == out["pandas"]
+    assert (config.parent / "out" / "store" / "firms").is_dir()

@@ -175,13 +175,13 @@ def estimate(cfg: LabConfig, *, method: str, outcome: str, regions: list[str] | 
     data = data if data is not None else ingest(cfg)
     cluster = "consortium" if cfg.estimation.cluster == "consortium" else "firm_id"
     out = []
-    for region in data.regions:
-        if regions and region.info.key not in regions:
-            continue
-        panel = firm_panel(region.tables["firms"], region.tables["membership"])
-        if panel[outcome].notna().sum() == 0:
-            raise UserError(f"{region.info.name}: outcome '{outcome}' has no known values")
-        with one_blas_thread():
+    with one_blas_thread():
+        for region in data.regions:
+            if regions and region.info.key not in regions:
+                continue
+            panel = firm_panel(region.tables["firms"], region.tables["membership"])
+            if panel[outcome].notna().sum() == 0:
+                raise UserError(f"{region.info.name}: outcome '{outcome}' has no known values")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", PolicylabWarning)  # carried on the result's own warnings
                 try:
@@ -189,7 +189,7 @@ def estimate(cfg: LabConfig, *, method: str, outcome: str, regions: list[str] | 
                 except DesignError as exc:
                     raise DesignError(f"{region.info.name}: {exc}") from None
             res, record = headline_inference(res, raw, panel, cfg)
-        out.append(RegionEffect(region.info.key, outcome, res, record))
+            out.append(RegionEffect(region.info.key, outcome, res, record))
     return out
 
 
